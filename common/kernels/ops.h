@@ -1,0 +1,33 @@
+// The non-matmul kernels of a llama layer. Shapes in comments: [n, dim] is n rows of dim.
+#pragma once
+
+#include <cstdint>
+
+#include "common/util/thread_pool.h"
+
+namespace tandem {
+
+// out[n, dim] = x / rms(x) * weight, per row; rms over dim with eps inside the sqrt.
+void RmsNorm(const float* x, const float* weight, int64_t n, int64_t dim, float eps, float* out);
+
+// Rotary embedding, llama.cpp "normal" mode: rotates adjacent pairs (2i, 2i+1) of each
+// head by pos * freq_base^(-2i/head_dim). x: [n, n_heads, head_dim], row r at pos0 + r.
+void RopeNormal(float* x, int64_t n, int n_heads, int head_dim, int64_t pos0, float freq_base);
+
+// Causal grouped-query attention for n query positions starting at pos0.
+// q: [n, n_heads, head_dim]; k, v: [>= pos0 + n, n_kv_heads, head_dim] with every
+// position < pos0 + n filled; out: [n, n_heads, head_dim]. Query r sees positions
+// [0, pos0 + r]; head h reads kv head h / (n_heads / n_kv_heads). Scale 1/sqrt(head_dim).
+void Attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
+               int n_heads, int n_kv_heads, int head_dim, float* out, ThreadPool& pool);
+
+// gate[i] = silu(gate[i]) * up[i] for i < count (SwiGLU).
+void SiluMul(float* gate, const float* up, int64_t count);
+
+// x[i] += y[i].
+void AddInPlace(float* x, const float* y, int64_t count);
+
+// In-place softmax of x[0..count).
+void Softmax(float* x, int64_t count);
+
+}  // namespace tandem

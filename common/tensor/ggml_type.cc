@@ -1,0 +1,51 @@
+#include "common/tensor/ggml_type.h"
+
+#include "absl/strings/ascii.h"
+
+namespace tandem {
+
+std::optional<GgmlTypeTraits> TraitsOf(uint32_t type_id) {
+  switch (static_cast<GgmlType>(type_id)) {
+    case GgmlType::kF32:
+      return GgmlTypeTraits{"f32", 1, 4, true};
+    case GgmlType::kF16:
+      return GgmlTypeTraits{"f16", 1, 2, true};
+    case GgmlType::kQ4_0:
+      return GgmlTypeTraits{"q4_0", 32, 18, true};
+    case GgmlType::kQ4_1:
+      return GgmlTypeTraits{"q4_1", 32, 20, false};
+    case GgmlType::kQ5_0:
+      return GgmlTypeTraits{"q5_0", 32, 22, false};
+    case GgmlType::kQ5_1:
+      return GgmlTypeTraits{"q5_1", 32, 24, false};
+    case GgmlType::kQ8_0:
+      return GgmlTypeTraits{"q8_0", 32, 34, true};
+    case GgmlType::kQ8_1:
+      return GgmlTypeTraits{"q8_1", 32, 36, false};
+    case GgmlType::kQ2_K:
+      return GgmlTypeTraits{"q2_K", 256, 84, false};
+    case GgmlType::kQ3_K:
+      return GgmlTypeTraits{"q3_K", 256, 110, false};
+    case GgmlType::kQ4_K:
+      return GgmlTypeTraits{"q4_K", 256, 144, false};
+    case GgmlType::kQ5_K:
+      return GgmlTypeTraits{"q5_K", 256, 176, false};
+    case GgmlType::kQ6_K:
+      return GgmlTypeTraits{"q6_K", 256, 210, false};
+    case GgmlType::kQ8_K:
+      return GgmlTypeTraits{"q8_K", 256, 292, false};
+    case GgmlType::kBF16:
+      return GgmlTypeTraits{"bf16", 1, 2, false};
+  }
+  return std::nullopt;
+}
+
+std::optional<GgmlType> ParseSupportedType(std::string_view name) {
+  std::string lower = absl::AsciiStrToLower(name);
+  for (GgmlType t : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0}) {
+    if (TraitsOf(t).name == lower) return t;
+  }
+  return std::nullopt;
+}
+
+}  // namespace tandem
