@@ -1,0 +1,92 @@
+// A llama-architecture model loaded from GGUF: hyperparameters and views of the weights
+// (mmapped, never copied). A model can be loaded partially (only the embedding and
+// layers [0, K) on an edge device, only layers [K, N) and the head on a worker); the
+// pieces not loaded are simply absent and asking for them is a FailedPrecondition.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/gguf/gguf_file.h"
+#include "common/kernels/matmul.h"
+
+namespace tandem {
+
+struct LlamaHparams {
+  int32_t n_vocab = 0;
+  int32_t dim = 0;           // llama.embedding_length
+  int32_t ffn_dim = 0;       // llama.feed_forward_length
+  int32_t n_layers = 0;      // llama.block_count
+  int32_t n_heads = 0;       // llama.attention.head_count
+  int32_t n_kv_heads = 0;    // llama.attention.head_count_kv (defaults to n_heads)
+  int32_t head_dim = 0;      // dim / n_heads
+  int32_t context_length = 0;  // llama.context_length
+  float rms_eps = 1e-5f;     // llama.attention.layer_norm_rms_epsilon
+  float rope_freq_base = 10000.0f;  // llama.rope.freq_base
+  int32_t kv_dim() const { return n_kv_heads * head_dim; }
+};
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;  // [dim]
+  WeightView wq;                     // [dim, dim]
+  WeightView wk;                     // [kv_dim, dim]
+  WeightView wv;                     // [kv_dim, dim]
+  WeightView wo;                     // [dim, dim]
+  const float* ffn_norm = nullptr;   // [dim]
+  WeightView w_gate;                 // [ffn_dim, dim]
+  WeightView w_up;                   // [ffn_dim, dim]
+  WeightView w_down;                 // [dim, ffn_dim]
+};
+
+// Which parts to load. Defaults: everything.
+struct LoadOptions {
+  int32_t layer_begin = 0;
+  std::optional<int32_t> layer_end;  // nullopt: up to n_layers
+  bool embedding = true;
+  bool head = true;  // output_norm + output
+};
+
+class LlamaModel {
+ public:
+  // Opens and validates `path`: architecture "llama", shapes consistent with the
+  // hyperparameters, supported tensor types (InvalidArgument naming the tensor otherwise).
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const std::string& path,
+                                                           const LoadOptions& options = {});
+
+  const LlamaHparams& hparams() const { return hparams_; }
+  const GgufFile& gguf() const { return *gguf_; }
+  int32_t layer_begin() const { return layer_begin_; }
+  int32_t layer_end() const { return layer_end_; }
+  bool has_embedding() const { return has_embedding_; }
+  bool has_head() const { return has_head_; }
+
+  // Layer `i` in [layer_begin, layer_end).
+  const LayerWeights& layer(int32_t i) const { return layers_[i - layer_begin_]; }
+  const WeightView& token_embedding() const { return token_embd_; }  // [n_vocab, dim]
+  const float* output_norm() const { return output_norm_; }           // [dim]
+  const WeightView& output() const { return output_; }                // [n_vocab, dim]
+
+  // A stable identity of the weights (architecture, shapes and a hash over metadata and
+  // tensor layout), so that two processes can check they hold the same model.
+  const std::string& identity() const { return identity_; }
+
+ private:
+  LlamaModel() = default;
+  std::unique_ptr<GgufFile> gguf_;
+  LlamaHparams hparams_;
+  int32_t layer_begin_ = 0;
+  int32_t layer_end_ = 0;
+  bool has_embedding_ = false;
+  bool has_head_ = false;
+  std::vector<LayerWeights> layers_;
+  WeightView token_embd_;
+  const float* output_norm_ = nullptr;
+  WeightView output_;
+  std::string identity_;
+};
+
+}  // namespace tandem
