@@ -52,8 +52,9 @@ class LayerRunner {
 absl::Status Embed(const LlamaModel& model, absl::Span<const int32_t> tokens,
                    absl::Span<float> hidden);
 
-// logits[n_vocab] = output(rmsnorm(hidden[dim]) * output_norm). Does not modify hidden.
-void Head(const LlamaModel& model, absl::Span<const float> hidden, absl::Span<float> logits,
-          ThreadPool& pool);
+// logits[n, n_vocab] = output(rmsnorm(hidden[n, dim]) * output_norm) for the n rows of
+// hidden. Does not modify hidden. FailedPrecondition if the head is not loaded.
+absl::Status Head(const LlamaModel& model, absl::Span<const float> hidden,
+                  absl::Span<float> logits, ThreadPool& pool);
 
 }  // namespace tandem

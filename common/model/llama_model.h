@@ -50,6 +50,13 @@ struct LoadOptions {
   bool head = true;  // output_norm + output
 };
 
+// GGUF key under which derived files (shards, quantized copies) store the identity of the
+// model they were made from.
+inline constexpr char kIdentityKey[] = "tandem.model_identity";
+
+// The identity of the model in `file` (see LlamaModel::identity()).
+std::string ModelIdentity(const GgufFile& file, const LlamaHparams& hparams);
+
 class LlamaModel {
  public:
   // Opens and validates `path`: architecture "llama", shapes consistent with the
@@ -70,8 +77,8 @@ class LlamaModel {
   const float* output_norm() const { return output_norm_; }           // [dim]
   const WeightView& output() const { return output_; }                // [n_vocab, dim]
 
-  // A stable identity of the weights (architecture, shapes and a hash over metadata and
-  // tensor layout), so that two processes can check they hold the same model.
+  // A stable identity of the model (name, shapes, tensor names, vocabulary), independent
+  // of the storage types, so that edge and worker can check they hold the same model.
   const std::string& identity() const { return identity_; }
 
  private:

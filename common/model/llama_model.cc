@@ -1,0 +1,185 @@
+#include "common/model/llama_model.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/util/status_macros.h"
+
+namespace tandem {
+namespace {
+
+// Reads a positive integer hyperparameter that must fit comfortably in int32.
+absl::StatusOr<int32_t> GetPositive(const GgufFile& f, std::string_view key) {
+  ASSIGN_OR_RETURN(uint64_t v, f.GetUint(key));
+  if (v == 0 || v > (1u << 24)) {
+    return absl::InvalidArgumentError(absl::StrCat(key, " = ", v, " is out of range"));
+  }
+  return static_cast<int32_t>(v);
+}
+
+absl::StatusOr<LlamaHparams> ReadHparams(const GgufFile& f) {
+  ASSIGN_OR_RETURN(std::string arch, f.GetString("general.architecture"));
+  if (arch != "llama") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported architecture '", arch, "' (only 'llama' is supported)"));
+  }
+  LlamaHparams hp;
+  ASSIGN_OR_RETURN(hp.dim, GetPositive(f, "llama.embedding_length"));
+  ASSIGN_OR_RETURN(hp.ffn_dim, GetPositive(f, "llama.feed_forward_length"));
+  ASSIGN_OR_RETURN(hp.n_layers, GetPositive(f, "llama.block_count"));
+  ASSIGN_OR_RETURN(hp.n_heads, GetPositive(f, "llama.attention.head_count"));
+  hp.n_kv_heads = hp.n_heads;
+  if (f.Find("llama.attention.head_count_kv") != nullptr) {
+    ASSIGN_OR_RETURN(hp.n_kv_heads, GetPositive(f, "llama.attention.head_count_kv"));
+  }
+  ASSIGN_OR_RETURN(hp.context_length, GetPositive(f, "llama.context_length"));
+  if (f.Find("llama.attention.layer_norm_rms_epsilon") != nullptr) {
+    ASSIGN_OR_RETURN(double eps, f.GetFloat("llama.attention.layer_norm_rms_epsilon"));
+    hp.rms_eps = static_cast<float>(eps);
+  }
+  if (f.Find("llama.rope.freq_base") != nullptr) {
+    ASSIGN_OR_RETURN(double base, f.GetFloat("llama.rope.freq_base"));
+    hp.rope_freq_base = static_cast<float>(base);
+  }
+  if (hp.dim % hp.n_heads != 0 || hp.n_heads % hp.n_kv_heads != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "inconsistent head counts: dim %d, heads %d, kv heads %d", hp.dim, hp.n_heads,
+        hp.n_kv_heads));
+  }
+  hp.head_dim = hp.dim / hp.n_heads;
+  if (hp.head_dim % 2 != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("head dimension ", hp.head_dim, " must be even for RoPE"));
+  }
+  if (!(hp.rms_eps > 0) || !(hp.rope_freq_base > 0)) {
+    return absl::InvalidArgumentError("rms epsilon and rope freq base must be positive");
+  }
+  // The vocabulary size comes from the embedding or output tensor, checked below.
+  return hp;
+}
+
+// Looks up a tensor and checks its shape (ne0 first) and that it has a usable type.
+absl::StatusOr<const GgufTensorInfo*> Expect(const GgufFile& f, const std::string& name,
+                                             std::vector<int64_t> shape) {
+  const GgufTensorInfo* t = f.FindTensor(name);
+  if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat("missing tensor ", name));
+  if (t->shape != shape) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor ", name, " has shape [", absl::StrJoin(t->shape, ","),
+                     "], expected [", absl::StrJoin(shape, ","), "]"));
+  }
+  auto traits = TraitsOf(static_cast<uint32_t>(t->type));
+  if (!traits || !traits->supported) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor ", name, " has type ", traits ? std::string(traits->name) : "unknown",
+        ", which is not supported (supported: f32, f16, q8_0, q4_0)"));
+  }
+  return t;
+}
+
+absl::StatusOr<WeightView> Matrix(const GgufFile& f, const std::string& name, int64_t rows,
+                                  int64_t cols) {
+  ASSIGN_OR_RETURN(const GgufTensorInfo* t, Expect(f, name, {cols, rows}));
+  return WeightView{t->type, rows, cols, t->data.data()};
+}
+
+// Norm weights are always F32 in llama GGUF files; they are tiny, so nothing else is needed.
+absl::StatusOr<const float*> Vector(const GgufFile& f, const std::string& name, int64_t n) {
+  ASSIGN_OR_RETURN(const GgufTensorInfo* t, Expect(f, name, {n}));
+  if (t->type != GgmlType::kF32) {
+    return absl::InvalidArgumentError(absl::StrCat("norm tensor ", name, " must be f32"));
+  }
+  if (reinterpret_cast<uintptr_t>(t->data.data()) % alignof(float) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " is misaligned"));
+  }
+  return reinterpret_cast<const float*>(t->data.data());
+}
+
+// FNV-1a 64 over the bytes that define the model's structure and weights layout.
+uint64_t Fnv1a(uint64_t h, std::string_view bytes) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string ModelIdentity(const GgufFile& f, const LlamaHparams& hp) {
+  // Shards and re-quantized copies carry the identity of the model they came from.
+  if (auto given = f.GetString(kIdentityKey); given.ok()) return *given;
+  // Otherwise: the name, the hyperparameters, every tensor's name and shape, and the
+  // vocabulary. Cheap (no weight bytes are read) and independent of the storage type, so a
+  // Q4_0 copy on the device matches the F16 original on the worker.
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const GgufTensorInfo& t : f.tensors()) {
+    h = Fnv1a(h, t.name);
+    h = Fnv1a(h, absl::StrJoin(t.shape, "x"));
+  }
+  if (auto tokens = f.GetArray("tokenizer.ggml.tokens"); tokens.ok()) {
+    for (const std::string& piece : (*tokens)->strings) h = Fnv1a(h, piece);
+  }
+  std::string name = "model";
+  if (auto n = f.GetString("general.name"); n.ok()) name = *n;
+  return absl::StrFormat("%s/llama-%dL-%dd-%dv/%016x", name, hp.n_layers, hp.dim, hp.n_vocab, h);
+}
+
+absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& path,
+                                                             const LoadOptions& options) {
+  auto model = std::unique_ptr<LlamaModel>(new LlamaModel());
+  ASSIGN_OR_RETURN(model->gguf_, GgufFile::Open(path));
+  const GgufFile& f = *model->gguf_;
+  ASSIGN_OR_RETURN(model->hparams_, ReadHparams(f));
+  LlamaHparams& hp = model->hparams_;
+
+  const GgufTensorInfo* embd = f.FindTensor("token_embd.weight");
+  if (embd == nullptr || embd->shape.size() != 2) {
+    return absl::InvalidArgumentError("missing or malformed tensor token_embd.weight");
+  }
+  hp.n_vocab = static_cast<int32_t>(embd->shape[1]);
+
+  int32_t end = options.layer_end.value_or(hp.n_layers);
+  if (options.layer_begin < 0 || options.layer_begin > end || end > hp.n_layers) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "layer range [%d, %d) is not inside the model's %d layers", options.layer_begin, end,
+        hp.n_layers));
+  }
+  model->layer_begin_ = options.layer_begin;
+  model->layer_end_ = end;
+
+  const int64_t dim = hp.dim, kv_dim = hp.kv_dim(), ffn = hp.ffn_dim;
+  for (int32_t i = model->layer_begin_; i < end; ++i) {
+    const std::string p = absl::StrCat("blk.", i, ".");
+    LayerWeights w;
+    ASSIGN_OR_RETURN(w.attn_norm, Vector(f, p + "attn_norm.weight", dim));
+    ASSIGN_OR_RETURN(w.wq, Matrix(f, p + "attn_q.weight", dim, dim));
+    ASSIGN_OR_RETURN(w.wk, Matrix(f, p + "attn_k.weight", kv_dim, dim));
+    ASSIGN_OR_RETURN(w.wv, Matrix(f, p + "attn_v.weight", kv_dim, dim));
+    ASSIGN_OR_RETURN(w.wo, Matrix(f, p + "attn_output.weight", dim, dim));
+    ASSIGN_OR_RETURN(w.ffn_norm, Vector(f, p + "ffn_norm.weight", dim));
+    ASSIGN_OR_RETURN(w.w_gate, Matrix(f, p + "ffn_gate.weight", ffn, dim));
+    ASSIGN_OR_RETURN(w.w_up, Matrix(f, p + "ffn_up.weight", ffn, dim));
+    ASSIGN_OR_RETURN(w.w_down, Matrix(f, p + "ffn_down.weight", dim, ffn));
+    model->layers_.push_back(w);
+  }
+  if (options.embedding) {
+    ASSIGN_OR_RETURN(model->token_embd_, Matrix(f, "token_embd.weight", hp.n_vocab, dim));
+    model->has_embedding_ = true;
+  }
+  if (options.head) {
+    ASSIGN_OR_RETURN(model->output_norm_, Vector(f, "output_norm.weight", dim));
+    // Models with tied embeddings have no output.weight: the head reuses token_embd.
+    const char* head_name =
+        f.FindTensor("output.weight") != nullptr ? "output.weight" : "token_embd.weight";
+    ASSIGN_OR_RETURN(model->output_, Matrix(f, head_name, hp.n_vocab, dim));
+    model->has_head_ = true;
+  }
+
+  model->identity_ = ModelIdentity(f, hp);
+  return model;
+}
+
+}  // namespace tandem
