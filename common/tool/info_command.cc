@@ -1,0 +1,52 @@
+// `tandem info`: what a GGUF model file holds.
+#include <map>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/model/llama_model.h"
+#include "common/tool/commands.h"
+#include "common/util/status_macros.h"
+
+namespace tandem {
+
+absl::Status RunInfo(const InfoConfig& config, std::ostream& out, std::ostream& err) {
+  // Load the whole model so that the file is validated as the engine would use it.
+  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(config.model_path));
+  const GgufFile& f = model->gguf();
+  const LlamaHparams& hp = model->hparams();
+  out << absl::StrFormat("file:           %s (GGUF v%d, %d bytes)\n", config.model_path,
+                         f.version(), f.file_size());
+  out << absl::StrFormat("identity:       %s\n", model->identity());
+  out << absl::StrFormat("vocab:          %d\n", hp.n_vocab);
+  out << absl::StrFormat("dim:            %d\n", hp.dim);
+  out << absl::StrFormat("ffn dim:        %d\n", hp.ffn_dim);
+  out << absl::StrFormat("layers:         %d\n", hp.n_layers);
+  out << absl::StrFormat("heads:          %d (kv heads %d, head dim %d)\n", hp.n_heads,
+                         hp.n_kv_heads, hp.head_dim);
+  out << absl::StrFormat("context length: %d\n", hp.context_length);
+  out << absl::StrFormat("rms eps:        %g\n", hp.rms_eps);
+  out << absl::StrFormat("rope base:      %g\n", hp.rope_freq_base);
+
+  std::map<std::string, std::pair<int, uint64_t>> by_type;  // type -> (count, bytes)
+  int64_t params = 0;
+  for (const GgufTensorInfo& t : f.tensors()) {
+    auto& [count, bytes] = by_type[std::string(TraitsOf(t.type).name)];
+    ++count;
+    bytes += t.data.size();
+    params += t.num_elements();
+  }
+  out << absl::StrFormat("parameters:     %d (%.2f M)\n", params, params / 1e6);
+  for (const auto& [name, cb] : by_type) {
+    out << absl::StrFormat("  %-6s %4d tensors  %10.2f MiB\n", name, cb.first,
+                           cb.second / double(1 << 20));
+  }
+  if (config.tensors) {
+    for (const GgufTensorInfo& t : f.tensors()) {
+      out << absl::StrFormat("  %-28s %-6s [%s]\n", t.name, TraitsOf(t.type).name,
+                             absl::StrJoin(t.shape, ", "));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tandem

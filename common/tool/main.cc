@@ -1,0 +1,111 @@
+// `tandem`: the model tool. Flags are parsed here only and turned into config structs;
+// every command reports errors as absl::Status, printed as one line with a non-zero exit.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "common/tool/commands.h"
+
+namespace {
+
+void AddSampling(CLI::App* cmd, tandem::SamplingParams* s) {
+  cmd->add_option("--temp", s->temperature, "Sampling temperature; 0 = greedy")
+      ->capture_default_str();
+  cmd->add_option("--top-k", s->top_k, "Top-k filter; 0 = off")->capture_default_str();
+  cmd->add_option("--top-p", s->top_p, "Nucleus filter; 1 = off")->capture_default_str();
+  cmd->add_option("--seed", s->seed, "Random seed")->capture_default_str();
+}
+
+void AddThreads(CLI::App* cmd, int32_t* threads) {
+  cmd->add_option("-t,--threads", *threads, "Worker threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tandem: run, benchmark and convert llama-family GGUF models"};
+  app.require_subcommand(1);
+  const std::string default_model = TANDEM_DEFAULT_MODEL;
+  const bool tty = isatty(STDERR_FILENO);
+
+  tandem::GenerateConfig gen;
+  gen.model_path = default_model;
+  CLI::App* generate = app.add_subcommand("generate", "Continue a prompt; prints only the text");
+  generate->add_option("-m,--model", gen.model_path, "GGUF model")->capture_default_str();
+  generate->add_option("-p,--prompt", gen.prompt, "Prompt text")->required();
+  generate->add_option("-n,--n-predict", gen.n_predict, "Tokens to generate")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  generate->add_option("-c,--ctx-size", gen.context, "Context size (0: prompt + n)")
+      ->check(CLI::NonNegativeNumber);
+  AddSampling(generate, &gen.sampling);
+  AddThreads(generate, &gen.threads);
+
+  tandem::BenchConfig bench;
+  bench.model_path = default_model;
+  CLI::App* bench_cmd = app.add_subcommand("bench", "Prompt and decode speed, peak memory");
+  bench_cmd->add_option("-m,--model", bench.model_path, "GGUF model")->capture_default_str();
+  bench_cmd->add_option("-p,--prompt-tokens", bench.prompt_tokens, "Prompt length")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  bench_cmd->add_option("-n,--gen-tokens", bench.gen_tokens, "Tokens to decode")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  bench_cmd->add_option("-r,--repetitions", bench.repetitions, "Repetitions (median reported)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  bench_cmd->add_flag("--json", bench.json, "One JSON object on stdout");
+  AddThreads(bench_cmd, &bench.threads);
+
+  tandem::QuantizeConfig quant;
+  quant.show_progress = tty;
+  CLI::App* quantize = app.add_subcommand("quantize", "Convert a model's weight matrices");
+  quantize->add_option("input", quant.input_path, "Input GGUF")->required();
+  quantize->add_option("output", quant.output_path, "Output GGUF")->required();
+  quantize->add_option("--type", quant.type, "q8_0 | q4_0 | f16 | f32")->required();
+  AddThreads(quantize, &quant.threads);
+
+  tandem::SynthConfig synth;
+  synth.show_progress = tty;
+  CLI::App* synth_cmd = app.add_subcommand("synth", "Random-weight model at a real shape");
+  synth_cmd->add_option("--shape", synth.shape, "tinyllama-1.1b | llama-110m | tiny")
+      ->required();
+  synth_cmd->add_option("--type", synth.type, "q8_0 | q4_0 | f16 | f32")->required();
+  synth_cmd->add_option("-o,--output", synth.output_path, "Output GGUF")->required();
+  synth_cmd->add_option("--vocab", synth.vocab_path, "llama2.c tokenizer.bin for the vocabulary");
+  synth_cmd->add_option("--seed", synth.seed, "Random seed")->capture_default_str();
+
+  tandem::InfoConfig info;
+  CLI::App* info_cmd = app.add_subcommand("info", "Hyperparameters, tensor types and sizes");
+  info_cmd->add_option("model", info.model_path, "GGUF model")->required();
+  info_cmd->add_flag("--tensors", info.tensors, "List every tensor");
+
+  tandem::PerplexityConfig ppl;
+  ppl.model_path = default_model;
+  CLI::App* ppl_cmd = app.add_subcommand("perplexity", "Perplexity over a text file");
+  ppl_cmd->add_option("-m,--model", ppl.model_path, "GGUF model")->capture_default_str();
+  ppl_cmd->add_option("-f,--file", ppl.text_path, "Text file")->required();
+  ppl_cmd->add_option("-c,--ctx-size", ppl.context, "Window size in tokens")
+      ->check(CLI::Range(2, 1 << 20))
+      ->capture_default_str();
+  AddThreads(ppl_cmd, &ppl.threads);
+
+  CLI11_PARSE(app, argc, argv);
+
+  absl::Status status;
+  if (generate->parsed()) status = tandem::RunGenerate(gen, std::cout, std::cerr);
+  if (bench_cmd->parsed()) status = tandem::RunBench(bench, std::cout, std::cerr);
+  if (quantize->parsed()) status = tandem::RunQuantize(quant, std::cout, std::cerr);
+  if (synth_cmd->parsed()) status = tandem::RunSynth(synth, std::cout, std::cerr);
+  if (info_cmd->parsed()) status = tandem::RunInfo(info, std::cout, std::cerr);
+  if (ppl_cmd->parsed()) status = tandem::RunPerplexity(ppl, std::cout, std::cerr);
+  std::cout.flush();
+  if (!status.ok()) {
+    std::cerr << "tandem: error: " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
