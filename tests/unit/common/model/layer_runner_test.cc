@@ -1,0 +1,167 @@
+// The master test of the layer-range engine: running layers [0, K) then [K, N) must give
+// logits bit-identical to running [0, N), for every K, for prompt and decode steps.
+#include "common/model/layer_runner.h"
+
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "common/tool/commands.h"
+
+namespace tandem {
+namespace {
+
+struct Step {
+  std::vector<int32_t> tokens;
+};
+
+// Logits after each step of `steps`, computed with the layers cut at `split` (0: uncut).
+std::vector<std::vector<float>> RunSteps(const LlamaModel& model, int32_t split,
+                                         const std::vector<Step>& steps, ThreadPool& pool) {
+  const LlamaHparams& hp = model.hparams();
+  std::vector<std::unique_ptr<LayerRunner>> parts;
+  std::vector<std::pair<int32_t, int32_t>> ranges =
+      split == 0 ? std::vector<std::pair<int32_t, int32_t>>{{0, hp.n_layers}}
+                 : std::vector<std::pair<int32_t, int32_t>>{{0, split}, {split, hp.n_layers}};
+  for (auto [b, e] : ranges) parts.push_back(*LayerRunner::Create(model, b, e, 64));
+  std::vector<std::vector<float>> out;
+  int32_t pos = 0;
+  for (const Step& s : steps) {
+    const int32_t n = static_cast<int32_t>(s.tokens.size());
+    std::vector<float> hidden(static_cast<size_t>(n) * hp.dim);
+    EXPECT_TRUE(Embed(model, s.tokens, absl::MakeSpan(hidden)).ok());
+    for (auto& part : parts) {
+      absl::Status st = part->Forward(absl::MakeSpan(hidden), n, pos, pool);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+    std::vector<float> logits(static_cast<size_t>(n) * hp.n_vocab);
+    EXPECT_TRUE(Head(model, hidden, absl::MakeSpan(logits), pool).ok());
+    out.push_back(std::move(logits));
+    pos += n;
+  }
+  return out;
+}
+
+void ExpectSplitExact(const std::string& path, int threads) {
+  auto model = LlamaModel::Load(path);
+  ASSERT_TRUE(model.ok()) << model.status();
+  ThreadPool pool(threads);
+  // A 7-token prompt, then three single-token decode steps, then a 2-token chunk.
+  // Ids stay below 259, the byte vocabulary of the synthetic models.
+  std::vector<Step> steps = {{{1, 200, 30, 77, 160, 5, 99}}, {{42}}, {{7}}, {{250}}, {{11, 12}}};
+  auto reference = RunSteps(**model, 0, steps, pool);
+  for (int32_t k = 1; k < (*model)->hparams().n_layers; ++k) {
+    auto split = RunSteps(**model, k, steps, pool);
+    ASSERT_EQ(split.size(), reference.size());
+    for (size_t s = 0; s < steps.size(); ++s) {
+      ASSERT_EQ(split[s].size(), reference[s].size());
+      EXPECT_EQ(0, std::memcmp(split[s].data(), reference[s].data(),
+                               split[s].size() * sizeof(float)))
+          << "split at K=" << k << " differs at step " << s;
+    }
+  }
+}
+
+TEST(LayerRunnerTest, SplitIsBitIdenticalOnRealModel) { ExpectSplitExact(TANDEM_TEST_MODEL, 2); }
+
+TEST(LayerRunnerTest, SplitIsBitIdenticalOnQuantizedModels) {
+  const auto dir = std::filesystem::path(testing::TempDir());
+  for (const char* type : {"q4_0", "q8_0", "f16"}) {
+    SynthConfig synth{.shape = "tiny", .type = type,
+                      .output_path = (dir / (std::string("tiny-") + type + ".gguf")).string()};
+    std::ostringstream out, err;
+    ASSERT_TRUE(RunSynth(synth, out, err).ok());
+    ExpectSplitExact(synth.output_path, 2);
+  }
+}
+
+TEST(LayerRunnerTest, ThreadCountDoesNotChangeResults) {
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok());
+  std::vector<Step> steps = {{{1, 400, 30, 77}}, {{42}}};
+  ThreadPool one(1), three(3);
+  auto a = RunSteps(**model, 0, steps, one);
+  auto b = RunSteps(**model, 0, steps, three);
+  for (size_t s = 0; s < steps.size(); ++s) {
+    EXPECT_EQ(0, std::memcmp(a[s].data(), b[s].data(), a[s].size() * sizeof(float)));
+  }
+}
+
+TEST(LayerRunnerTest, PromptAndDecodeAgree) {
+  // Feeding tokens one by one must give (nearly) the logits of feeding them as one prompt:
+  // the same math, only the matmul tiling differs.
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok());
+  ThreadPool pool(2);
+  std::vector<int32_t> tokens = {1, 400, 30, 77, 260};
+  auto batched = RunSteps(**model, 0, {{tokens}}, pool);
+  std::vector<Step> singles;
+  for (int32_t t : tokens) singles.push_back({{t}});
+  auto stepped = RunSteps(**model, 0, singles, pool);
+  const int32_t vocab = (*model)->hparams().n_vocab;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    for (int32_t v = 0; v < vocab; ++v) {
+      ASSERT_NEAR(batched[0][i * vocab + v], stepped[i][v], 1e-3) << "pos " << i;
+    }
+  }
+}
+
+TEST(LayerRunnerTest, RejectsBadRangesAndPositions) {
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok());
+  const LlamaModel& m = **model;
+  EXPECT_EQ(LayerRunner::Create(m, 0, 6, 16).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(LayerRunner::Create(m, 0, 5, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LayerRunner::Create(m, 0, 5, 4096).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto runner = LayerRunner::Create(m, 0, 5, 4);
+  ASSERT_TRUE(runner.ok());
+  ThreadPool pool(1);
+  std::vector<float> hidden(3 * 64);
+  EXPECT_EQ((*runner)->Forward(absl::MakeSpan(hidden), 3, 1, pool).code(),
+            absl::StatusCode::kInvalidArgument);  // position 1 skips position 0
+  EXPECT_TRUE((*runner)->Forward(absl::MakeSpan(hidden), 3, 0, pool).ok());
+  EXPECT_EQ((*runner)->Forward(absl::MakeSpan(hidden), 3, 3, pool).code(),
+            absl::StatusCode::kOutOfRange);  // 6 positions do not fit a context of 4
+  std::vector<int32_t> bad = {512};
+  std::vector<float> one(64);
+  EXPECT_EQ(Embed(m, bad, absl::MakeSpan(one)).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(LlamaModelTest, PartialLoadHasOnlyWhatWasAsked) {
+  LoadOptions edge{.layer_begin = 0, .layer_end = 2, .embedding = true, .head = false};
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL, edge);
+  ASSERT_TRUE(model.ok());
+  EXPECT_TRUE((*model)->has_embedding());
+  EXPECT_FALSE((*model)->has_head());
+  EXPECT_EQ(LayerRunner::Create(**model, 0, 3, 8).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ThreadPool pool(1);
+  std::vector<float> hidden(64), logits(512);
+  EXPECT_EQ(Head(**model, hidden, absl::MakeSpan(logits), pool).code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto full = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ((*model)->identity(), (*full)->identity());
+}
+
+TEST(LlamaModelTest, HyperparametersOfRealModel) {
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok());
+  const LlamaHparams& hp = (*model)->hparams();
+  // Values from the model's README (llama2.c stories260K).
+  EXPECT_EQ(hp.n_vocab, 512);
+  EXPECT_EQ(hp.dim, 64);
+  EXPECT_EQ(hp.ffn_dim, 172);
+  EXPECT_EQ(hp.n_layers, 5);
+  EXPECT_EQ(hp.n_heads, 8);
+  EXPECT_EQ(hp.n_kv_heads, 4);
+  EXPECT_EQ(hp.head_dim, 8);
+  EXPECT_FLOAT_EQ(hp.rms_eps, 1e-5f);
+  EXPECT_FLOAT_EQ(hp.rope_freq_base, 10000.0f);
+}
+
+}  // namespace
+}  // namespace tandem
