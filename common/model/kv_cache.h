@@ -1,6 +1,7 @@
 // Keys and values of past positions for a range of layers, in F32.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -14,7 +14,7 @@ namespace {
 absl::StatusOr<int32_t> GetPositive(const GgufFile& f, std::string_view key) {
   ASSIGN_OR_RETURN(uint64_t v, f.GetUint(key));
   if (v == 0 || v > (1u << 24)) {
-    return absl::InvalidArgumentError(absl::StrCat(key, " = ", v, " is out of range"));
+    return absl::InvalidArgumentError(absl::StrFormat("%s = %d is out of range", key, v));
   }
   return static_cast<int32_t>(v);
 }
