@@ -36,8 +36,16 @@ enum class GgufValueType : uint32_t {
   kFloat64 = 12,
 };
 
+// "uint32", "string", "array", ...; "unknown" for an id outside the enum.
+std::string_view GgufValueTypeName(GgufValueType type);
+// Encoded bytes of one scalar of `type`; 0 for string, array and unknown ids.
+size_t GgufScalarSize(GgufValueType type);
+
 // A metadata array. Numeric arrays keep their element type; values are widened into
 // `ints` (all integer types and bool) or `floats` (float32/float64); strings go to `strings`.
+// Only the vector for the element type is used. uint64 elements above INT64_MAX are kept
+// as their two's-complement bit pattern, so a read/write round trip is exact. Arrays of
+// arrays are rejected (as llama.cpp does).
 struct GgufArray {
   GgufValueType element_type;
   std::vector<int64_t> ints;
@@ -56,7 +64,7 @@ struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> shape;  // ne0 first: ne0 is the contiguous (row) dimension
   GgmlType type;
-  uint64_t offset;             // relative to the data section
+  uint64_t offset;                 // relative to the data section
   absl::Span<const uint8_t> data;  // validated to lie inside the file
   int64_t num_elements() const;
   int64_t rows() const;  // product of shape[1..]
@@ -73,6 +81,8 @@ class GgufFile {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   const std::string& path() const { return path_; }  // empty for Parse()
+  uint64_t file_size() const { return file_size_; }
+  uint64_t data_offset() const { return data_offset_; }  // start of the tensor data section
 
   // Metadata, in file order.
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }
@@ -81,8 +91,8 @@ class GgufFile {
   // Typed getters: NotFound if missing, InvalidArgument (naming key and types) if the
   // stored type does not convert losslessly.
   absl::StatusOr<std::string> GetString(std::string_view key) const;
-  absl::StatusOr<uint64_t> GetUint(std::string_view key) const;
-  absl::StatusOr<double> GetFloat(std::string_view key) const;  // any numeric type
+  absl::StatusOr<uint64_t> GetUint(std::string_view key) const;  // non-negative integers
+  absl::StatusOr<double> GetFloat(std::string_view key) const;   // any numeric type
   absl::StatusOr<bool> GetBool(std::string_view key) const;
   absl::StatusOr<const GgufArray*> GetArray(std::string_view key) const;
 
@@ -97,6 +107,8 @@ class GgufFile {
   std::string path_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
+  uint64_t file_size_ = 0;
+  uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, GgufValue>> metadata_;
   absl::flat_hash_map<std::string, size_t> metadata_index_;
   std::vector<GgufTensorInfo> tensors_;
