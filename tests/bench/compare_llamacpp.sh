@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Tandem vs llama.cpp on the same GGUF files, same threads, in one run.
+# Makes synthetic TinyLlama-1.1B-shape models (Q4_0, Q8_0) with `tandem synth` unless they
+# exist, then alternates the two engines per model and prints medians and ratios.
+# Usage: tests/bench/compare_llamacpp.sh [BUILD_DIR] [MODEL_DIR]
+#   env: THREADS (2), PROMPT_TOKENS (64), GEN_TOKENS (64), ROUNDS (3), TYPES ("q4_0 q8_0")
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-$root/build}
+models=${2:-/tmp/tandem-models}
+threads=${THREADS:-2}
+pp=${PROMPT_TOKENS:-64}
+tg=${GEN_TOKENS:-64}
+rounds=${ROUNDS:-3}
+types=${TYPES:-q4_0 q8_0}
+vocab=${VOCAB:-$root/../shared/models/tokenizer.bin}
+anchor=${ANCHOR_DIR:-/tmp/llama-cpp-anchor}
+tandem="$build/common/tool/tandem"
+
+[ -x "$tandem" ] || { echo "build tandem first: $tandem" >&2; exit 1; }
+[ -f "$anchor/bench.mjs" ] || bash "$root/../shared/anchors/llama-cpp/setup.sh" "$anchor" >&2
+mkdir -p "$models"
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+printf '| model | engine | prompt tok/s | decode tok/s |\n|---|---|---|---|\n'
+for type in $types; do
+  model="$models/tinyllama-1.1b-$type.gguf"
+  if [ ! -f "$model" ]; then
+    "$tandem" synth --shape tinyllama-1.1b --type "$type" --vocab "$vocab" -o "$model" >&2
+  fi
+  : > /tmp/cmp-t.$$; : > /tmp/cmp-l.$$
+  for _ in $(seq "$rounds"); do
+    "$tandem" bench -m "$model" -t "$threads" -p "$pp" -n "$tg" -r 1 --json >> /tmp/cmp-t.$$
+    (cd "$anchor" && node bench.mjs "$model" --threads "$threads" --prompt-tokens "$pp" \
+      --gen-tokens "$tg") | tail -n 1 >> /tmp/cmp-l.$$
+  done
+  field() { grep -o "\"$1\": *[0-9.e+-]*" "$2" | sed 's/.*: *//'; }
+  t_pp=$(field pp_tok_s /tmp/cmp-t.$$ | median); t_tg=$(field tg_tok_s /tmp/cmp-t.$$ | median)
+  l_pp=$(field pp_tok_s /tmp/cmp-l.$$ | median); l_tg=$(field tg_tok_s /tmp/cmp-l.$$ | median)
+  printf '| %s | tandem | %.2f | %.2f |\n' "$type" "$t_pp" "$t_tg"
+  printf '| %s | llama.cpp | %.2f | %.2f |\n' "$type" "$l_pp" "$l_tg"
+  awk -v t="$type" -v a="$t_pp" -v b="$l_pp" -v c="$t_tg" -v d="$l_tg" \
+    'BEGIN { printf "| %s | ratio tandem/llama.cpp | %.2fx | %.2fx |\n", t, a / b, c / d }'
+  rm -f /tmp/cmp-t.$$ /tmp/cmp-l.$$
+done
