@@ -52,12 +52,14 @@ struct GgufArray {
   std::vector<double> floats;
   std::vector<std::string> strings;
   size_t size() const;
+  bool operator==(const GgufArray&) const = default;  // floats compare by value
 };
 
 // A scalar or array metadata value. Integers are widened to int64/uint64 per signedness.
 struct GgufValue {
   GgufValueType type;
   std::variant<uint64_t, int64_t, double, bool, std::string, GgufArray> value;
+  bool operator==(const GgufValue&) const = default;
 };
 
 struct GgufTensorInfo {
