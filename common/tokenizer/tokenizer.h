@@ -2,7 +2,7 @@
 // token ids llama.cpp produces: space prefix, "▁" for spaces, greedy highest-score
 // bigram merges, byte-fallback tokens <0xXX> for pieces not in the vocabulary.
 // Text is always plain text: "<s>" or "</s>" typed by a user become ordinary pieces,
-// never control tokens.
+// never control tokens. (User-defined tokens are split out first, as llama.cpp does.)
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "common/gguf/gguf_file.h"
 
 namespace tandem {
@@ -40,19 +41,28 @@ struct Vocabulary {
 
 class Tokenizer {
  public:
-  // Reads the vocabulary; InvalidArgument if tokenizer.ggml.model is not "llama" or the
-  // arrays are missing, of different lengths, or ids are out of range.
+  // Reads the vocabulary; InvalidArgument if tokenizer.ggml.model is not "llama", the
+  // token list is missing, the arrays differ in length, or ids are out of range. Like
+  // llama.cpp, scores (default 0) and token types (default normal) may be absent.
   static absl::StatusOr<Tokenizer> FromGguf(const GgufFile& file);
+  // InvalidArgument if the vocabulary is empty, its arrays differ in length, a type is
+  // out of range or bos/eos/unk ids are outside the vocabulary.
   static absl::StatusOr<Tokenizer> FromVocabulary(Vocabulary vocab);
 
-  // Token ids for `text` (plain text), with BOS first if `add_bos`.
+  // Token ids for `text` (plain text), with BOS first if `add_bos`. Any bytes are
+  // accepted: as in llama.cpp a UTF-8 lead byte takes its continuation bytes (valid or
+  // not) into one symbol and a stray byte is a symbol of its own; symbols not in the
+  // vocabulary become byte tokens (the unknown token if the byte has none).
   std::vector<int32_t> Encode(std::string_view text, bool add_bos) const;
 
-  // The bytes token `id` stands for ("▁" -> " ", <0x0A> -> "\n", control tokens -> "").
-  // Byte tokens may yield partial UTF-8 sequences; concatenate before display.
+  // The bytes token `id` stands for, as llama.cpp's token_to_piece(special=false):
+  // normal "▁" -> " ", <0x0A> -> "\n", user-defined verbatim; control, unknown, unused
+  // and out-of-range ids -> "". Byte tokens may yield partial UTF-8 sequences;
+  // concatenate before display.
   std::string TokenToPiece(int32_t id) const;
-  // Concatenated pieces of `ids`.
-  std::string Decode(const std::vector<int32_t>& ids) const;
+  // Concatenated pieces of `ids`. The space prefix Encode adds is kept (llama.cpp's
+  // llama_detokenize strips one leading space of the first piece instead).
+  std::string Decode(absl::Span<const int32_t> ids) const;
 
   int32_t vocab_size() const { return static_cast<int32_t>(vocab_.pieces.size()); }
   int32_t bos_id() const { return vocab_.bos_id; }
@@ -63,9 +73,15 @@ class Tokenizer {
 
  private:
   explicit Tokenizer(Vocabulary vocab);
+  // Appends the SPM tokens of one stretch of raw text (spaces already escaped).
+  void EncodeFragment(std::string_view text, std::vector<int32_t>& out) const;
+
   Vocabulary vocab_;
+  // Pieces that merges may produce: every type but control, unknown and byte, so that
+  // typed "<s>" or "<0x41>" can never turn into those tokens.
   absl::flat_hash_map<std::string, int32_t> piece_to_id_;
-  std::vector<int32_t> byte_to_id_;  // 256 entries; -1 if the vocabulary lacks the byte
+  std::vector<int32_t> byte_to_id_;    // 256 entries: <0xXX>, else the 1-char piece, else unk
+  std::vector<int32_t> user_defined_;  // user-defined ids, longest piece first
 };
 
 }  // namespace tandem
