@@ -18,8 +18,8 @@ void RopeNormal(float* x, int64_t n, int n_heads, int head_dim, int64_t pos0, fl
 // q: [n, n_heads, head_dim]; k, v: [>= pos0 + n, n_kv_heads, head_dim] with every
 // position < pos0 + n filled; out: [n, n_heads, head_dim]. Query r sees positions
 // [0, pos0 + r]; head h reads kv head h / (n_heads / n_kv_heads). Scale 1/sqrt(head_dim).
-void Attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0,
-               int n_heads, int n_kv_heads, int head_dim, float* out, ThreadPool& pool);
+void Attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int n_heads,
+               int n_kv_heads, int head_dim, float* out, ThreadPool& pool);
 
 // gate[i] = silu(gate[i]) * up[i] for i < count (SwiGLU).
 void SiluMul(float* gate, const float* up, int64_t count);
@@ -29,5 +29,15 @@ void AddInPlace(float* x, const float* y, int64_t count);
 
 // In-place softmax of x[0..count).
 void Softmax(float* x, int64_t count);
+
+namespace ref {
+// Scalar twins of the ops above (same contracts), for tests and as the portable path.
+void RmsNorm(const float* x, const float* weight, int64_t n, int64_t dim, float eps, float* out);
+void Attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int n_heads,
+               int n_kv_heads, int head_dim, float* out);
+void SiluMul(float* gate, const float* up, int64_t count);
+void AddInPlace(float* x, const float* y, int64_t count);
+void Softmax(float* x, int64_t count);
+}  // namespace ref
 
 }  // namespace tandem

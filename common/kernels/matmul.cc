@@ -1,0 +1,24 @@
+// MatMul entry point: picks the kernel set for this CPU once.
+#include "common/kernels/matmul.h"
+
+#include "common/kernels/cpu_features.h"
+#include "common/kernels/matmul_internal.h"
+
+namespace tandem {
+
+void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  if (n <= 0 || w.rows <= 0) return;
+#if defined(__ARM_NEON)
+  matmul_internal::neon::MatMul(w, x, n, y, pool);
+#elif defined(TANDEM_HAVE_AVX2_KERNELS)
+  if (CpuHasAvx2Fma()) {
+    matmul_internal::avx2::MatMul(w, x, n, y, pool);
+    return;
+  }
+  matmul_internal::MatMulScalar(w, x, n, y, &pool);
+#else
+  matmul_internal::MatMulScalar(w, x, n, y, &pool);
+#endif
+}
+
+}  // namespace tandem

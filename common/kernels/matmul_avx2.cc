@@ -1,0 +1,239 @@
+// AVX2/FMA/F16C MatMul kernels. Compiled with TANDEM_AVX2_FLAGS; called only after
+// CpuHasAvx2Fma().
+//
+// Decode (n == 1) streams each weight row once: the rows are split across the pool and
+// each thread walks NR rows at a time so several streams of loads are in flight.
+// Prompt processing (n > 1) is in matmul_avx2_gemm.cc.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "common/kernels/fp16_table.h"
+#include "common/kernels/matmul_avx2_internal.h"
+#include "common/kernels/matmul_internal.h"
+#include "common/util/fp16.h"
+
+namespace tandem::matmul_internal::avx2 {
+namespace {
+
+// Rows per step of the decode kernels, and the row grain of the thread partition.
+constexpr int kGemvRows = 4;
+
+inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// ---- F32 / F16 weights: FMA against float activations. ----
+
+template <int NR>
+void GemvF32Rows(const float* w, int64_t stride, const float* x, int64_t cols, float* y) {
+  __m256 acc0[NR], acc1[NR];
+  for (int r = 0; r < NR; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= cols; i += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + i);
+    const __m256 x1 = _mm256_loadu_ps(x + i + 8);
+    for (int r = 0; r < NR; ++r) {
+      acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * stride + i), x0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * stride + i + 8), x1, acc1[r]);
+    }
+  }
+  for (; i + 8 <= cols; i += 8) {
+    const __m256 x0 = _mm256_loadu_ps(x + i);
+    for (int r = 0; r < NR; ++r) {
+      acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * stride + i), x0, acc0[r]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) {
+    float s = HorizontalSum(_mm256_add_ps(acc0[r], acc1[r]));
+    for (int64_t j = i; j < cols; ++j) s += w[r * stride + j] * x[j];
+    y[r] = s;
+  }
+}
+
+template <int NR>
+void GemvF16Rows(const uint16_t* w, int64_t stride, const float* x, int64_t cols, float* y) {
+  __m256 acc0[NR], acc1[NR];
+  for (int r = 0; r < NR; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  auto load = [](const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  };
+  int64_t i = 0;
+  for (; i + 16 <= cols; i += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + i);
+    const __m256 x1 = _mm256_loadu_ps(x + i + 8);
+    for (int r = 0; r < NR; ++r) {
+      acc0[r] = _mm256_fmadd_ps(load(w + r * stride + i), x0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(load(w + r * stride + i + 8), x1, acc1[r]);
+    }
+  }
+  for (; i + 8 <= cols; i += 8) {
+    const __m256 x0 = _mm256_loadu_ps(x + i);
+    for (int r = 0; r < NR; ++r) acc0[r] = _mm256_fmadd_ps(load(w + r * stride + i), x0, acc0[r]);
+  }
+  for (int r = 0; r < NR; ++r) {
+    float s = HorizontalSum(_mm256_add_ps(acc0[r], acc1[r]));
+    for (int64_t j = i; j < cols; ++j) s += Fp16ToFp32(w[r * stride + j]) * x[j];
+    y[r] = s;
+  }
+}
+
+// ---- Quantized weights against Q8_0 activations. ----
+
+// Q4_0: the nibbles q in [0, 15] go unsigned into maddubs against the signed activations;
+// the -8 offset is added back per 4-value lane from corr (= -8 * sum of those 4 x values),
+// so the integer sums equal the reference's exactly.
+template <int NR>
+void GemvQ4_0Rows(const uint8_t* w, size_t row_bytes, const ActivationRow& a, float* y) {
+  const float* table = Fp16ToFp32Table();
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < a.nb; ++b) {
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q[b].qs));
+    const __m256i corr = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.corr + b));
+    const __m256 dx = _mm256_broadcast_ss(a.d + b);
+    for (int r = 0; r < NR; ++r) {
+      const BlockQ4_0* blk = reinterpret_cast<const BlockQ4_0*>(w + r * row_bytes) + b;
+      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
+      const __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+                                         low4);  // elements 0..31
+      const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, xq), ones),
+                                           corr);  // 8 x int32
+      const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(table + blk->d), dx);
+      acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[r]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) y[r] = HorizontalSum(acc[r]);
+}
+
+// Q8_0: maddubs needs one unsigned operand, so |w| against x carrying w's sign.
+template <int NR>
+void GemvQ8_0Rows(const uint8_t* w, size_t row_bytes, const ActivationRow& a, float* y) {
+  const float* table = Fp16ToFp32Table();
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < a.nb; ++b) {
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q[b].qs));
+    const __m256 dx = _mm256_broadcast_ss(a.d + b);
+    for (int r = 0; r < NR; ++r) {
+      const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(w + r * row_bytes) + b;
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs));
+      const __m256i sum = _mm256_madd_epi16(
+          _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(xq, q)), ones);
+      const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(table + blk->d), dx);
+      acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[r]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) y[r] = HorizontalSum(acc[r]);
+}
+
+// y[r] for r in [r0, r1) of one activation row; x is floats or its ActivationRow.
+void GemvRows(const WeightView& w, const float* x, const ActivationRow& a, int64_t r0, int64_t r1,
+              float* y) {
+  const size_t row_bytes = RowBytes(w.type, w.cols);
+  const uint8_t* base = w.data + r0 * row_bytes;
+  const int64_t count = r1 - r0;
+  auto run = [&](auto nr_tag, int64_t r) {
+    constexpr int kNr = decltype(nr_tag)::value;
+    const uint8_t* p = base + r * row_bytes;
+    switch (w.type) {
+      case GgmlType::kF32:
+        GemvF32Rows<kNr>(reinterpret_cast<const float*>(p), w.cols, x, w.cols, y + r0 + r);
+        break;
+      case GgmlType::kF16:
+        GemvF16Rows<kNr>(reinterpret_cast<const uint16_t*>(p), w.cols, x, w.cols, y + r0 + r);
+        break;
+      case GgmlType::kQ8_0:
+        GemvQ8_0Rows<kNr>(p, row_bytes, a, y + r0 + r);
+        break;
+      case GgmlType::kQ4_0:
+        GemvQ4_0Rows<kNr>(p, row_bytes, a, y + r0 + r);
+        break;
+      default:
+        for (int i = 0; i < kNr; ++i) y[r0 + r + i] = std::nanf("");
+        break;
+    }
+  };
+  int64_t r = 0;
+  for (; r + kGemvRows <= count; r += kGemvRows) {
+    run(std::integral_constant<int, kGemvRows>(), r);
+  }
+  for (; r < count; ++r) run(std::integral_constant<int, 1>(), r);
+}
+
+}  // namespace
+
+void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t b = 0; b < cols / kQK8_0; ++b) {
+    const float* xb = x + b * kQK8_0;
+    __m256 v[4];
+    for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
+    __m256 m =
+        _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                      _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    out[b].d = Fp32ToFp16(amax / 127.0f);
+    const __m256 scale = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) {
+      q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], scale),
+                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    // Pack 32 x int32 -> 32 x int8; packs works per 128-bit lane, the permute restores order.
+    const __m256i q01 = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i q23 = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q01, q23), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), q8);
+  }
+}
+
+void PrepareActivationRow(const float* x, int64_t cols, bool q4_corr, ActivationRow* a) {
+  a->nb = cols / kQK8_0;
+  QuantizeActivationRow(x, cols, a->q);
+  const float* table = Fp16ToFp32Table();
+  for (int64_t b = 0; b < a->nb; ++b) a->d[b] = table[a->q[b].d];
+  if (!q4_corr) return;
+  // corr lane i = -8 * (x[4i] + ... + x[4i+3]) of each block.
+  const __m256i minus8 = _mm256_set1_epi8(-8);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < a->nb; ++b) {
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->q[b].qs));
+    // maddubs wants the unsigned operand first: |x| against -8 carrying x's sign.
+    const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(xq), _mm256_sign_epi8(minus8, xq));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(a->corr + b), _mm256_madd_epi16(p, ones));
+  }
+}
+
+void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  const bool quantized = w.type == GgmlType::kQ8_0 || w.type == GgmlType::kQ4_0;
+  if (n > 1 && GemmSupported(w.type)) {
+    Gemm(w, x, n, y, pool);
+    return;
+  }
+  // Decode, one activation row at a time.
+  thread_local ActivationScratch scratch;
+  for (int64_t t = 0; t < n; ++t) {
+    const float* xt = x + t * w.cols;
+    ActivationRow a;
+    if (quantized) scratch.Prepare(xt, w.cols, w.type == GgmlType::kQ4_0, &a);
+    float* yt = y + t * w.rows;
+    pool.ParallelFor(w.rows, kGemvRows * 2,
+                     [&](int64_t r0, int64_t r1) { GemvRows(w, xt, a, r0, r1, yt); });
+  }
+}
+
+}  // namespace tandem::matmul_internal::avx2

@@ -1,0 +1,37 @@
+// Pieces shared by the MatMul kernel sets (scalar, AVX2, NEON). Not a public API.
+#pragma once
+
+#include <cstdint>
+
+#include "common/kernels/matmul.h"
+#include "common/tensor/quant_blocks.h"
+#include "common/util/thread_pool.h"
+
+namespace tandem::matmul_internal {
+
+// Quantizes one activation row to Q8_0 for dot products with quantized weights:
+// d = amax / 127 (stored as half), q = x * (127 / amax) rounded half to even. Every
+// kernel set produces bit-identical blocks. cols is a multiple of 32.
+void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out);
+
+// Scalar dot products of one weight row with one activation row: the reference twins
+// of the SIMD kernels. Quantized: sum over blocks of d_w * d_x * (exact int dot).
+float DotF32(const float* w, const float* x, int64_t n);
+float DotF16(const uint16_t* w, const float* x, int64_t n);
+float DotQ8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb);
+float DotQ4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb);
+
+// The portable kernel set: scalar dots, parallel over rows when `pool` is set.
+void MatMulScalar(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool);
+
+namespace avx2 {
+// Same contract as tandem::MatMul; only call when CpuHasAvx2Fma().
+void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out);
+}  // namespace avx2
+
+namespace neon {
+void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+}  // namespace neon
+
+}  // namespace tandem::matmul_internal

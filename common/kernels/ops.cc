@@ -1,0 +1,121 @@
+// Op entry points: pick the kernel set for this CPU, schedule attention on the pool.
+#include "common/kernels/ops.h"
+
+#include <atomic>
+#include <cmath>
+#include <vector>
+
+#include "common/kernels/cpu_features.h"
+#include "common/kernels/ops_internal.h"
+
+namespace tandem {
+namespace {
+
+inline bool UseAvx2() {
+#if defined(TANDEM_HAVE_AVX2_KERNELS)
+  return CpuHasAvx2Fma();
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+#if defined(TANDEM_HAVE_AVX2_KERNELS)
+#define TANDEM_OPS_DISPATCH(avx2_call, ref_call) \
+  do {                                           \
+    if (UseAvx2()) {                             \
+      avx2_call;                                 \
+    } else {                                     \
+      ref_call;                                  \
+    }                                            \
+  } while (0)
+#else
+#define TANDEM_OPS_DISPATCH(avx2_call, ref_call) ref_call
+#endif
+
+void RmsNorm(const float* x, const float* weight, int64_t n, int64_t dim, float eps, float* out) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* xr = x + r * dim;
+    float* o = out + r * dim;
+    double sum;
+    TANDEM_OPS_DISPATCH(sum = ops_internal::avx2::SumSquares(xr, dim),
+                        sum = ops_internal::SumSquaresRef(xr, dim));
+    const float mean = static_cast<float>(sum / dim);
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int64_t i = 0; i < dim; ++i) o[i] = (xr[i] * scale) * weight[i];
+  }
+}
+
+void RopeNormal(float* x, int64_t n, int n_heads, int head_dim, int64_t pos0, float freq_base) {
+  // theta_i = pos * freq_base^(-2i/head_dim), built by repeated multiplication like
+  // llama.cpp's rope cache so the angles match it bit for bit.
+  const float theta_scale = std::pow(freq_base, -2.0f / head_dim);
+  thread_local std::vector<float> cos_sin;
+  cos_sin.resize(head_dim);
+  for (int64_t r = 0; r < n; ++r) {
+    float theta = static_cast<float>(pos0 + r);
+    for (int i = 0; i < head_dim / 2; ++i) {
+      cos_sin[2 * i] = std::cos(theta);
+      cos_sin[2 * i + 1] = std::sin(theta);
+      theta *= theta_scale;
+    }
+    float* row = x + r * n_heads * head_dim;  // [n_heads, head_dim]
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = row + h * head_dim;
+      for (int i = 0; i < head_dim / 2; ++i) {
+        const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+        const float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * c - x1 * s;
+        v[2 * i + 1] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+void Attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int n_heads,
+               int n_kv_heads, int head_dim, float* out, ThreadPool& pool) {
+  const int group = n_heads / n_kv_heads;
+  const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const int64_t items = n * n_heads;  // (query row, head) pairs, each computed by one thread
+  // Rows get longer with the position, so hand items out dynamically in small chunks; an
+  // item's result does not depend on which thread computes it.
+  const int64_t chunk = items >= 8 * pool.num_threads() ? 4 : 1;
+  std::atomic<int64_t> next{0};
+  pool.Run([&](int, int) {
+    thread_local std::vector<float> scores;
+    if (scores.size() < static_cast<size_t>(pos0 + n)) scores.resize(pos0 + n);
+    for (;;) {
+      const int64_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (begin >= items) break;
+      const int64_t end = begin + chunk < items ? begin + chunk : items;
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t r = item / n_heads;
+        const int h = static_cast<int>(item % n_heads);
+        const int64_t off = static_cast<int64_t>(h / group) * head_dim;
+        const float* qh = q + item * head_dim;
+        float* oh = out + item * head_dim;
+        TANDEM_OPS_DISPATCH(
+            ops_internal::avx2::AttentionRow(qh, k + off, v + off, kv_stride, pos0 + r + 1,
+                                             head_dim, scale, scores.data(), oh),
+            ops_internal::AttentionRowRef(qh, k + off, v + off, kv_stride, pos0 + r + 1, head_dim,
+                                          scale, scores.data(), oh));
+      }
+    }
+  });
+}
+
+void SiluMul(float* gate, const float* up, int64_t count) {
+  TANDEM_OPS_DISPATCH(ops_internal::avx2::SiluMul(gate, up, count), ref::SiluMul(gate, up, count));
+}
+
+void AddInPlace(float* x, const float* y, int64_t count) {
+  TANDEM_OPS_DISPATCH(ops_internal::avx2::AddInPlace(x, y, count), ref::AddInPlace(x, y, count));
+}
+
+void Softmax(float* x, int64_t count) {
+  TANDEM_OPS_DISPATCH(ops_internal::avx2::Softmax(x, count), ref::Softmax(x, count));
+}
+
+}  // namespace tandem

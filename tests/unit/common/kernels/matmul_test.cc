@@ -1,0 +1,190 @@
+#include "common/kernels/matmul.h"
+
+#include <cstring>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "common/kernels/cpu_features.h"
+#include "common/kernels/matmul_internal.h"
+#include "common/tensor/quantize.h"
+#include "common/util/fp16.h"
+#include "gtest/gtest.h"
+#include "tests/unit/common/kernels/test_util.h"
+
+namespace tandem {
+namespace {
+
+using ::tandem::testing::Nmse;
+using ::tandem::testing::RandomFloats;
+
+// A weight matrix quantized from random floats, owning its bytes.
+struct TestWeights {
+  std::vector<uint8_t> bytes;
+  WeightView view;
+};
+
+TestWeights MakeWeights(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
+  const std::vector<float> values = RandomFloats(rows * cols, seed, 0.5f);
+  TestWeights w;
+  const size_t row_bytes = RowBytes(type, cols);
+  w.bytes.resize(row_bytes * rows + 64);
+  for (int64_t r = 0; r < rows; ++r) {
+    QuantizeRow(type, values.data() + r * cols, w.bytes.data() + r * row_bytes, cols);
+  }
+  w.view = WeightView{type, rows, cols, w.bytes.data()};
+  return w;
+}
+
+bool Quantized(GgmlType t) { return t == GgmlType::kQ8_0 || t == GgmlType::kQ4_0; }
+
+std::string TypeName(GgmlType t) { return std::string(TraitsOf(t).name); }
+
+// The reference's quantized path equals dequantized W times dequantized activation blocks
+// (in double), up to float rounding: checks the int dot products and scales.
+TEST(MatMulRefTest, QuantizedMatchesDequantizedProduct) {
+  for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
+    const int64_t rows = 7, cols = 96, n = 3;
+    TestWeights w = MakeWeights(type, rows, cols, 11);
+    const std::vector<float> x = RandomFloats(n * cols, 12);
+    std::vector<float> y(n * rows);
+    ref::MatMul(w.view, x.data(), n, y.data());
+
+    std::vector<float> want(n * rows), wrow(cols), xrow(cols);
+    std::vector<BlockQ8_0> xq(cols / 32);
+    for (int64_t t = 0; t < n; ++t) {
+      matmul_internal::QuantizeActivationRow(x.data() + t * cols, cols, xq.data());
+      DequantizeRow(GgmlType::kQ8_0, xq.data(), xrow.data(), cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        DequantizeRow(type, w.view.data + r * RowBytes(type, cols), wrow.data(), cols);
+        double acc = 0.0;
+        for (int64_t i = 0; i < cols; ++i) acc += static_cast<double>(wrow[i]) * xrow[i];
+        want[t * rows + r] = static_cast<float>(acc);
+      }
+    }
+    EXPECT_LT(Nmse(y, want), 1e-11) << TypeName(type);
+  }
+}
+
+// Float weights: the reference equals a plain double product.
+TEST(MatMulRefTest, FloatMatchesDoubleProduct) {
+  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16}) {
+    const int64_t rows = 9, cols = 37, n = 2;
+    TestWeights w = MakeWeights(type, rows, cols, 21);
+    const std::vector<float> x = RandomFloats(n * cols, 22);
+    std::vector<float> y(n * rows), want(n * rows), wrow(cols);
+    ref::MatMul(w.view, x.data(), n, y.data());
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        DequantizeRow(type, w.view.data + r * RowBytes(type, cols), wrow.data(), cols);
+        double acc = 0.0;
+        for (int64_t i = 0; i < cols; ++i) acc += static_cast<double>(wrow[i]) * x[t * cols + i];
+        want[t * rows + r] = static_cast<float>(acc);
+      }
+    }
+    EXPECT_LT(Nmse(y, want), 1e-12) << TypeName(type);
+  }
+}
+
+TEST(MatMulRefTest, QuantizedActivationsAreCloseToInput) {
+  const int64_t cols = 256;
+  const std::vector<float> x = RandomFloats(cols, 5, 3.0f);
+  std::vector<BlockQ8_0> xq(cols / 32);
+  std::vector<float> back(cols);
+  matmul_internal::QuantizeActivationRow(x.data(), cols, xq.data());
+  DequantizeRow(GgmlType::kQ8_0, xq.data(), back.data(), cols);
+  EXPECT_LT(Nmse(back, x), 1e-4);
+}
+
+TEST(MatMulAvx2Test, ActivationQuantizerBitIdenticalToScalar) {
+  if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
+  for (uint32_t seed = 1; seed <= 30; ++seed) {
+    const int64_t cols = 32 * 40;
+    std::vector<float> x = RandomFloats(cols, seed, 0.01f * seed);
+    // Exact ties after scaling: a block with amax 127 has id 1.
+    x[0] = 127.0f;
+    x[1] = 2.5f;
+    x[2] = -3.5f;
+    x[3] = 0.5f;
+    for (int j = 32; j < 64; ++j) x[j] = 0.0f;  // an all-zero block
+    std::vector<BlockQ8_0> a(cols / 32), b(cols / 32);
+    matmul_internal::QuantizeActivationRow(x.data(), cols, a.data());
+    matmul_internal::avx2::QuantizeActivationRow(x.data(), cols, b.data());
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(BlockQ8_0)), 0) << seed;
+    EXPECT_EQ(a[0].qs[1], 2);  // half to even
+    EXPECT_EQ(a[0].qs[2], -4);
+  }
+}
+
+// MatMul (fastest kernels, 2 threads) against the scalar reference over many shapes,
+// including row counts and token counts that are not multiples of the tile sizes.
+class MatMulVsRefTest : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(MatMulVsRefTest, RandomShapes) {
+  const GgmlType type = GetParam();
+  ThreadPool pool(2);
+  std::vector<int64_t> col_options = {32, 64, 96, 256, 288};
+  if (!Quantized(type)) col_options.insert(col_options.end(), {7, 33, 100});
+  uint32_t seed = 100;
+  for (int64_t rows : {1, 5, 8, 13, 64, 67}) {
+    for (int64_t cols : col_options) {
+      for (int64_t n : {1, 3, 17, 64}) {
+        ++seed;
+        TestWeights w = MakeWeights(type, rows, cols, seed);
+        const std::vector<float> x = RandomFloats(n * cols, seed + 1000);
+        std::vector<float> got(n * rows, -1.0f), want(n * rows, -2.0f);
+        MatMul(w.view, x.data(), n, got.data(), pool);
+        ref::MatMul(w.view, x.data(), n, want.data());
+        // Only the float summation order differs (quantized: the int sums are exact).
+        const double nmse = Nmse(got, want);
+        ASSERT_LT(nmse, 1e-9) << TypeName(type) << " rows=" << rows << " cols=" << cols
+                              << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST_P(MatMulVsRefTest, BitIdenticalAcrossPoolSizes) {
+  const GgmlType type = GetParam();
+  for (int64_t n : {1, 5, 64}) {
+    const int64_t rows = 203, cols = 512;
+    TestWeights w = MakeWeights(type, rows, cols, 77);
+    const std::vector<float> x = RandomFloats(n * cols, 78);
+    std::vector<float> base(n * rows);
+    {
+      ThreadPool pool(1);
+      MatMul(w.view, x.data(), n, base.data(), pool);
+    }
+    for (int threads : {2, 3}) {
+      ThreadPool pool(threads);
+      std::vector<float> y(n * rows);
+      MatMul(w.view, x.data(), n, y.data(), pool);
+      ASSERT_EQ(std::memcmp(y.data(), base.data(), y.size() * sizeof(float)), 0)
+          << TypeName(type) << " n=" << n << " threads=" << threads;
+    }
+  }
+}
+
+TEST_P(MatMulVsRefTest, LargeShapeCloseToReference) {
+  // A TinyLlama-like shape with outlier activation channels.
+  const GgmlType type = GetParam();
+  const int64_t rows = 96, cols = 2048, n = 9;
+  TestWeights w = MakeWeights(type, rows, cols, 5);
+  std::vector<float> x = RandomFloats(n * cols, 6);
+  for (int64_t t = 0; t < n; ++t) x[t * cols + 17] = 300.0f;
+  std::vector<float> got(n * rows), want(n * rows);
+  ThreadPool pool(2);
+  MatMul(w.view, x.data(), n, got.data(), pool);
+  ref::MatMul(w.view, x.data(), n, want.data());
+  EXPECT_LT(Nmse(got, want), 1e-10);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, MatMulVsRefTest,
+                         ::testing::Values(GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0,
+                                           GgmlType::kQ4_0),
+                         [](const ::testing::TestParamInfo<GgmlType>& info) {
+                           return TypeName(info.param);
+                         });
+
+}  // namespace
+}  // namespace tandem

@@ -1,0 +1,150 @@
+#include "common/util/thread_pool.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace tandem {
+namespace {
+
+TEST(ThreadPoolTest, SingleThreadRunsInlineOnCaller) {
+  ThreadPool pool(1);
+  EXPECT_EQ(pool.num_threads(), 1);
+  const std::thread::id caller = std::this_thread::get_id();
+  int calls = 0;
+  pool.Run([&](int index, int count) {
+    EXPECT_EQ(index, 0);
+    EXPECT_EQ(count, 1);
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    ++calls;
+  });
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(ThreadPoolTest, NonPositiveSizeMeansOneThread) {
+  ThreadPool pool(0);
+  EXPECT_EQ(pool.num_threads(), 1);
+}
+
+TEST(ThreadPoolTest, RunCallsEveryIndexOnceOnDistinctThreads) {
+  for (int threads : {2, 3, 4}) {
+    ThreadPool pool(threads);
+    std::mutex mu;
+    std::vector<int> seen(threads, 0);
+    std::set<std::thread::id> ids;
+    pool.Run([&](int index, int count) {
+      EXPECT_EQ(count, threads);
+      std::lock_guard<std::mutex> lock(mu);
+      ++seen[index];
+      ids.insert(std::this_thread::get_id());
+    });
+    for (int i = 0; i < threads; ++i) EXPECT_EQ(seen[i], 1) << i;
+    EXPECT_EQ(ids.size(), static_cast<size_t>(threads));
+  }
+}
+
+TEST(ThreadPoolTest, ParallelForCoversEveryIndexOnce) {
+  for (int threads : {1, 2, 3, 5}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 2, 7, 64, 1000, 4099}) {
+      for (int64_t grain : {1, 4, 16, 100}) {
+        std::vector<std::atomic<int>> hits(n);
+        pool.ParallelFor(n, grain, [&](int64_t begin, int64_t end) {
+          ASSERT_LT(begin, end);
+          ASSERT_LE(end, n);
+          EXPECT_EQ(begin % grain, 0) << "chunks start on a grain boundary";
+          for (int64_t i = begin; i < end; ++i) hits[i].fetch_add(1);
+        });
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(hits[i].load(), 1) << "n=" << n << " grain=" << grain << " i=" << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(ThreadPoolTest, PartitionIsContiguousAndDeterministic) {
+  for (int threads : {1, 2, 3, 7}) {
+    for (int64_t n : {1, 10, 33, 1024}) {
+      for (int64_t grain : {1, 8}) {
+        int64_t expect_begin = 0;
+        for (int t = 0; t < threads; ++t) {
+          int64_t b, e, b2, e2;
+          ThreadPool::Partition(n, grain, t, threads, &b, &e);
+          ThreadPool::Partition(n, grain, t, threads, &b2, &e2);
+          EXPECT_EQ(b, b2);
+          EXPECT_EQ(e, e2);
+          EXPECT_EQ(b, expect_begin);
+          EXPECT_LE(b, e);
+          expect_begin = e;
+        }
+        EXPECT_EQ(expect_begin, n);
+      }
+    }
+  }
+}
+
+TEST(ThreadPoolTest, ResultIndependentOfThreadCount) {
+  // Each chunk writes its own outputs, so any pool size gives the same array.
+  auto compute = [](int threads) {
+    ThreadPool pool(threads);
+    std::vector<double> out(5000);
+    pool.ParallelFor(static_cast<int64_t>(out.size()), 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[i] = static_cast<double>(i) * 0.5 + 1.0 / (i + 1);
+    });
+    return out;
+  };
+  const std::vector<double> one = compute(1);
+  EXPECT_EQ(compute(2), one);
+  EXPECT_EQ(compute(3), one);
+}
+
+TEST(ThreadPoolTest, ManyBackToBackRuns) {
+  ThreadPool pool(3);
+  std::atomic<int64_t> total{0};
+  constexpr int kRuns = 5000;
+  for (int r = 0; r < kRuns; ++r) {
+    pool.Run([&](int index, int) { total.fetch_add(index + 1, std::memory_order_relaxed); });
+  }
+  EXPECT_EQ(total.load(), int64_t{kRuns} * (1 + 2 + 3));
+}
+
+TEST(ThreadPoolTest, WakesWorkersAfterTheySleep) {
+  ThreadPool pool(2);
+  std::atomic<int> total{0};
+  for (int r = 0; r < 5; ++r) {
+    // Longer than the spin phase, so the workers are blocked when the next Run starts.
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    pool.Run([&](int, int) { total.fetch_add(1); });
+  }
+  EXPECT_EQ(total.load(), 10);
+}
+
+TEST(ThreadPoolTest, CallerWaitsForSlowWorker) {
+  // The caller finishes first and has to sleep until the worker is done.
+  ThreadPool pool(2);
+  std::atomic<bool> worker_done{false};
+  pool.Run([&](int index, int) {
+    if (index == 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      worker_done.store(true);
+    }
+  });
+  EXPECT_TRUE(worker_done.load());
+}
+
+TEST(ThreadPoolTest, DestroyIdlePool) {
+  for (int i = 0; i < 20; ++i) {
+    ThreadPool pool(3);
+    if (i % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+}  // namespace tandem
