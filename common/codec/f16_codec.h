@@ -1,0 +1,21 @@
+// f16: each row is dim IEEE halves, rounded to nearest even. Values of magnitude >= 65520
+// would become Inf and are rejected at encode.
+#pragma once
+
+#include "common/codec/hidden_codec.h"
+
+namespace tandem {
+
+class F16Codec final : public HiddenCodec {
+ public:
+  CodecKind kind() const override { return CodecKind::kF16; }
+  size_t RowBytes(int32_t dim) const override { return 2 * static_cast<size_t>(dim); }
+
+ protected:
+  absl::Status EncodeRows(absl::Span<const float> hidden, int32_t n, int32_t dim,
+                          char* out) const override;
+  absl::Status DecodeRows(std::string_view payload, int32_t n, int32_t dim,
+                          absl::Span<float> out) const override;
+};
+
+}  // namespace tandem
