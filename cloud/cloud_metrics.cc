@@ -1,0 +1,73 @@
+#include "cloud/cloud_metrics.h"
+
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "common/metrics/metrics_server.h"
+
+namespace tandem::cloud {
+namespace {
+
+// "FAILED_PRECONDITION" etc., the names gRPC and Abseil share.
+std::string CodeName(absl::StatusCode code) {
+  return absl::AsciiStrToUpper(absl::StatusCodeToString(code));
+}
+
+}  // namespace
+
+CloudMetrics::CloudMetrics(prometheus::Registry& registry)
+    : errors_(prometheus::BuildCounter()
+                  .Name("tandem_cloud_errors_total")
+                  .Help("Streams and calls that ended with an error, by gRPC status code")
+                  .Register(registry)),
+      sessions_(prometheus::BuildCounter()
+                    .Name("tandem_cloud_sessions_total")
+                    .Help("Sessions opened (not counting resumes), by hidden-state codec")
+                    .Register(registry)),
+      tokens_(prometheus::BuildCounter()
+                  .Name("tandem_cloud_tokens_generated_total")
+                  .Help("Tokens sampled and sent to edges")
+                  .Register(registry)
+                  .Add({})),
+      step_seconds_(prometheus::BuildHistogram()
+                        .Name("tandem_cloud_step_seconds")
+                        .Help("Time from a chunk's arrival to its reply (queue + compute)")
+                        .Register(registry)),
+      prompt_step_seconds_(step_seconds_.Add({{"kind", "prompt"}}, StepLatencyBuckets())),
+      decode_step_seconds_(step_seconds_.Add({{"kind", "decode"}}, StepLatencyBuckets())),
+      received_bytes_(prometheus::BuildCounter()
+                          .Name("tandem_cloud_received_bytes_total")
+                          .Help("Bytes of stream messages received from edges")
+                          .Register(registry)
+                          .Add({})),
+      sent_bytes_(prometheus::BuildCounter()
+                      .Name("tandem_cloud_sent_bytes_total")
+                      .Help("Bytes of stream messages sent to edges")
+                      .Register(registry)
+                      .Add({})),
+      active_sessions_(prometheus::BuildGauge()
+                           .Name("tandem_cloud_active_sessions")
+                           .Help("Sessions attached to a live stream")
+                           .Register(registry)
+                           .Add({})),
+      positions_(prometheus::BuildCounter()
+                     .Name("tandem_cloud_positions_processed_total")
+                     .Help("Hidden-state positions run through the worker's layers")
+                     .Register(registry)
+                     .Add({})) {}
+
+void CloudMetrics::RecordStep(int32_t positions, bool sampled, double seconds) {
+  (positions > 1 ? prompt_step_seconds_ : decode_step_seconds_).Observe(seconds);
+  positions_.Increment(positions);
+  if (sampled) tokens_.Increment();
+}
+
+void CloudMetrics::RecordError(absl::StatusCode code) {
+  errors_.Add({{"code", CodeName(code)}}).Increment();
+}
+
+void CloudMetrics::RecordSessionOpened(std::string_view codec) {
+  sessions_.Add({{"codec", std::string(codec)}}).Increment();
+}
+
+}  // namespace tandem::cloud

@@ -1,0 +1,44 @@
+// The worker's Prometheus metrics, registered in the injected registry (no globals).
+// Only the transport layer records them.
+#pragma once
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace tandem::cloud {
+
+class CloudMetrics {
+ public:
+  explicit CloudMetrics(prometheus::Registry& registry);
+
+  // One step (a HiddenChunk): prompt if it carries more than one position, else decode.
+  void RecordStep(int32_t positions, bool sampled, double seconds);
+  void AddReceivedBytes(size_t bytes) { received_bytes_.Increment(static_cast<double>(bytes)); }
+  void AddSentBytes(size_t bytes) { sent_bytes_.Increment(static_cast<double>(bytes)); }
+  // A stream ended with (or a unary call returned) a non-OK status.
+  void RecordError(absl::StatusCode code);
+  // A new session (not a resume) opened with `codec` (its lower-case name).
+  void RecordSessionOpened(std::string_view codec);
+  void StreamAttached() { active_sessions_.Increment(); }
+  void StreamDetached() { active_sessions_.Decrement(); }
+
+ private:
+  prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Family<prometheus::Counter>& sessions_;
+  prometheus::Counter& tokens_;
+  prometheus::Family<prometheus::Histogram>& step_seconds_;
+  prometheus::Histogram& prompt_step_seconds_;
+  prometheus::Histogram& decode_step_seconds_;
+  prometheus::Counter& received_bytes_;
+  prometheus::Counter& sent_bytes_;
+  prometheus::Gauge& active_sessions_;
+  prometheus::Counter& positions_;
+};
+
+}  // namespace tandem::cloud

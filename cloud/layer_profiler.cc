@@ -1,0 +1,133 @@
+#include "cloud/layer_profiler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "absl/strings/str_format.h"
+#include "cloud/token_sampling.h"
+#include "common/model/layer_runner.h"
+#include "common/util/status_macros.h"
+
+namespace tandem::cloud {
+namespace {
+
+// Deterministic hidden states with a plausible spread of values: [n, dim].
+std::vector<float> SyntheticHidden(int32_t n, int32_t dim) {
+  std::vector<float> h(static_cast<size_t>(n) * dim);
+  for (size_t i = 0; i < h.size(); ++i) h[i] = std::sin(0.37f * static_cast<float>(i)) * 0.5f;
+  return h;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+// Runs fn on the pool in its own scheduler step and returns its wall time in seconds.
+absl::StatusOr<double> TimeStep(StepScheduler& scheduler,
+                                absl::FunctionRef<absl::Status(ThreadPool&)> fn) {
+  absl::Status status;
+  double seconds = 0;
+  RETURN_IF_ERROR(scheduler.Run([&](ThreadPool& pool) {
+    const auto start = std::chrono::steady_clock::now();
+    status = fn(pool);
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }));
+  RETURN_IF_ERROR(status);
+  return seconds;
+}
+
+// Median time of `reps` forward passes of layer `layer`: a prompt chunk of `chunk`
+// positions from an empty cache, and one decode position after `context` cached ones.
+absl::StatusOr<LayerTiming> ProfileLayer(const LlamaModel& model, int32_t layer,
+                                         const ProfileRequest& r, StepScheduler& scheduler) {
+  const int32_t dim = model.hparams().dim;
+  // The decode step runs at position `context` and needs one more cache slot.
+  const int32_t context = std::min(r.context_positions, model.hparams().context_length - 1);
+  const int32_t capacity = std::max(context + 1, r.prompt_chunk_positions);
+  ASSIGN_OR_RETURN(auto runner, LayerRunner::Create(model, layer, layer + 1, capacity));
+  LayerTiming timing{.layer = layer};
+  std::vector<double> samples;
+
+  std::vector<float> chunk;
+  for (int32_t i = 0; i < r.repetitions; ++i) {
+    chunk = SyntheticHidden(r.prompt_chunk_positions, dim);  // Forward works in place
+    ASSIGN_OR_RETURN(double s, TimeStep(scheduler, [&](ThreadPool& pool) {
+                       return runner->Forward(absl::MakeSpan(chunk), r.prompt_chunk_positions,
+                                              /*pos=*/0, pool);
+                     }));
+    samples.push_back(s);
+  }
+  timing.prompt_chunk_seconds = Median(samples);
+
+  // Fill the cache up to context_positions (untimed), in chunks of the prompt size.
+  runner->Truncate(0);
+  while (runner->num_cached() < context) {
+    const int32_t n = std::min(r.prompt_chunk_positions, context - runner->num_cached());
+    chunk = SyntheticHidden(n, dim);
+    RETURN_IF_ERROR(TimeStep(scheduler, [&](ThreadPool& pool) {
+                      return runner->Forward(absl::MakeSpan(chunk), n, runner->num_cached(), pool);
+                    }).status());
+  }
+  samples.clear();
+  for (int32_t i = 0; i < r.repetitions; ++i) {
+    chunk = SyntheticHidden(1, dim);
+    ASSIGN_OR_RETURN(double s, TimeStep(scheduler, [&](ThreadPool& pool) {
+                       return runner->Forward(absl::MakeSpan(chunk), 1, context, pool);
+                     }));
+    samples.push_back(s);
+  }
+  timing.decode_seconds = Median(samples);
+  return timing;
+}
+
+}  // namespace
+
+absl::StatusOr<ProfileResult> ProfileLayers(const LlamaModel& model, const ProfileRequest& request,
+                                            StepScheduler& scheduler) {
+  const LlamaHparams& hp = model.hparams();
+  ProfileRequest r = request;
+  if (r.end_layer == 0) r.end_layer = hp.n_layers;
+  if (r.repetitions == 0) r.repetitions = kDefaultProfileRepetitions;
+  if (r.first_layer < model.layer_begin() || r.end_layer > model.layer_end() ||
+      r.first_layer >= r.end_layer) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("layer range [%d, %d) is empty or outside the loaded layers [%d, %d)",
+                        r.first_layer, r.end_layer, model.layer_begin(), model.layer_end()));
+  }
+  if (r.context_positions < 1 || r.prompt_chunk_positions < 1 || r.repetitions < 1) {
+    return absl::InvalidArgumentError(
+        "context positions, prompt chunk positions and repetitions must be >= 1");
+  }
+  if (r.context_positions > hp.context_length || r.prompt_chunk_positions > hp.context_length) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "context positions %d / prompt chunk positions %d exceed the model's context length %d",
+        r.context_positions, r.prompt_chunk_positions, hp.context_length));
+  }
+
+  ProfileResult result{.effective = r, .threads = scheduler.threads()};
+  for (int32_t l = r.first_layer; l < r.end_layer; ++l) {
+    ASSIGN_OR_RETURN(LayerTiming t, ProfileLayer(model, l, r, scheduler));
+    result.layers.push_back(t);
+  }
+
+  if (model.has_head()) {
+    std::vector<float> hidden = SyntheticHidden(1, hp.dim);
+    std::vector<float> logits(hp.n_vocab);
+    std::vector<double> samples;
+    for (int32_t i = 0; i < r.repetitions; ++i) {
+      ASSIGN_OR_RETURN(double s, TimeStep(scheduler, [&](ThreadPool& pool) {
+                         RETURN_IF_ERROR(Head(model, hidden, absl::MakeSpan(logits), pool));
+                         SampleAt(SamplingParams{}, 0, logits);
+                         return absl::OkStatus();
+                       }));
+      samples.push_back(s);
+    }
+    result.head_decode_seconds = Median(samples);
+  }
+  return result;
+}
+
+}  // namespace tandem::cloud

@@ -1,0 +1,104 @@
+// The worker core's requests and replies: the domain side of the wire contract
+// (proto/tandem/v1/tandem.proto), free of gRPC and protobuf types. The transport layer
+// translates between the two; the fields mean what the proto's comments say.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cloud/token_sampling.h"
+#include "common/codec/codec_kind.h"
+#include "common/sampler/sampler.h"
+
+namespace tandem::cloud {
+
+// Protocol versions this worker speaks (Hello.protocol_version).
+inline constexpr uint32_t kMinProtocolVersion = 1;
+inline constexpr uint32_t kMaxProtocolVersion = 1;
+
+// Hello: open a new session or resume one.
+struct OpenRequest {
+  uint32_t protocol_version = 0;
+  std::string model_id;
+  int32_t n_layers = 0;
+  int32_t split_layer = 0;  // K: the worker runs [K, N)
+  int32_t hidden_dim = 0;
+  CodecKind codec = CodecKind::kF32;
+  SamplingParams sampling;
+  std::string session_id;
+  int32_t resume_position = 0;  // positions the edge believes are cached
+  int32_t max_context = 0;      // 0: the worker's limit
+  int32_t top_logprobs = 0;
+  bool require_cached = false;  // NotFound instead of an empty session if unknown
+};
+
+// Ready.
+struct OpenReply {
+  std::string session_id;
+  int32_t cached_positions = 0;
+  std::string model_id;
+  uint32_t protocol_version = 0;
+  int32_t max_chunk_positions = 0;
+  int64_t max_chunk_bytes = 0;
+  std::vector<CodecKind> codecs;
+  int32_t max_top_logprobs = 0;
+  int32_t top_logprobs = 0;  // granted: alternatives sent with each Token
+  int32_t max_context = 0;   // KV-cache positions granted to the session
+  bool resumed = false;      // an existing session was found (cached_positions may be 0)
+  // Non-terminal problems (parameters clamped to limits), sent before Ready.
+  std::vector<absl::Status> notices;
+};
+
+// Which stream a session is attached to. A newer Open of the same session id takes the
+// session over and makes the older attachment's calls fail with Aborted.
+struct Attachment {
+  std::string session_id;
+  uint64_t generation = 0;
+};
+
+// HiddenChunk. `payload` is a view into the caller's message.
+struct ChunkRequest {
+  int32_t start_position = 0;
+  int32_t num_positions = 0;
+  CodecKind codec = CodecKind::kF32;
+  std::string_view payload;
+  uint32_t payload_crc32c = 0;
+  bool sample = false;
+};
+
+// Token.
+struct TokenReply {
+  int32_t position = 0;  // last position of the chunk; the token belongs at position + 1
+  int32_t token = 0;
+  float logprob = 0;
+  std::vector<TokenLogprob> top_logprobs;
+};
+
+struct StepReply {
+  int32_t cached_positions = 0;     // after the step
+  std::optional<TokenReply> token;  // set iff the chunk asked to sample
+};
+
+enum class ServingState { kServing, kDraining };
+
+// Health.
+struct WorkerStatus {
+  ServingState state = ServingState::kServing;
+  std::string model_id;
+  int32_t n_layers = 0;
+  int32_t hidden_dim = 0;
+  int32_t first_layer = 0;
+  std::vector<CodecKind> codecs;
+  int32_t sessions = 0;           // held: attached or resumable
+  int32_t attached_sessions = 0;  // with a live stream
+  int32_t max_sessions = 0;
+  int32_t max_context = 0;
+  int64_t kv_bytes_in_use = 0;
+  int64_t kv_budget_bytes = 0;
+};
+
+}  // namespace tandem::cloud

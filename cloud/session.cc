@@ -1,0 +1,129 @@
+#include "cloud/session.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "common/codec/crc32c.h"
+#include "common/codec/hidden_codec.h"
+#include "common/util/status_macros.h"
+
+namespace tandem::cloud {
+
+Session::Session(std::string id, const LlamaModel& model, std::unique_ptr<LayerRunner> runner,
+                 SamplingParams sampling, int32_t top_logprobs)
+    : id_(std::move(id)),
+      model_(model),
+      split_layer_(runner->begin()),
+      max_context_(runner->max_context()),
+      kv_cache_bytes_(static_cast<int64_t>(runner->kv_cache_bytes())),
+      runner_(std::move(runner)),
+      sampling_(sampling),
+      top_logprobs_(top_logprobs),
+      logits_(model.hparams().n_vocab) {}
+
+int32_t Session::cached_positions() const {
+  absl::MutexLock lock(&mu_);
+  return runner_->num_cached();
+}
+
+absl::Status Session::ValidateChunk(const ChunkRequest& chunk, const ChunkLimits& limits) const {
+  // Cheapest checks first; nothing here depends on the payload's values.
+  if (chunk.num_positions < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("a chunk needs at least one position, got %d", chunk.num_positions));
+  }
+  if (chunk.num_positions > limits.max_positions) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("chunk of %d positions exceeds the limit of %d per chunk",
+                        chunk.num_positions, limits.max_positions));
+  }
+  if (static_cast<int64_t>(chunk.payload.size()) > limits.max_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("chunk payload of %d bytes exceeds the limit of %d bytes",
+                        chunk.payload.size(), limits.max_bytes));
+  }
+  if (Crc32c(chunk.payload) != chunk.payload_crc32c) {
+    return absl::DataLossError(
+        absl::StrFormat("payload checksum mismatch (CRC-32C %08x, message says %08x)",
+                        Crc32c(chunk.payload), chunk.payload_crc32c));
+  }
+  const int32_t cached = runner_->num_cached();
+  if (chunk.start_position != cached) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "chunk starts at position %d but session %s has %d positions cached; chunks must be "
+        "contiguous (resend from %d, or Truncate to rewind)",
+        chunk.start_position, id_, cached, cached));
+  }
+  if (static_cast<int64_t>(chunk.start_position) + chunk.num_positions > max_context_) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "positions [%d, %d) exceed the session's context of %d positions", chunk.start_position,
+        chunk.start_position + chunk.num_positions, max_context_));
+  }
+  return ValidateCodecDim(chunk.codec, model_.hparams().dim);
+}
+
+absl::StatusOr<StepReply> Session::Step(const ChunkRequest& chunk, const ChunkLimits& limits,
+                                        StepScheduler& scheduler,
+                                        absl::FunctionRef<absl::Status()> still_attached) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(still_attached());
+  RETURN_IF_ERROR(ValidateChunk(chunk, limits));
+  const int32_t n = chunk.num_positions;
+  const int32_t dim = model_.hparams().dim;
+
+  // Decoding validates the exact payload size and rejects non-finite values. It runs on
+  // this stream's thread, outside the scheduler, in parallel with other sessions' steps.
+  std::vector<float> hidden(static_cast<size_t>(n) * dim);  // [n, dim]
+  RETURN_IF_ERROR(DecodeHidden(chunk.codec, chunk.payload, n, dim, absl::MakeSpan(hidden)));
+
+  absl::Status compute;
+  RETURN_IF_ERROR(scheduler.Run([&](ThreadPool& pool) {
+    compute = runner_->Forward(absl::MakeSpan(hidden), n, chunk.start_position, pool);
+    if (compute.ok() && chunk.sample) {
+      // Final norm + head on the last position only: [1, dim] -> [n_vocab].
+      absl::Span<const float> last(hidden.data() + static_cast<size_t>(n - 1) * dim, dim);
+      compute = Head(model_, last, absl::MakeSpan(logits_), pool);
+    }
+  }));
+  if (!compute.ok()) {
+    runner_->Truncate(chunk.start_position);  // keep the session as it was
+    return compute;
+  }
+
+  StepReply reply{.cached_positions = runner_->num_cached()};
+  if (chunk.sample) {
+    TokenReply token{.position = chunk.start_position + n - 1};
+    token.token = SampleAt(sampling_, token.position, logits_);
+    token.logprob = LogprobOf(logits_, token.token, top_logprobs_,
+                              top_logprobs_ > 0 ? &token.top_logprobs : nullptr);
+    reply.token = std::move(token);
+  }
+  return reply;
+}
+
+int32_t Session::Resume(int32_t keep, const SamplingParams& sampling, int32_t top_logprobs) {
+  absl::MutexLock lock(&mu_);
+  runner_->Truncate(std::max(keep, 0));
+  sampling_ = sampling;
+  top_logprobs_ = top_logprobs;
+  return runner_->num_cached();
+}
+
+absl::Status Session::Truncate(int32_t position, absl::FunctionRef<absl::Status()> still_attached) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(still_attached());
+  const int32_t cached = runner_->num_cached();
+  if (position < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("truncate position %d is negative", position));
+  }
+  if (position > cached) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("cannot truncate session %s to position %d: it has %d positions cached",
+                        id_, position, cached));
+  }
+  runner_->Truncate(position);
+  return absl::OkStatus();
+}
+
+}  // namespace tandem::cloud

@@ -1,0 +1,278 @@
+#include "cloud/worker.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_format.h"
+#include "common/codec/hidden_codec.h"
+#include "common/util/status_macros.h"
+
+namespace tandem::cloud {
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerConfig& config,
+                                                       const Clock& clock) {
+  RETURN_IF_ERROR(config.Validate());
+  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(config.model_path));
+  if (!model->has_head() || model->layer_end() != model->hparams().n_layers ||
+      model->hparams().n_layers < 2) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: the worker needs the output head and at least two layers", config.model_path));
+  }
+  return std::unique_ptr<Worker>(new Worker(std::move(model), config, clock));
+}
+
+Worker::Worker(std::unique_ptr<LlamaModel> model, const WorkerConfig& config, const Clock& clock)
+    : model_(std::move(model)), limits_(config.limits), clock_(clock), scheduler_(config.threads) {}
+
+int64_t Worker::KvCacheBytes(int32_t split_layer, int32_t max_context) const {
+  // Keys and values, f32, for each of the layers [K, N): what KvCache allocates.
+  return int64_t{2} * sizeof(float) * (model_->hparams().n_layers - split_layer) * max_context *
+         model_->hparams().kv_dim();
+}
+
+OpenReply Worker::BaseReply(const OpenRequest& request, const OpenGrant& grant) const {
+  OpenReply reply;
+  reply.session_id = request.session_id;
+  reply.model_id = model_->identity();
+  reply.protocol_version = request.protocol_version;
+  reply.max_chunk_positions = limits_.max_chunk_positions;
+  reply.max_chunk_bytes = limits_.max_chunk_bytes;
+  for (CodecKind kind : kAllCodecKinds) {
+    if (ValidateCodecDim(kind, model_->hparams().dim).ok()) reply.codecs.push_back(kind);
+  }
+  reply.max_top_logprobs = limits_.max_top_logprobs;
+  reply.top_logprobs = grant.top_logprobs;
+  reply.notices = grant.notices;
+  return reply;
+}
+
+absl::StatusOr<Worker::Opened> Worker::Open(const OpenRequest& request) {
+  ASSIGN_OR_RETURN(OpenGrant grant, ValidateOpenRequest(request, *model_, limits_));
+  std::shared_ptr<Session> existing;
+  uint64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (draining_) {
+      return absl::UnavailableError("the worker is draining; open the session elsewhere");
+    }
+    EvictIdleLocked();
+    auto it = sessions_.find(request.session_id);
+    if (it != sessions_.end()) {
+      Entry& entry = it->second;
+      if (entry.session == nullptr) {
+        return absl::AbortedError(
+            absl::StrFormat("session %s is being opened by another stream", request.session_id));
+      }
+      if (entry.session->split_layer() != request.split_layer) {
+        return absl::FailedPreconditionError(
+            absl::StrFormat("session %s runs split layer %d, the hello asks for %d",
+                            request.session_id, entry.session->split_layer(), request.split_layer));
+      }
+      // Take the session over (or re-attach it): older attachments become stale.
+      entry.generation = next_generation_++;
+      entry.attached = true;
+      entry.last_active = clock_.Now();
+      existing = entry.session;
+      generation = entry.generation;
+    } else {
+      if (request.require_cached) {
+        return absl::NotFoundError(absl::StrFormat(
+            "session %s is unknown to this worker (never opened, closed, evicted after the "
+            "idle timeout, or lost in a restart)",
+            request.session_id));
+      }
+      if (static_cast<int32_t>(sessions_.size()) >= limits_.max_sessions) {
+        return absl::ResourceExhaustedError(
+            absl::StrFormat("the worker holds its maximum of %d sessions", limits_.max_sessions));
+      }
+      const int64_t bytes = KvCacheBytes(request.split_layer, grant.max_context);
+      if (kv_bytes_in_use_ + bytes > limits_.kv_budget_bytes) {
+        return absl::ResourceExhaustedError(absl::StrFormat(
+            "a KV cache of %d bytes (%d positions) does not fit the worker's budget: %d of %d "
+            "bytes in use",
+            bytes, grant.max_context, kv_bytes_in_use_, limits_.kv_budget_bytes));
+      }
+      // Reserve the slot and the memory; the cache itself is allocated outside the lock.
+      kv_bytes_in_use_ += bytes;
+      generation = next_generation_++;
+      sessions_.emplace(request.session_id, Entry{.session = nullptr,
+                                                  .attached = true,
+                                                  .generation = generation,
+                                                  .last_active = clock_.Now(),
+                                                  .kv_bytes = bytes});
+    }
+  }
+  if (existing == nullptr) return Start(request, grant, generation);
+
+  Opened opened{.reply = BaseReply(request, grant), .attachment = {request.session_id, generation}};
+  opened.reply.cached_positions =
+      existing->Resume(request.resume_position, request.sampling, grant.top_logprobs);
+  opened.reply.max_context = existing->max_context();
+  opened.reply.resumed = true;
+  return opened;
+}
+
+absl::StatusOr<Worker::Opened> Worker::Start(const OpenRequest& request, const OpenGrant& grant,
+                                             uint64_t generation) {
+  auto runner = LayerRunner::Create(*model_, request.split_layer, model_->hparams().n_layers,
+                                    grant.max_context);
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(request.session_id);
+  if (!runner.ok()) {
+    if (it != sessions_.end() && it->second.generation == generation) EraseLocked(it->first);
+    return runner.status();
+  }
+  // Nobody else can have changed the entry: other Opens of this id are refused while
+  // its session is null, and an attached entry is never evicted.
+  it->second.session = std::make_shared<Session>(request.session_id, *model_, *std::move(runner),
+                                                 request.sampling, grant.top_logprobs);
+  Opened opened{.reply = BaseReply(request, grant), .attachment = {request.session_id, generation}};
+  opened.reply.cached_positions = 0;
+  opened.reply.max_context = grant.max_context;
+  return opened;
+}
+
+absl::Status Worker::CheckAttachedLocked(const Attachment& attachment) const {
+  auto it = sessions_.find(attachment.session_id);
+  if (it == sessions_.end()) {
+    return absl::NotFoundError(
+        absl::StrFormat("session %s is gone (closed or evicted)", attachment.session_id));
+  }
+  if (it->second.generation != attachment.generation) {
+    return absl::AbortedError(
+        absl::StrFormat("session %s was taken over by another stream", attachment.session_id));
+  }
+  if (it->second.session == nullptr) {
+    return absl::InternalError(
+        absl::StrFormat("session %s is still being opened", attachment.session_id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Worker::CheckAttached(const Attachment& attachment) const {
+  absl::MutexLock lock(&mu_);
+  return CheckAttachedLocked(attachment);
+}
+
+absl::StatusOr<std::shared_ptr<Session>> Worker::Find(const Attachment& attachment) const {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckAttachedLocked(attachment));
+  return sessions_.find(attachment.session_id)->second.session;
+}
+
+absl::StatusOr<StepReply> Worker::Step(const Attachment& attachment, const ChunkRequest& chunk) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Session> session, Find(attachment));
+  absl::StatusOr<StepReply> reply =
+      session->Step(chunk,
+                    ChunkLimits{.max_positions = limits_.max_chunk_positions,
+                                .max_bytes = limits_.max_chunk_bytes},
+                    scheduler_, [&] { return CheckAttached(attachment); });
+  absl::MutexLock lock(&mu_);
+  if (CheckAttachedLocked(attachment).ok()) {
+    sessions_.find(attachment.session_id)->second.last_active = clock_.Now();
+  }
+  return reply;
+}
+
+absl::Status Worker::Truncate(const Attachment& attachment, int32_t position) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Session> session, Find(attachment));
+  return session->Truncate(position, [&] { return CheckAttached(attachment); });
+}
+
+absl::Status Worker::Close(const Attachment& attachment) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckAttachedLocked(attachment));
+  EraseLocked(attachment.session_id);
+  return absl::OkStatus();
+}
+
+void Worker::Detach(const Attachment& attachment) {
+  absl::MutexLock lock(&mu_);
+  if (!CheckAttachedLocked(attachment).ok()) return;
+  Entry& entry = sessions_.find(attachment.session_id)->second;
+  entry.attached = false;
+  entry.last_active = clock_.Now();
+}
+
+void Worker::EraseLocked(const std::string& id) {
+  auto it = sessions_.find(id);
+  kv_bytes_in_use_ -= it->second.kv_bytes;
+  sessions_.erase(it);
+}
+
+int32_t Worker::EvictIdleLocked() {
+  const absl::Time now = clock_.Now();
+  std::vector<std::string> expired;
+  for (const auto& [id, entry] : sessions_) {
+    if (!entry.attached && entry.session != nullptr &&
+        now - entry.last_active >= limits_.idle_timeout) {
+      expired.push_back(id);
+    }
+  }
+  for (const std::string& id : expired) EraseLocked(id);
+  return static_cast<int32_t>(expired.size());
+}
+
+int32_t Worker::EvictIdle() {
+  absl::MutexLock lock(&mu_);
+  return EvictIdleLocked();
+}
+
+WorkerStatus Worker::Status() const {
+  const LlamaHparams& hp = model_->hparams();
+  WorkerStatus status;
+  status.model_id = model_->identity();
+  status.n_layers = hp.n_layers;
+  status.hidden_dim = hp.dim;
+  status.first_layer = std::max(1, model_->layer_begin());
+  for (CodecKind kind : kAllCodecKinds) {
+    if (ValidateCodecDim(kind, hp.dim).ok()) status.codecs.push_back(kind);
+  }
+  status.max_sessions = limits_.max_sessions;
+  status.max_context = MaxSessionContext(*model_, limits_);
+  status.kv_budget_bytes = limits_.kv_budget_bytes;
+  absl::MutexLock lock(&mu_);
+  status.state = draining_ ? ServingState::kDraining : ServingState::kServing;
+  status.sessions = static_cast<int32_t>(sessions_.size());
+  for (const auto& [id, entry] : sessions_) status.attached_sessions += entry.attached ? 1 : 0;
+  status.kv_bytes_in_use = kv_bytes_in_use_;
+  return status;
+}
+
+absl::StatusOr<ProfileResult> Worker::Profile(const ProfileRequest& request) {
+  if (!profile_mu_.TryLock()) {
+    return absl::ResourceExhaustedError("another profile is running; try again later");
+  }
+  absl::Cleanup unlock = [this] { profile_mu_.Unlock(); };
+  if (request.context_positions > MaxSessionContext(*model_, limits_) ||
+      request.prompt_chunk_positions > limits_.max_chunk_positions) {
+    return absl::OutOfRangeError(
+        absl::StrFormat("profile sizes (context %d, prompt chunk %d) exceed the limits (%d, %d)",
+                        request.context_positions, request.prompt_chunk_positions,
+                        MaxSessionContext(*model_, limits_), limits_.max_chunk_positions));
+  }
+  if (request.repetitions < 0 || request.repetitions > limits_.max_profile_repetitions) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("profile repetitions must be in [0, %d], got %d",
+                        limits_.max_profile_repetitions, request.repetitions));
+  }
+  return ProfileLayers(*model_, request, scheduler_);
+}
+
+void Worker::BeginDrain() {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+}
+
+bool Worker::draining() const {
+  absl::MutexLock lock(&mu_);
+  return draining_;
+}
+
+void Worker::Shutdown() {
+  BeginDrain();
+  scheduler_.Shutdown();
+}
+
+}  // namespace tandem::cloud

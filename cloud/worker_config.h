@@ -1,0 +1,37 @@
+// The worker's configuration: the model, compute threads and the limits on everything a
+// remote peer controls. Built from flags in main.cc and validated before anything starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace tandem::cloud {
+
+struct WorkerLimits {
+  int32_t max_sessions = 64;          // sessions held at once (attached or resumable)
+  int32_t max_context = 4096;         // per-session KV cache positions (capped by the model)
+  int32_t max_chunk_positions = 512;  // positions per HiddenChunk
+  int64_t max_chunk_bytes = 1 << 20;  // encoded payload bytes per HiddenChunk
+  int64_t kv_budget_bytes = int64_t{1} << 30;      // all sessions' KV caches together
+  absl::Duration idle_timeout = absl::Minutes(5);  // detached sessions are kept this long
+  int32_t max_top_logprobs = 20;                   // alternatives per Token
+  int32_t max_session_id_bytes = 128;
+  int64_t max_echo_bytes = 1 << 20;  // Echo payload, each way
+  int32_t max_profile_repetitions = 100;
+
+  // InvalidArgument naming the first limit out of range.
+  absl::Status Validate() const;
+};
+
+struct WorkerConfig {
+  std::string model_path;
+  int32_t threads = 2;  // compute threads of the worker's one pool (>= 1)
+  WorkerLimits limits;
+
+  absl::Status Validate() const;
+};
+
+}  // namespace tandem::cloud
