@@ -1,6 +1,7 @@
 #include "common/tensor/ggml_type.h"
 
 #include "absl/strings/ascii.h"
+#include "common/util/string_view_compat.h"
 
 namespace tandem {
 
@@ -41,7 +42,7 @@ std::optional<GgmlTypeTraits> TraitsOf(uint32_t type_id) {
 }
 
 std::optional<GgmlType> ParseSupportedType(std::string_view name) {
-  std::string lower = absl::AsciiStrToLower(name);
+  std::string lower = absl::AsciiStrToLower(AbslView(name));
   for (GgmlType t : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0}) {
     if (TraitsOf(t).name == lower) return t;
   }
