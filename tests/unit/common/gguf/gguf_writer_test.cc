@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/gguf/gguf_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -243,7 +244,7 @@ TEST_F(GgufWriterTest, HonoursGeneralAlignment) {
 
 TEST_F(GgufWriterTest, ReportsProgressPerTensor) {
   GgufWriter w;
-  for (int i = 0; i < 3; ++i) w.AddTensor("t" + std::to_string(i), {4}, GgmlType::kF32, Pattern(i));
+  for (int i = 0; i < 3; ++i) w.AddTensor(absl::StrCat("t", i), {4}, GgmlType::kF32, Pattern(i));
   std::vector<std::pair<size_t, size_t>> calls;
   ASSERT_TRUE(w.Write(Path("p.gguf"), [&](size_t i, size_t n) { calls.emplace_back(i, n); }).ok());
   EXPECT_THAT(calls, ElementsAre(std::pair<size_t, size_t>{1, 3}, std::pair<size_t, size_t>{2, 3},
