@@ -33,8 +33,7 @@ class GgufWriter {
   using TensorFiller = std::function<absl::Status(std::vector<uint8_t>& out)>;
 
   // Adds a tensor; shape is ne0-first, shape[0] a multiple of the type's block size.
-  void AddTensor(std::string name, std::vector<int64_t> shape, GgmlType type,
-                 TensorFiller filler);
+  void AddTensor(std::string name, std::vector<int64_t> shape, GgmlType type, TensorFiller filler);
 
   // Writes to `path` (via a temporary file renamed into place, so a failure never leaves
   // a truncated model behind). `progress(i, n)` is called after each tensor if set.
