@@ -1,0 +1,95 @@
+// The edge's view of a cloud worker, free of gRPC types: open a generation session, send
+// hidden-state chunks, receive sampled tokens. Implemented over gRPC (grpc_cloud_link.h)
+// and in process for tests (fake_cloud_link.h). The fields mean what the wire contract
+// (proto/tandem/v1/tandem.proto) says.
+//
+// Every blocking call takes a deadline and returns by then: DeadlineExceeded if the worker
+// did not answer in time, Unavailable if the link is down; both mean "retry elsewhere or
+// fall back". A stream whose call failed is broken; open a new one (with resume_position
+// to continue a session).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/codec/codec_kind.h"
+#include "common/sampler/sampler.h"
+
+namespace tandem::edge {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// Hello.
+struct SessionHello {
+  std::string session_id;
+  std::string model_id;
+  int32_t n_layers = 0;
+  int32_t split_layer = 0;  // K: the edge runs [0, K), the worker [K, N)
+  int32_t hidden_dim = 0;
+  CodecKind codec = CodecKind::kQ8;
+  SamplingParams sampling;
+  int32_t resume_position = 0;  // positions the edge believes the worker has cached
+  int32_t max_context = 0;
+};
+
+// Ready.
+struct SessionReady {
+  int32_t cached_positions = 0;  // the next chunk starts here
+  int32_t max_chunk_positions = 0;
+  int64_t max_chunk_bytes = 0;
+  std::vector<CodecKind> codecs;  // accepted in chunks
+};
+
+// HiddenChunk: encoded hidden states at the cut for positions
+// [start_position, start_position + num_positions).
+struct HiddenChunk {
+  int32_t start_position = 0;
+  int32_t num_positions = 0;
+  CodecKind codec = CodecKind::kQ8;
+  std::string payload;
+  bool sample = false;  // ask for the token after the chunk's last position
+};
+
+// Token.
+struct SampledToken {
+  int32_t position = 0;  // last position of the chunk; the token belongs at position + 1
+  int32_t token_id = 0;
+};
+
+// Bytes on the wire, as the transport counts them (whole messages, not just payloads).
+struct LinkBytes {
+  int64_t sent = 0;
+  int64_t received = 0;
+};
+
+// One open session. Calls are made from one thread at a time.
+class CloudStream {
+ public:
+  virtual ~CloudStream() = default;  // cancels the stream if still open
+
+  virtual const SessionReady& ready() const = 0;
+  // Hands a chunk to the transport.
+  virtual absl::Status Send(const HiddenChunk& chunk, absl::Time deadline) = 0;
+  // The next token (for the next chunk sent with `sample`).
+  virtual absl::StatusOr<SampledToken> Receive(absl::Time deadline) = 0;
+  // Ends the session for good (the worker frees it) and the stream.
+  virtual absl::Status Close(absl::Time deadline) = 0;
+  virtual LinkBytes bytes() const = 0;
+};
+
+class CloudLink {
+ public:
+  virtual ~CloudLink() = default;
+  // Sends Hello and waits for Ready.
+  virtual absl::StatusOr<std::unique_ptr<CloudStream>> Open(const SessionHello& hello,
+                                                            absl::Time deadline) = 0;
+  // OK if a worker is reachable and serving (a cheap probe).
+  virtual absl::Status Probe(absl::Time deadline) = 0;
+};
+
+}  // namespace tandem::edge

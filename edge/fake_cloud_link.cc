@@ -1,0 +1,165 @@
+#include "edge/fake_cloud_link.h"
+
+#include "absl/strings/str_format.h"
+#include "common/codec/hidden_codec.h"
+#include "common/model/layer_runner.h"
+#include "common/sampler/sampler.h"
+#include "common/util/status_macros.h"
+
+namespace tandem::edge {
+
+class FakeCloudLink::Stream final : public CloudStream {
+ public:
+  Stream(FakeCloudLink& link, const SessionHello& hello, std::unique_ptr<LayerRunner> runner)
+      : link_(link), hello_(hello), runner_(std::move(runner)), sampler_(hello.sampling) {
+    ready_.max_chunk_positions = link.options_.max_chunk_positions;
+    ready_.max_chunk_bytes = link.options_.max_chunk_bytes;
+    ready_.codecs = link.options_.codecs;
+  }
+
+  const SessionReady& ready() const override { return ready_; }
+
+  absl::Status Send(const HiddenChunk& chunk, absl::Time deadline) override {
+    RETURN_IF_ERROR(broken_);
+    {
+      absl::MutexLock lock(&link_.mu_);
+      link_.chunks_.push_back(chunk);
+    }
+    bytes_.sent += static_cast<int64_t>(chunk.payload.size()) + 16;
+    broken_ = Run(chunk);
+    return broken_;
+  }
+
+  absl::StatusOr<SampledToken> Receive(absl::Time deadline) override {
+    RETURN_IF_ERROR(broken_);
+    if (tokens_.empty()) {
+      return absl::DeadlineExceededError("fake worker: no token was asked for");
+    }
+    if (absl::Status fault = link_.TakeToken(); !fault.ok()) {
+      broken_ = fault;
+      return fault;
+    }
+    SampledToken token = tokens_.front();
+    tokens_.pop_front();
+    bytes_.received += 8;
+    return token;
+  }
+
+  absl::Status Close(absl::Time deadline) override {
+    absl::MutexLock lock(&link_.mu_);
+    ++link_.closes_;
+    return absl::OkStatus();
+  }
+
+  LinkBytes bytes() const override { return bytes_; }
+
+ private:
+  // What the worker does with a chunk: validate, decode, layers [K, N), maybe sample.
+  absl::Status Run(const HiddenChunk& chunk) {
+    const LlamaHparams& hp = link_.model_.hparams();
+    if (chunk.start_position != runner_->num_cached()) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("chunk starts at %d, the worker has %d positions", chunk.start_position,
+                          runner_->num_cached()));
+    }
+    if (chunk.num_positions < 1 || chunk.num_positions > ready_.max_chunk_positions) {
+      return absl::InvalidArgumentError("bad number of positions");
+    }
+    std::vector<float> hidden(static_cast<size_t>(chunk.num_positions) * hp.dim);
+    RETURN_IF_ERROR(DecodeHidden(chunk.codec, chunk.payload, chunk.num_positions, hp.dim,
+                                 absl::MakeSpan(hidden)));
+    absl::MutexLock lock(&link_.compute_mu_);
+    RETURN_IF_ERROR(runner_->Forward(absl::MakeSpan(hidden), chunk.num_positions,
+                                     chunk.start_position, *link_.pool_));
+    if (chunk.sample) {
+      std::vector<float> logits(hp.n_vocab);
+      absl::Span<const float> last(hidden.data() + hidden.size() - hp.dim, hp.dim);
+      RETURN_IF_ERROR(Head(link_.model_, last, absl::MakeSpan(logits), *link_.pool_));
+      const int32_t position = chunk.start_position + chunk.num_positions - 1;
+      tokens_.push_back({.position = position, .token_id = sampler_.Sample(logits)});
+    }
+    return absl::OkStatus();
+  }
+
+  FakeCloudLink& link_;
+  SessionHello hello_;
+  std::unique_ptr<LayerRunner> runner_;  // layers [K, N)
+  Sampler sampler_;
+  SessionReady ready_;
+  std::deque<SampledToken> tokens_;
+  absl::Status broken_;
+  LinkBytes bytes_;
+};
+
+FakeCloudLink::FakeCloudLink(const LlamaModel& model, FakeCloudOptions options)
+    : model_(model), options_(std::move(options)), pool_(std::make_unique<ThreadPool>(1)) {}
+
+FakeCloudLink::~FakeCloudLink() = default;
+
+absl::StatusOr<std::unique_ptr<CloudStream>> FakeCloudLink::Open(const SessionHello& hello,
+                                                                 absl::Time deadline) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++opens_;
+    last_hello_ = hello;
+    RETURN_IF_ERROR(open_status_);
+  }
+  const LlamaHparams& hp = model_.hparams();
+  if (hello.model_id != model_.identity()) {
+    return absl::FailedPreconditionError("fake worker: model identity mismatch");
+  }
+  if (hello.n_layers != hp.n_layers || hello.hidden_dim != hp.dim || hello.split_layer < 1 ||
+      hello.split_layer >= hp.n_layers) {
+    return absl::FailedPreconditionError("fake worker: bad shape or split point");
+  }
+  RETURN_IF_ERROR(hello.sampling.Validate());
+  ASSIGN_OR_RETURN(std::unique_ptr<LayerRunner> runner,
+                   LayerRunner::Create(model_, hello.split_layer, hp.n_layers, hello.max_context));
+  return std::make_unique<Stream>(*this, hello, std::move(runner));
+}
+
+absl::Status FakeCloudLink::Probe(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  return open_status_;
+}
+
+void FakeCloudLink::SetOpenStatus(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  open_status_ = std::move(status);
+}
+
+void FakeCloudLink::FailAfterTokens(int32_t tokens, std::optional<absl::Status> status) {
+  absl::MutexLock lock(&mu_);
+  tokens_left_ = tokens;
+  token_fault_ = status.value_or(absl::DeadlineExceededError("fake worker: no answer"));
+}
+
+absl::Status FakeCloudLink::TakeToken() {
+  absl::MutexLock lock(&mu_);
+  if (!tokens_left_.has_value()) return absl::OkStatus();
+  if (*tokens_left_ == 0) return token_fault_;
+  --*tokens_left_;
+  return absl::OkStatus();
+}
+
+int32_t FakeCloudLink::opens() const {
+  absl::MutexLock lock(&mu_);
+  return opens_;
+}
+
+int32_t FakeCloudLink::closes() const {
+  absl::MutexLock lock(&mu_);
+  return closes_;
+}
+
+std::optional<SessionHello> FakeCloudLink::last_hello() const {
+  absl::MutexLock lock(&mu_);
+  return last_hello_;
+}
+
+std::vector<HiddenChunk> FakeCloudLink::chunks() const {
+  absl::MutexLock lock(&mu_);
+  return chunks_;
+}
+
+}  // namespace tandem::edge

@@ -1,0 +1,123 @@
+// Generation with the model split at K: the edge runs the embedding and layers [0, K) and
+// the cloud worker runs the rest and samples. For one request:
+//   tokenize the prompt (with BOS) -> embed + layers [0, K) in chunks of bounded positions
+//   -> encode each chunk with the session's codec -> send; the last prompt chunk asks the
+//   worker to sample -> each token is handed to the caller, then embedded, run through
+//   [0, K) and sent to ask for the next one -> until EOS, max_tokens or the context end.
+//
+// The generator keeps the token ids of the whole context (prompt + generated), so a
+// session can be replayed on another worker or by a local model (context()).
+//
+// One generation at a time per generator; it owns the edge KV cache, sized once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "common/codec/codec_kind.h"
+#include "common/model/layer_runner.h"
+#include "common/sampler/sampler.h"
+#include "common/util/thread_pool.h"
+#include "edge/clock.h"
+#include "edge/cloud_link.h"
+#include "edge/edge_metrics.h"
+#include "edge/edge_model.h"
+
+namespace tandem::edge {
+
+struct SplitOptions {
+  CodecKind codec = CodecKind::kQ8;
+  int32_t max_context = 0;              // positions (prompt + generated); 0: the model's
+  int32_t prompt_chunk_positions = 64;  // upper bound; the worker's limits may lower it
+  absl::Duration step_timeout = absl::Seconds(10);  // per token (and per prompt chunk)
+  absl::Duration open_timeout = absl::Seconds(10);  // Hello -> Ready
+
+  // InvalidArgument for values out of range.
+  absl::Status Validate() const;
+};
+
+struct GenerationRequest {
+  std::string prompt;       // plain text: typed "<s>" is text, never a control token
+  int32_t max_tokens = 16;  // < 0: until EOS or the context end
+  SamplingParams sampling;
+};
+
+enum class FinishReason {
+  kStop,       // end-of-sequence token
+  kLength,     // max_tokens or the context end
+  kCancelled,  // the caller's sink said stop
+};
+
+struct GenerationResult {
+  int32_t prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+  FinishReason finish_reason = FinishReason::kLength;
+};
+
+struct GeneratedToken {
+  int32_t id = 0;
+  int32_t position = 0;    // where the token sits in the context
+  std::string_view piece;  // its bytes; may be part of a UTF-8 sequence (byte tokens)
+};
+
+// Called for each generated token, in order; returns false to stop generating.
+using TokenSink = absl::FunctionRef<bool(const GeneratedToken&)>;
+
+class SplitGenerator {
+ public:
+  // `model`, `link`, `pool`, `clock` and `metrics` must outlive the generator.
+  static absl::StatusOr<std::unique_ptr<SplitGenerator>> Create(const EdgeModel& model,
+                                                                CloudLink& link, ThreadPool& pool,
+                                                                const Clock& clock,
+                                                                EdgeMetrics& metrics,
+                                                                const SplitOptions& options);
+
+  // Runs one generation, streaming tokens to `sink`. Errors: InvalidArgument (bad
+  // sampling parameters, empty prompt), OutOfRange (the prompt does not fit the context),
+  // and the link's errors (Unavailable, DeadlineExceeded, ...), possibly after some tokens
+  // were already streamed.
+  absl::StatusOr<GenerationResult> Generate(const GenerationRequest& request, TokenSink sink);
+
+  // Token ids of the current (or last) generation's context: prompt + generated tokens.
+  absl::Span<const int32_t> context() const { return context_; }
+  int32_t max_context() const { return runner_->max_context(); }
+
+ private:
+  SplitGenerator(const EdgeModel& model, CloudLink& link, ThreadPool& pool, const Clock& clock,
+                 EdgeMetrics& metrics, const SplitOptions& options,
+                 std::unique_ptr<LayerRunner> runner);
+
+  absl::StatusOr<GenerationResult> GenerateTokens(absl::Span<const int32_t> prompt,
+                                                  const GenerationRequest& request, TokenSink sink);
+  absl::Status OpenSession(const SamplingParams& sampling);
+  // Runs `tokens` at the next positions through [0, K), sends them in chunks and returns
+  // the token the worker samples after the last one.
+  absl::StatusOr<int32_t> Step(absl::Span<const int32_t> tokens);
+  int32_t ChunkPositions() const;
+
+  const EdgeModel& model_;
+  CloudLink& link_;
+  ThreadPool& pool_;
+  const Clock& clock_;
+  EdgeMetrics& metrics_;
+  SplitOptions options_;
+  std::unique_ptr<LayerRunner> runner_;  // layers [0, K) and their KV cache
+  std::unique_ptr<CloudStream> stream_;
+  std::vector<int32_t> context_;
+  std::vector<float> hidden_;  // [chunk, dim]
+};
+
+// "stop" | "length" | "cancelled".
+std::string_view FinishReasonName(FinishReason reason);
+
+// 128 random bits in hex.
+std::string NewSessionId();
+
+}  // namespace tandem::edge
