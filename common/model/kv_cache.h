@@ -21,9 +21,7 @@ class KvCache {
   size_t bytes() const { return (k_.size() + v_.size()) * sizeof(float); }
 
  private:
-  size_t Offset(int32_t l) const {
-    return static_cast<size_t>(l) * max_positions_ * kv_dim_;
-  }
+  size_t Offset(int32_t l) const { return static_cast<size_t>(l) * max_positions_ * kv_dim_; }
   int32_t max_positions_, kv_dim_;
   int32_t num_positions_ = 0;
   std::vector<float> k_, v_;

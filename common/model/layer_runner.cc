@@ -24,8 +24,7 @@ absl::StatusOr<std::unique_ptr<LayerRunner>> LayerRunner::Create(const LlamaMode
   return std::unique_ptr<LayerRunner>(new LayerRunner(model, begin, end, max_context));
 }
 
-LayerRunner::LayerRunner(const LlamaModel& model, int32_t begin, int32_t end,
-                         int32_t max_context)
+LayerRunner::LayerRunner(const LlamaModel& model, int32_t begin, int32_t end, int32_t max_context)
     : model_(model),
       begin_(begin),
       end_(end),
@@ -56,12 +55,12 @@ absl::Status LayerRunner::Forward(absl::Span<float> hidden, int32_t n, int32_t p
         "hidden state has %d values, expected %d positions x %d", hidden.size(), n, hp.dim));
   }
   if (pos < 0 || pos > cache_.num_positions()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "position %d is past the %d cached positions", pos, cache_.num_positions()));
+    return absl::InvalidArgumentError(absl::StrFormat("position %d is past the %d cached positions",
+                                                      pos, cache_.num_positions()));
   }
   if (static_cast<int64_t>(pos) + n > cache_.max_positions()) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "positions [%d, %d) exceed the context size %d", pos, pos + n, cache_.max_positions()));
+    return absl::OutOfRangeError(absl::StrFormat("positions [%d, %d) exceed the context size %d",
+                                                 pos, pos + n, cache_.max_positions()));
   }
   Truncate(pos);
   EnsureScratch(n);
@@ -74,19 +73,17 @@ absl::Status LayerRunner::Forward(absl::Span<float> hidden, int32_t n, int32_t p
 
     // Attention block: xb = norm(x); q, k, v = xb Wq, xb Wk, xb Wv.
     RmsNorm(x, w.attn_norm, n, dim, hp.rms_eps, xb_.data());  // [n, dim]
-    MatMul(w.wq, xb_.data(), n, q_.data(), pool);              // [n, dim]
-    MatMul(w.wk, xb_.data(), n, k_.data(), pool);              // [n, kv_dim]
-    MatMul(w.wv, xb_.data(), n, v_.data(), pool);              // [n, kv_dim]
+    MatMul(w.wq, xb_.data(), n, q_.data(), pool);             // [n, dim]
+    MatMul(w.wk, xb_.data(), n, k_.data(), pool);             // [n, kv_dim]
+    MatMul(w.wv, xb_.data(), n, v_.data(), pool);             // [n, kv_dim]
 
     // Rotate q and k by their positions, then append k and v to the cache.
     RopeNormal(q_.data(), n, hp.n_heads, hp.head_dim, pos, hp.rope_freq_base);
     RopeNormal(k_.data(), n, hp.n_kv_heads, hp.head_dim, pos, hp.rope_freq_base);
     float* k_cache = cache_.keys(local);    // [max_context, kv_dim]
     float* v_cache = cache_.values(local);  // [max_context, kv_dim]
-    std::memcpy(k_cache + static_cast<size_t>(pos) * kv_dim, k_.data(),
-                sizeof(float) * n * kv_dim);
-    std::memcpy(v_cache + static_cast<size_t>(pos) * kv_dim, v_.data(),
-                sizeof(float) * n * kv_dim);
+    std::memcpy(k_cache + static_cast<size_t>(pos) * kv_dim, k_.data(), sizeof(float) * n * kv_dim);
+    std::memcpy(v_cache + static_cast<size_t>(pos) * kv_dim, v_.data(), sizeof(float) * n * kv_dim);
 
     // att = softmax(q k^T / sqrt(head_dim)) v over positions [0, pos + i], per head.
     Attention(q_.data(), k_cache, v_cache, n, pos, hp.n_heads, hp.n_kv_heads, hp.head_dim,
@@ -129,8 +126,8 @@ absl::Status Embed(const LlamaModel& model, absl::Span<const int32_t> tokens,
   return absl::OkStatus();
 }
 
-absl::Status Head(const LlamaModel& model, absl::Span<const float> hidden,
-                  absl::Span<float> logits, ThreadPool& pool) {
+absl::Status Head(const LlamaModel& model, absl::Span<const float> hidden, absl::Span<float> logits,
+                  ThreadPool& pool) {
   if (!model.has_head()) return absl::FailedPreconditionError("the output head is not loaded");
   const LlamaHparams& hp = model.hparams();
   const int64_t n = static_cast<int64_t>(hidden.size()) / hp.dim;

@@ -19,9 +19,8 @@ class LayerRunner {
  public:
   // `max_context` sizes the KV cache (positions 0..max_context-1); it must be in
   // [1, hparams.context_length]. The model must have layers [begin, end) loaded.
-  static absl::StatusOr<std::unique_ptr<LayerRunner>> Create(const LlamaModel& model,
-                                                             int32_t begin, int32_t end,
-                                                             int32_t max_context);
+  static absl::StatusOr<std::unique_ptr<LayerRunner>> Create(const LlamaModel& model, int32_t begin,
+                                                             int32_t end, int32_t max_context);
 
   // Runs the layers on hidden[n, dim] (in place) for positions [pos, pos + n).
   // pos must equal the number of positions already cached (or less, which first drops
@@ -54,7 +53,7 @@ absl::Status Embed(const LlamaModel& model, absl::Span<const int32_t> tokens,
 
 // logits[n, n_vocab] = output(rmsnorm(hidden[n, dim]) * output_norm) for the n rows of
 // hidden. Does not modify hidden. FailedPrecondition if the head is not loaded.
-absl::Status Head(const LlamaModel& model, absl::Span<const float> hidden,
-                  absl::Span<float> logits, ThreadPool& pool);
+absl::Status Head(const LlamaModel& model, absl::Span<const float> hidden, absl::Span<float> logits,
+                  ThreadPool& pool);
 
 }  // namespace tandem

@@ -44,9 +44,9 @@ absl::StatusOr<LlamaHparams> ReadHparams(const GgufFile& f) {
     hp.rope_freq_base = static_cast<float>(base);
   }
   if (hp.dim % hp.n_heads != 0 || hp.n_heads % hp.n_kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "inconsistent head counts: dim %d, heads %d, kv heads %d", hp.dim, hp.n_heads,
-        hp.n_kv_heads));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("inconsistent head counts: dim %d, heads %d, kv heads %d", hp.dim,
+                        hp.n_heads, hp.n_kv_heads));
   }
   hp.head_dim = hp.dim / hp.n_heads;
   if (hp.head_dim % 2 != 0) {
@@ -66,15 +66,15 @@ absl::StatusOr<const GgufTensorInfo*> Expect(const GgufFile& f, const std::strin
   const GgufTensorInfo* t = f.FindTensor(name);
   if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat("missing tensor ", name));
   if (t->shape != shape) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tensor ", name, " has shape [", absl::StrJoin(t->shape, ","),
-                     "], expected [", absl::StrJoin(shape, ","), "]"));
+    return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " has shape [",
+                                                   absl::StrJoin(t->shape, ","), "], expected [",
+                                                   absl::StrJoin(shape, ","), "]"));
   }
   auto traits = TraitsOf(static_cast<uint32_t>(t->type));
   if (!traits || !traits->supported) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor ", name, " has type ", traits ? std::string(traits->name) : "unknown",
-        ", which is not supported (supported: f32, f16, q8_0, q4_0)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor ", name, " has type ", traits ? std::string(traits->name) : "unknown",
+                     ", which is not supported (supported: f32, f16, q8_0, q4_0)"));
   }
   return t;
 }
@@ -143,9 +143,9 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& 
 
   int32_t end = options.layer_end.value_or(hp.n_layers);
   if (options.layer_begin < 0 || options.layer_begin > end || end > hp.n_layers) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "layer range [%d, %d) is not inside the model's %d layers", options.layer_begin, end,
-        hp.n_layers));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("layer range [%d, %d) is not inside the model's %d layers",
+                        options.layer_begin, end, hp.n_layers));
   }
   model->layer_begin_ = options.layer_begin;
   model->layer_end_ = end;

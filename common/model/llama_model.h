@@ -18,14 +18,14 @@ namespace tandem {
 
 struct LlamaHparams {
   int32_t n_vocab = 0;
-  int32_t dim = 0;           // llama.embedding_length
-  int32_t ffn_dim = 0;       // llama.feed_forward_length
-  int32_t n_layers = 0;      // llama.block_count
-  int32_t n_heads = 0;       // llama.attention.head_count
-  int32_t n_kv_heads = 0;    // llama.attention.head_count_kv (defaults to n_heads)
-  int32_t head_dim = 0;      // dim / n_heads
-  int32_t context_length = 0;  // llama.context_length
-  float rms_eps = 1e-5f;     // llama.attention.layer_norm_rms_epsilon
+  int32_t dim = 0;                  // llama.embedding_length
+  int32_t ffn_dim = 0;              // llama.feed_forward_length
+  int32_t n_layers = 0;             // llama.block_count
+  int32_t n_heads = 0;              // llama.attention.head_count
+  int32_t n_kv_heads = 0;           // llama.attention.head_count_kv (defaults to n_heads)
+  int32_t head_dim = 0;             // dim / n_heads
+  int32_t context_length = 0;       // llama.context_length
+  float rms_eps = 1e-5f;            // llama.attention.layer_norm_rms_epsilon
   float rope_freq_base = 10000.0f;  // llama.rope.freq_base
   int32_t kv_dim() const { return n_kv_heads * head_dim; }
 };
@@ -62,7 +62,7 @@ class LlamaModel {
   // Opens and validates `path`: architecture "llama", shapes consistent with the
   // hyperparameters, supported tensor types (InvalidArgument naming the tensor otherwise).
   static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const std::string& path,
-                                                           const LoadOptions& options = {});
+                                                          const LoadOptions& options = {});
 
   const LlamaHparams& hparams() const { return hparams_; }
   const GgufFile& gguf() const { return *gguf_; }
@@ -74,8 +74,8 @@ class LlamaModel {
   // Layer `i` in [layer_begin, layer_end).
   const LayerWeights& layer(int32_t i) const { return layers_[i - layer_begin_]; }
   const WeightView& token_embedding() const { return token_embd_; }  // [n_vocab, dim]
-  const float* output_norm() const { return output_norm_; }           // [dim]
-  const WeightView& output() const { return output_; }                // [n_vocab, dim]
+  const float* output_norm() const { return output_norm_; }          // [dim]
+  const WeightView& output() const { return output_; }               // [n_vocab, dim]
 
   // A stable identity of the model (name, shapes, tensor names, vocabulary), independent
   // of the storage types, so that edge and worker can check they hold the same model.

@@ -28,9 +28,9 @@ absl::StatusOr<absl::Span<const float>> LocalSession::Feed(absl::Span<const int3
   if (tokens.empty()) return absl::InvalidArgumentError("no tokens to run");
   const int64_t end = static_cast<int64_t>(position()) + tokens.size();
   if (end > max_context()) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "%d tokens at position %d do not fit the context size %d", tokens.size(), position(),
-        max_context()));
+    return absl::OutOfRangeError(
+        absl::StrFormat("%d tokens at position %d do not fit the context size %d", tokens.size(),
+                        position(), max_context()));
   }
   if (all_logits != nullptr) all_logits->resize(tokens.size() * hp.n_vocab);
   logits_.resize(hp.n_vocab);

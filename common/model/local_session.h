@@ -18,8 +18,7 @@ class LocalSession {
  public:
   // Prompts are processed in batches of at most `batch_size` positions.
   static absl::StatusOr<std::unique_ptr<LocalSession>> Create(const LlamaModel& model,
-                                                              int32_t max_context,
-                                                              ThreadPool& pool,
+                                                              int32_t max_context, ThreadPool& pool,
                                                               int32_t batch_size = 256);
 
   // Runs `tokens` at positions [position(), position() + size) and returns the logits

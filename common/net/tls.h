@@ -20,10 +20,10 @@ struct ServerTlsOptions {
 
 struct ClientTlsOptions {
   bool insecure = false;
-  std::string ca_file;          // PEM roots to verify the server (empty: system roots)
-  std::string cert_file;        // client certificate for mutual TLS (optional)
-  std::string key_file;         // its private key
-  std::string server_name;      // expected name in the server certificate (optional)
+  std::string ca_file;      // PEM roots to verify the server (empty: system roots)
+  std::string cert_file;    // client certificate for mutual TLS (optional)
+  std::string key_file;     // its private key
+  std::string server_name;  // expected name in the server certificate (optional)
 };
 
 // InvalidArgument for an incomplete option set; NotFound/PermissionDenied naming the file

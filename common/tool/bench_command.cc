@@ -38,9 +38,9 @@ absl::Status RunBench(const BenchConfig& config, std::ostream& out, std::ostream
   const LlamaHparams& hp = model->hparams();
   const int64_t context = static_cast<int64_t>(config.prompt_tokens) + config.gen_tokens;
   if (context > hp.context_length) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "prompt + generated tokens (%d) exceed the model's context length %d", context,
-        hp.context_length));
+    return absl::OutOfRangeError(
+        absl::StrFormat("prompt + generated tokens (%d) exceed the model's context length %d",
+                        context, hp.context_length));
   }
   std::vector<int32_t> prompt(config.prompt_tokens);
   prompt[0] = 1;  // BOS

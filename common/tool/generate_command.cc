@@ -20,12 +20,12 @@ absl::Status RunGenerate(const GenerateConfig& config, std::ostream& out, std::o
   std::vector<int32_t> prompt = tokenizer.Encode(config.prompt, tokenizer.add_bos());
   if (prompt.empty()) return absl::InvalidArgumentError("the prompt is empty");
   if (static_cast<int64_t>(prompt.size()) > limit) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "the prompt is %d tokens, longer than the model's context length %d", prompt.size(),
-        limit));
+    return absl::OutOfRangeError(
+        absl::StrFormat("the prompt is %d tokens, longer than the model's context length %d",
+                        prompt.size(), limit));
   }
-  int64_t wanted = config.context > 0 ? config.context
-                                      : static_cast<int64_t>(prompt.size()) + config.n_predict;
+  int64_t wanted =
+      config.context > 0 ? config.context : static_cast<int64_t>(prompt.size()) + config.n_predict;
   const int32_t context = static_cast<int32_t>(std::min<int64_t>(wanted, limit));
   if (static_cast<int32_t>(prompt.size()) > context) {
     return absl::OutOfRangeError(absl::StrFormat(

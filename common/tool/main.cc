@@ -71,8 +71,7 @@ int main(int argc, char** argv) {
   tandem::SynthConfig synth;
   synth.show_progress = tty;
   CLI::App* synth_cmd = app.add_subcommand("synth", "Random-weight model at a real shape");
-  synth_cmd->add_option("--shape", synth.shape, "tinyllama-1.1b | llama-110m | tiny")
-      ->required();
+  synth_cmd->add_option("--shape", synth.shape, "tinyllama-1.1b | llama-110m | tiny")->required();
   synth_cmd->add_option("--type", synth.type, "q8_0 | q4_0 | f16 | f32")->required();
   synth_cmd->add_option("-o,--output", synth.output_path, "Output GGUF")->required();
   synth_cmd->add_option("--vocab", synth.vocab_path, "llama2.c tokenizer.bin for the vocabulary");

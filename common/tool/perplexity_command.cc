@@ -23,15 +23,14 @@ absl::Status RunPerplexity(const PerplexityConfig& config, std::ostream& out, st
   ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::FromGguf(model->gguf()));
   const int32_t n_ctx = config.context;
   if (n_ctx > model->hparams().context_length) {
-    return absl::OutOfRangeError(absl::StrFormat("window %d exceeds the context length %d",
-                                                 n_ctx, model->hparams().context_length));
+    return absl::OutOfRangeError(absl::StrFormat("window %d exceeds the context length %d", n_ctx,
+                                                 model->hparams().context_length));
   }
   std::vector<int32_t> tokens = tokenizer.Encode(text.str(), /*add_bos=*/false);
   const int64_t n_windows = static_cast<int64_t>(tokens.size()) / (n_ctx - 1);
   if (n_windows == 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "the text has %d tokens; at least %d are needed for one window", tokens.size(),
-        n_ctx - 1));
+        "the text has %d tokens; at least %d are needed for one window", tokens.size(), n_ctx - 1));
   }
 
   ThreadPool pool(config.threads);

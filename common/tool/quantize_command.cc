@@ -68,11 +68,11 @@ absl::Status RunQuantize(const QuantizeConfig& config, std::ostream& out, std::o
       return absl::OkStatus();
     });
   }
-  RETURN_IF_ERROR(writer.Write(config.output_path,
-                               TerminalProgress(config.show_progress, err, "quantize")));
+  RETURN_IF_ERROR(
+      writer.Write(config.output_path, TerminalProgress(config.show_progress, err, "quantize")));
   out << absl::StrFormat("%s: %.2f MiB -> %s (%s): %.2f MiB\n", config.input_path,
-                         in_bytes / double(1 << 20), config.output_path,
-                         TraitsOf(*target).name, out_bytes / double(1 << 20));
+                         in_bytes / double(1 << 20), config.output_path, TraitsOf(*target).name,
+                         out_bytes / double(1 << 20));
   return absl::OkStatus();
 }
 

@@ -74,8 +74,8 @@ void RandomRow(uint64_t seed, float stddev, float* row, int64_t n) {
 absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream& err) {
   auto it = Shapes().find(config.shape);
   if (it == Shapes().end()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown shape '", config.shape, "' (use tinyllama-1.1b, llama-110m or tiny)"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown shape '", config.shape,
+                                                   "' (use tinyllama-1.1b, llama-110m or tiny)"));
   }
   std::optional<GgmlType> type = ParseSupportedType(config.type);
   if (!type) {
@@ -94,8 +94,8 @@ absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream
     return absl::InvalidArgumentError(absl::StrFormat(
         "shape %s needs a vocabulary of %d tokens; %s has %d (pass --vocab with the 32k "
         "llama2.c tokenizer.bin)",
-        config.shape, shape.vocab, config.vocab_path.empty() ? "the byte vocabulary" :
-                                                                config.vocab_path,
+        config.shape, shape.vocab,
+        config.vocab_path.empty() ? "the byte vocabulary" : config.vocab_path,
         vocab.pieces.size()));
   }
 
@@ -125,8 +125,8 @@ absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream
   uint64_t tensor_index = 0;
   auto add = [&](const std::string& name, int64_t rows, int64_t cols, GgmlType t) {
     const uint64_t seed = config.seed * 0x100000001b3ull + (++tensor_index << 32);
-    std::vector<int64_t> dims = rows == 1 ? std::vector<int64_t>{cols}
-                                          : std::vector<int64_t>{cols, rows};
+    std::vector<int64_t> dims =
+        rows == 1 ? std::vector<int64_t>{cols} : std::vector<int64_t>{cols, rows};
     w.AddTensor(name, dims, t, [=, &pool](std::vector<uint8_t>& dst) {
       const size_t row_bytes = RowBytes(t, cols);
       pool.ParallelFor(rows, 16, [&](int64_t begin, int64_t end) {
@@ -159,8 +159,8 @@ absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream
   }
   add("output_norm.weight", 1, shape.dim, GgmlType::kF32);
   add("output.weight", shape.vocab, shape.dim, *type);
-  RETURN_IF_ERROR(w.Write(config.output_path,
-                          TerminalProgress(config.show_progress, err, "synth")));
+  RETURN_IF_ERROR(
+      w.Write(config.output_path, TerminalProgress(config.show_progress, err, "synth")));
   out << absl::StrFormat("wrote %s: %s shape, %s weights\n", config.output_path, config.shape,
                          TraitsOf(*type).name);
   return absl::OkStatus();

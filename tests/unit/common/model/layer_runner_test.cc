@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <sstream>
 
-#include "gtest/gtest.h"
 #include "common/tool/commands.h"
+#include "gtest/gtest.h"
 
 namespace tandem {
 namespace {
@@ -56,8 +56,8 @@ void ExpectSplitExact(const std::string& path, int threads) {
     ASSERT_EQ(split.size(), reference.size());
     for (size_t s = 0; s < steps.size(); ++s) {
       ASSERT_EQ(split[s].size(), reference[s].size());
-      EXPECT_EQ(0, std::memcmp(split[s].data(), reference[s].data(),
-                               split[s].size() * sizeof(float)))
+      EXPECT_EQ(0,
+                std::memcmp(split[s].data(), reference[s].data(), split[s].size() * sizeof(float)))
           << "split at K=" << k << " differs at step " << s;
     }
   }
@@ -68,7 +68,8 @@ TEST(LayerRunnerTest, SplitIsBitIdenticalOnRealModel) { ExpectSplitExact(TANDEM_
 TEST(LayerRunnerTest, SplitIsBitIdenticalOnQuantizedModels) {
   const auto dir = std::filesystem::path(testing::TempDir());
   for (const char* type : {"q4_0", "q8_0", "f16"}) {
-    SynthConfig synth{.shape = "tiny", .type = type,
+    SynthConfig synth{.shape = "tiny",
+                      .type = type,
                       .output_path = (dir / (std::string("tiny-") + type + ".gguf")).string()};
     std::ostringstream out, err;
     ASSERT_TRUE(RunSynth(synth, out, err).ok());
@@ -114,8 +115,7 @@ TEST(LayerRunnerTest, RejectsBadRangesAndPositions) {
   EXPECT_EQ(LayerRunner::Create(m, 0, 6, 16).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(LayerRunner::Create(m, 0, 5, 0).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(LayerRunner::Create(m, 0, 5, 4096).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LayerRunner::Create(m, 0, 5, 4096).status().code(), absl::StatusCode::kInvalidArgument);
   auto runner = LayerRunner::Create(m, 0, 5, 4);
   ASSERT_TRUE(runner.ok());
   ThreadPool pool(1);
