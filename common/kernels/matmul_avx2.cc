@@ -85,55 +85,117 @@ void GemvF16Rows(const uint16_t* w, int64_t stride, const float* x, int64_t cols
 
 // ---- Quantized weights against Q8_0 activations. ----
 
-// Q4_0: the nibbles q in [0, 15] go unsigned into maddubs against the signed activations;
-// the -8 offset is added back per 4-value lane from corr (= -8 * sum of those 4 x values),
-// so the integer sums equal the reference's exactly.
-template <int NR>
-void GemvQ4_0Rows(const uint8_t* w, size_t row_bytes, const ActivationRow& a, float* y) {
+// Quantized rows are processed in pairs: one 256-bit register holds a block of row A in
+// its low half and the same block of row B in its high half, so the nibble unpack, the
+// int->float convert and the FMA are shared by two rows. Each output lane belongs to one
+// row, so a row's result does not depend on which row it was paired with.
+
+// Scales d_w * d_x for rows A (low 4 lanes) and B (high 4 lanes) of block b.
+inline __m256 PairScale(const float* table, uint16_t da, uint16_t db, __m256 dx) {
+  const __m256 dw = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(table + da)),
+                                         _mm_broadcast_ss(table + db), 1);
+  return _mm256_mul_ps(dw, dx);
+}
+
+// Sum of the four lanes of each half: the results of rows A and B.
+inline void StorePair(__m256 acc, float* ya, float* yb) {
+  __m256 s = _mm256_hadd_ps(acc, acc);  // per half: [a0+a1, a2+a3, ...]
+  s = _mm256_hadd_ps(s, s);
+  *ya = _mm_cvtss_f32(_mm256_castps256_ps128(s));
+  *yb = _mm_cvtss_f32(_mm256_extractf128_ps(s, 1));
+}
+
+// Q4_0: the nibbles q in [0, 15] go unsigned into maddubs against the signed activations
+// (low nibbles against x[0..15], high against x[16..31], both halves duplicated); the -8
+// offset comes back exactly through q4[b].corr, so the integer sums equal the reference's.
+template <int NP>
+void GemvQ4_0Pairs(const BlockQ4_0* const* rows, const ActivationRow& a, float* y) {
   const float* table = Fp16ToFp32Table();
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[NR];
-  for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+  __m256 acc[NP];
+  for (int p = 0; p < NP; ++p) acc[p] = _mm256_setzero_ps();
   for (int64_t b = 0; b < a.nb; ++b) {
-    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q[b].qs));
-    const __m256i corr = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.corr + b));
+    const Q4Activation& xa = a.q4[b];
+    const __m256i xlo = _mm256_load_si256(reinterpret_cast<const __m256i*>(xa.lo));
+    const __m256i xhi = _mm256_load_si256(reinterpret_cast<const __m256i*>(xa.hi));
+    const __m256i corr = _mm256_load_si256(reinterpret_cast<const __m256i*>(xa.corr));
     const __m256 dx = _mm256_broadcast_ss(a.d + b);
-    for (int r = 0; r < NR; ++r) {
-      const BlockQ4_0* blk = reinterpret_cast<const BlockQ4_0*>(w + r * row_bytes) + b;
-      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
-      const __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
-                                         low4);  // elements 0..31
-      const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, xq), ones),
-                                           corr);  // 8 x int32
-      const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(table + blk->d), dx);
-      acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[r]);
+    for (int p = 0; p < NP; ++p) {
+      const BlockQ4_0* ba = rows[2 * p] + b;
+      const BlockQ4_0* bb = rows[2 * p + 1] + b;
+      const __m256i packed = _mm256_inserti128_si256(
+          _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ba->qs))),
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(bb->qs)), 1);
+      const __m256i lo = _mm256_and_si256(packed, low4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+      // |pair sums| <= 2 * 15 * 127, so adding the two int16 products cannot overflow.
+      const __m256i prod =
+          _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
+      const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(prod, ones), corr);
+      acc[p] = _mm256_fmadd_ps(PairScale(table, ba->d, bb->d, dx), _mm256_cvtepi32_ps(sum), acc[p]);
     }
   }
-  for (int r = 0; r < NR; ++r) y[r] = HorizontalSum(acc[r]);
+  for (int p = 0; p < NP; ++p) StorePair(acc[p], y + 2 * p, y + 2 * p + 1);
 }
 
-// Q8_0: maddubs needs one unsigned operand, so |w| against x carrying w's sign.
-template <int NR>
-void GemvQ8_0Rows(const uint8_t* w, size_t row_bytes, const ActivationRow& a, float* y) {
+// Q8_0: maddubs needs an unsigned operand: |x| (prepared once) against w carrying x's sign.
+template <int NP>
+void GemvQ8_0Pairs(const BlockQ8_0* const* rows, const ActivationRow& a, float* y) {
   const float* table = Fp16ToFp32Table();
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[NR];
-  for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+  __m256 acc[2 * NP];
+  for (int r = 0; r < 2 * NP; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < a.nb; ++b) {
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q[b].qs));
+    const __m256i xabs = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.q8abs[b].v));
     const __m256 dx = _mm256_broadcast_ss(a.d + b);
-    for (int r = 0; r < NR; ++r) {
-      const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(w + r * row_bytes) + b;
+    for (int r = 0; r < 2 * NP; ++r) {
+      const BlockQ8_0* blk = rows[r] + b;
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs));
-      const __m256i sum = _mm256_madd_epi16(
-          _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(xq, q)), ones);
+      const __m256i sum =
+          _mm256_madd_epi16(_mm256_maddubs_epi16(xabs, _mm256_sign_epi8(q, xq)), ones);
       const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(table + blk->d), dx);
       acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[r]);
     }
   }
-  for (int r = 0; r < NR; ++r) y[r] = HorizontalSum(acc[r]);
+  for (int r = 0; r < 2 * NP; ++r) y[r] = HorizontalSum(acc[r]);
 }
+
+// Runs Kernel<NP> over rows [0, count) of a quantized matrix, kGemvRows at a time; an odd
+// last row is paired with itself.
+template <typename Block, template <int> class Kernel>
+void QuantizedGemvRows(const uint8_t* base, size_t row_bytes, int64_t count, const ActivationRow& a,
+                       float* y) {
+  auto row = [&](int64_t r) { return reinterpret_cast<const Block*>(base + r * row_bytes); };
+  int64_t r = 0;
+  for (; r + kGemvRows <= count; r += kGemvRows) {
+    const Block* rows[kGemvRows];
+    for (int i = 0; i < kGemvRows; ++i) rows[i] = row(r + i);
+    Kernel<kGemvRows / 2>::Run(rows, a, y + r);
+  }
+  for (; r < count; r += 2) {
+    const Block* rows[2] = {row(r), row(r + 1 < count ? r + 1 : r)};
+    float out[2];
+    Kernel<1>::Run(rows, a, out);
+    y[r] = out[0];
+    if (r + 1 < count) y[r + 1] = out[1];
+  }
+}
+
+template <int NP>
+struct Q4_0Kernel {
+  static void Run(const BlockQ4_0* const* rows, const ActivationRow& a, float* y) {
+    GemvQ4_0Pairs<NP>(rows, a, y);
+  }
+};
+
+template <int NP>
+struct Q8_0Kernel {
+  static void Run(const BlockQ8_0* const* rows, const ActivationRow& a, float* y) {
+    GemvQ8_0Pairs<NP>(rows, a, y);
+  }
+};
 
 // y[r] for r in [r0, r1) of one activation row; x is floats or its ActivationRow.
 void GemvRows(const WeightView& w, const float* x, const ActivationRow& a, int64_t r0, int64_t r1,
@@ -141,6 +203,14 @@ void GemvRows(const WeightView& w, const float* x, const ActivationRow& a, int64
   const size_t row_bytes = RowBytes(w.type, w.cols);
   const uint8_t* base = w.data + r0 * row_bytes;
   const int64_t count = r1 - r0;
+  if (w.type == GgmlType::kQ4_0) {
+    QuantizedGemvRows<BlockQ4_0, Q4_0Kernel>(base, row_bytes, count, a, y + r0);
+    return;
+  }
+  if (w.type == GgmlType::kQ8_0) {
+    QuantizedGemvRows<BlockQ8_0, Q8_0Kernel>(base, row_bytes, count, a, y + r0);
+    return;
+  }
   auto run = [&](auto nr_tag, int64_t r) {
     constexpr int kNr = decltype(nr_tag)::value;
     const uint8_t* p = base + r * row_bytes;
@@ -150,12 +220,6 @@ void GemvRows(const WeightView& w, const float* x, const ActivationRow& a, int64
         break;
       case GgmlType::kF16:
         GemvF16Rows<kNr>(reinterpret_cast<const uint16_t*>(p), w.cols, x, w.cols, y + r0 + r);
-        break;
-      case GgmlType::kQ8_0:
-        GemvQ8_0Rows<kNr>(p, row_bytes, a, y + r0 + r);
-        break;
-      case GgmlType::kQ4_0:
-        GemvQ4_0Rows<kNr>(p, row_bytes, a, y + r0 + r);
         break;
       default:
         for (int i = 0; i < kNr; ++i) y[r0 + r + i] = std::nanf("");
@@ -201,20 +265,34 @@ void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out) {
   }
 }
 
-void PrepareActivationRow(const float* x, int64_t cols, bool q4_corr, ActivationRow* a) {
+void PrepareActivationRow(const float* x, int64_t cols, GgmlType wtype, ActivationRow* a) {
   a->nb = cols / kQK8_0;
   QuantizeActivationRow(x, cols, a->q);
   const float* table = Fp16ToFp32Table();
   for (int64_t b = 0; b < a->nb; ++b) a->d[b] = table[a->q[b].d];
-  if (!q4_corr) return;
-  // corr lane i = -8 * (x[4i] + ... + x[4i+3]) of each block.
+  if (wtype == GgmlType::kQ8_0) {
+    for (int64_t b = 0; b < a->nb; ++b) {
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->q[b].qs));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(a->q8abs[b].v), _mm256_abs_epi8(xq));
+    }
+    return;
+  }
+  if (wtype != GgmlType::kQ4_0) return;
   const __m256i minus8 = _mm256_set1_epi8(-8);
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < a->nb; ++b) {
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->q[b].qs));
+    const __m256i lo = _mm256_permute2x128_si256(xq, xq, 0x00);  // x[0..15] twice
+    const __m256i hi = _mm256_permute2x128_si256(xq, xq, 0x11);  // x[16..31] twice
+    Q4Activation& out = a->q4[b];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out.lo), lo);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out.hi), hi);
+    // corr lane i = -8 * (x[4i..4i+3] + x[16+4i..16+4i+3]), the lanes the kernel produces.
     // maddubs wants the unsigned operand first: |x| against -8 carrying x's sign.
-    const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(xq), _mm256_sign_epi8(minus8, xq));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(a->corr + b), _mm256_madd_epi16(p, ones));
+    const __m256i p =
+        _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(lo), _mm256_sign_epi8(minus8, lo)),
+                         _mm256_maddubs_epi16(_mm256_abs_epi8(hi), _mm256_sign_epi8(minus8, hi)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out.corr), _mm256_madd_epi16(p, ones));
   }
 }
 
@@ -229,7 +307,7 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
   for (int64_t t = 0; t < n; ++t) {
     const float* xt = x + t * w.cols;
     ActivationRow a;
-    if (quantized) scratch.Prepare(xt, w.cols, w.type == GgmlType::kQ4_0, &a);
+    if (quantized) scratch.Prepare(xt, w.cols, w.type, &a);
     float* yt = y + t * w.rows;
     pool.ParallelFor(w.rows, kGemvRows * 2,
                      [&](int64_t r0, int64_t r1) { GemvRows(w, xt, a, r0, r1, yt); });

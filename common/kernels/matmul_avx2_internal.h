@@ -18,34 +18,51 @@ struct alignas(32) Int32x8 {
   int32_t v[8];
 };
 
+// An activation block laid out for the Q4_0 decode kernel (see GemvQ4_0Pairs).
+struct alignas(32) Q4Activation {
+  int8_t lo[32];    // x[0..15] twice
+  int8_t hi[32];    // x[16..31] twice
+  int32_t corr[8];  // lane i (and i + 4) = -8 * (x[4i..4i+3] + x[16+4i..16+4i+3])
+};
+
+// 32 bytes, 32-byte aligned.
+struct alignas(32) Int8x32 {
+  int8_t v[32];
+};
+
 // One activation row prepared for the quantized decode kernels.
 struct ActivationRow {
-  BlockQ8_0* q = nullptr;   // [nb] quantized row
-  float* d = nullptr;       // [nb] q[b].d as float
-  Int32x8* corr = nullptr;  // [nb] Q4_0 only: lane i = -8 * sum of q[b].qs[4i..4i+3]
+  BlockQ8_0* q = nullptr;      // [nb] quantized row
+  float* d = nullptr;          // [nb] q[b].d as float
+  Q4Activation* q4 = nullptr;  // [nb] for Q4_0 weights
+  Int8x32* q8abs = nullptr;    // [nb] |q[b].qs|, for Q8_0 weights
   int64_t nb = 0;
 };
 
-// Quantizes x[cols] into `a` (whose buffers hold cols / 32 blocks).
-void PrepareActivationRow(const float* x, int64_t cols, bool q4_corr, ActivationRow* a);
+// Quantizes x[cols] into `a` (whose buffers hold cols / 32 blocks) and lays it out for
+// weights of type wtype.
+void PrepareActivationRow(const float* x, int64_t cols, GgmlType wtype, ActivationRow* a);
 
 // Reusable buffers for ActivationRow (one per calling thread).
 struct ActivationScratch {
   std::vector<BlockQ8_0> q;
   std::vector<float> d;
-  std::vector<Int32x8> corr;
+  std::vector<Q4Activation> q4;
+  std::vector<Int8x32> q8abs;
 
-  void Prepare(const float* x, int64_t cols, bool q4_corr, ActivationRow* a) {
+  void Prepare(const float* x, int64_t cols, GgmlType wtype, ActivationRow* a) {
     const size_t nb = static_cast<size_t>(cols / kQK8_0);
     if (q.size() < nb) {
       q.resize(nb);
       d.resize(nb);
-      corr.resize(nb);
+      q4.resize(nb);
+      q8abs.resize(nb);
     }
     a->q = q.data();
     a->d = d.data();
-    a->corr = corr.data();
-    PrepareActivationRow(x, cols, q4_corr, a);
+    a->q4 = q4.data();
+    a->q8abs = q8abs.data();
+    PrepareActivationRow(x, cols, wtype, a);
   }
 };
 

@@ -1,0 +1,174 @@
+// MatMul throughput at TinyLlama-1.1B shapes, next to a plain streaming read of the same
+// number of bytes (the bandwidth ceiling for decode).
+//
+//   kernels_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//
+// n == 1 (decode) reports bytes/s of weights read; n > 1 (prompt) reports FLOP/s.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <tuple>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "common/kernels/matmul.h"
+#include "common/kernels/ops.h"
+#include "common/tensor/quantize.h"
+
+namespace tandem {
+namespace {
+
+// Cheap deterministic pseudo-random floats in [-1, 1) (xorshift), so setting up the
+// 65M-value output head takes well under a second.
+void FillRandom(float* v, int64_t n, uint32_t seed) {
+  uint32_t s = seed * 2654435761u + 1;
+  for (int64_t i = 0; i < n; ++i) {
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    v[i] = static_cast<float>(static_cast<int32_t>(s)) * 0x1p-31f;
+  }
+}
+
+struct Matrix {
+  std::vector<uint8_t> bytes;
+  WeightView view;
+};
+
+// Quantized weights, built once per (type, rows, cols).
+const Matrix& GetMatrix(GgmlType type, int64_t rows, int64_t cols) {
+  static auto* cache = new std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<Matrix>>;
+  auto& slot = (*cache)[{static_cast<int>(type), rows, cols}];
+  if (!slot) {
+    slot = std::make_unique<Matrix>();
+    const size_t row_bytes = RowBytes(type, cols);
+    slot->bytes.resize(row_bytes * rows);
+    std::vector<float> row(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      FillRandom(row.data(), cols, static_cast<uint32_t>(r));
+      QuantizeRow(type, row.data(), slot->bytes.data() + r * row_bytes, cols);
+    }
+    slot->view = WeightView{type, rows, cols, slot->bytes.data()};
+  }
+  return *slot;
+}
+
+ThreadPool& GetPool(int threads) {
+  static auto* pools = new std::map<int, std::unique_ptr<ThreadPool>>;
+  auto& p = (*pools)[threads];
+  if (!p) p = std::make_unique<ThreadPool>(threads);
+  return *p;
+}
+
+// Args: type, rows, cols, n, threads.
+void BM_MatMul(benchmark::State& state) {
+  const auto type = static_cast<GgmlType>(state.range(0));
+  const int64_t rows = state.range(1), cols = state.range(2), n = state.range(3);
+  ThreadPool& pool = GetPool(static_cast<int>(state.range(4)));
+  const Matrix& w = GetMatrix(type, rows, cols);
+  std::vector<float> x(n * cols), y(n * rows);
+  FillRandom(x.data(), x.size(), 99);
+  for (auto _ : state) {
+    MatMul(w.view, x.data(), n, y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(std::string(TraitsOf(type).name));
+  if (n == 1) {
+    state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.bytes.size()));
+  } else {
+    state.counters["FLOPS"] =
+        benchmark::Counter(2.0 * rows * cols * n, benchmark::Counter::kIsIterationInvariantRate);
+  }
+}
+
+// Sums `bytes` bytes with 256-bit loads, 4 independent accumulators.
+__attribute__((target("avx2"))) uint64_t SumBytes(const uint8_t* p, size_t bytes) {
+  __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  size_t i = 0;
+  for (; i + 128 <= bytes; i += 128) {
+    const __m256i* v = reinterpret_cast<const __m256i*>(p + i);
+    acc0 = _mm256_add_epi64(acc0, _mm256_loadu_si256(v));
+    acc1 = _mm256_add_epi64(acc1, _mm256_loadu_si256(v + 1));
+    acc2 = _mm256_add_epi64(acc2, _mm256_loadu_si256(v + 2));
+    acc3 = _mm256_add_epi64(acc3, _mm256_loadu_si256(v + 3));
+  }
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes),
+                     _mm256_add_epi64(_mm256_add_epi64(acc0, acc1), _mm256_add_epi64(acc2, acc3)));
+  uint64_t s = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+  for (; i < bytes; ++i) s += p[i];
+  return s;
+}
+
+// The decode ceiling: read the same bytes as BM_MatMul's weights, split like its rows.
+// Args: type, rows, cols, threads.
+void BM_StreamRead(benchmark::State& state) {
+  const auto type = static_cast<GgmlType>(state.range(0));
+  const int64_t rows = state.range(1), cols = state.range(2);
+  ThreadPool& pool = GetPool(static_cast<int>(state.range(3)));
+  const Matrix& w = GetMatrix(type, rows, cols);
+  const size_t row_bytes = RowBytes(type, cols);
+  for (auto _ : state) {
+    std::vector<uint64_t> sums(pool.num_threads());
+    pool.Run([&](int index, int count) {
+      int64_t r0, r1;
+      ThreadPool::Partition(rows, 8, index, count, &r0, &r1);
+      sums[index] = SumBytes(w.bytes.data() + r0 * row_bytes, (r1 - r0) * row_bytes);
+    });
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.SetLabel(std::string(TraitsOf(type).name));
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(w.bytes.size()));
+}
+
+// Fork-join cost of an empty Run.
+void BM_PoolRun(benchmark::State& state) {
+  ThreadPool& pool = GetPool(static_cast<int>(state.range(0)));
+  for (auto _ : state) pool.Run([](int, int) {});
+}
+
+constexpr int kShapes[][2] = {{2048, 2048}, {256, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}};
+constexpr GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kF16};
+
+void DecodeArgs(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) {
+    for (GgmlType t : kTypes) {
+      for (const auto& s : kShapes) b->Args({static_cast<int>(t), s[0], s[1], 1, threads});
+    }
+  }
+}
+
+void StreamArgs(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) {
+    for (GgmlType t : kTypes) {
+      for (const auto& s : kShapes) b->Args({static_cast<int>(t), s[0], s[1], threads});
+    }
+  }
+}
+
+void PromptArgs(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) {
+    for (GgmlType t : kTypes) {
+      for (int n : {64, 256}) {
+        for (const auto& s : kShapes) {
+          if (s[0] == 32000 && n == 256) continue;  // the head only sees the last position
+          b->Args({static_cast<int>(t), s[0], s[1], n, threads});
+        }
+      }
+    }
+  }
+}
+
+BENCHMARK(BM_PoolRun)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_StreamRead)->Apply(StreamArgs)->UseRealTime();
+BENCHMARK(BM_MatMul)->Name("BM_MatMulDecode")->Apply(DecodeArgs)->UseRealTime();
+BENCHMARK(BM_MatMul)->Name("BM_MatMulPrompt")->Apply(PromptArgs)->UseRealTime();
+
+}  // namespace
+}  // namespace tandem
+
+BENCHMARK_MAIN();
