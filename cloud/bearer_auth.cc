@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "common/net/tls.h"
 #include "common/util/status_macros.h"
+#include "common/util/string_view_compat.h"
 
 namespace tandem::cloud {
 namespace {
@@ -23,7 +24,7 @@ std::array<uint8_t, 32> Sha256(std::string_view data) {
 absl::StatusOr<BearerTokens> BearerTokens::FromFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
   std::vector<std::string> tokens;
-  for (std::string_view line : absl::StrSplit(text, '\n')) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line.front() == '#') continue;
     tokens.emplace_back(line);
@@ -46,7 +47,7 @@ absl::StatusOr<BearerTokens> BearerTokens::FromList(const std::vector<std::strin
 
 absl::Status BearerTokens::Check(std::string_view authorization) const {
   constexpr std::string_view kScheme = "Bearer ";
-  if (!absl::StartsWithIgnoreCase(authorization, kScheme)) {
+  if (!absl::StartsWithIgnoreCase(AbslView(authorization), AbslView(kScheme))) {
     return absl::UnauthenticatedError("missing \"authorization: Bearer <token>\" metadata");
   }
   // Comparing digests keeps the comparison length-independent; CRYPTO_memcmp does not
