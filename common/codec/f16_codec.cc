@@ -10,9 +10,34 @@
 namespace tandem {
 namespace {
 
-// Chunk of values converted through a stack buffer (keeps the loops simple and
-// vectorizable without a heap scratch buffer).
+// Values converted per step through a stack buffer (keeps the loops free of control
+// flow, so they vectorize, without a heap scratch buffer).
 constexpr size_t kChunk = 256;
+
+// Returns true if some output is Inf or NaN.
+bool ToHalves(const float* in, uint16_t* out, size_t count) {
+  uint32_t non_finite = 0;
+  for (size_t i = 0; i < count; ++i) {
+    out[i] = half::FromFloat(in[i]);
+    non_finite |= (out[i] & 0x7c00u) == 0x7c00u;
+  }
+  return non_finite != 0;
+}
+
+// Returns true if some input is Inf or NaN.
+bool FromHalves(const uint16_t* in, float* out, size_t count) {
+  uint32_t non_finite = 0;
+  for (size_t i = 0; i < count; ++i) {
+    out[i] = half::ToFloat(in[i]);
+    non_finite |= (in[i] & 0x7c00u) == 0x7c00u;
+  }
+  return non_finite != 0;
+}
+
+// Index of the first non-finite half (one exists).
+size_t FirstNonFinite(const uint16_t* h, size_t count) {
+  return std::find_if(h, h + count, half::IsNonFinite) - h;
+}
 
 }  // namespace
 
@@ -21,19 +46,12 @@ absl::Status F16Codec::EncodeRows(absl::Span<const float> hidden, int32_t n, int
   uint16_t buf[kChunk];
   for (size_t start = 0; start < hidden.size(); start += kChunk) {
     const size_t count = std::min(kChunk, hidden.size() - start);
-    bool overflow = false;
-    for (size_t i = 0; i < count; ++i) {
-      buf[i] = half::FromFloat(hidden[start + i]);
-      overflow |= half::IsNonFinite(buf[i]);  // inputs are finite: Inf means overflow
-    }
-    if (overflow) {
-      for (size_t i = 0; i < count; ++i) {
-        if (!half::IsNonFinite(buf[i])) continue;
-        const size_t at = start + i;
-        return absl::InvalidArgumentError(absl::StrCat(
-            "f16 encode: value ", hidden[at], " at row ", at / static_cast<size_t>(dim),
-            ", channel ", at % static_cast<size_t>(dim), " exceeds the f16 range (+-65504)"));
-      }
+    if (ToHalves(hidden.data() + start, buf, count)) {
+      // Inputs are finite, so Inf means overflow.
+      const size_t at = start + FirstNonFinite(buf, count);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "f16 encode: value ", hidden[at], " at row ", at / static_cast<size_t>(dim), ", channel ",
+          at % static_cast<size_t>(dim), " exceeds the f16 range (+-65504)"));
     }
     std::memcpy(out + 2 * start, buf, 2 * count);
   }
@@ -46,19 +64,11 @@ absl::Status F16Codec::DecodeRows(std::string_view payload, int32_t n, int32_t d
   for (size_t start = 0; start < out.size(); start += kChunk) {
     const size_t count = std::min(kChunk, out.size() - start);
     std::memcpy(buf, payload.data() + 2 * start, 2 * count);
-    bool bad = false;
-    for (size_t i = 0; i < count; ++i) {
-      out[start + i] = half::ToFloat(buf[i]);
-      bad |= half::IsNonFinite(buf[i]);
-    }
-    if (bad) {
-      for (size_t i = 0; i < count; ++i) {
-        if (!half::IsNonFinite(buf[i])) continue;
-        const size_t at = start + i;
-        return absl::InvalidArgumentError(absl::StrCat(
-            "f16 payload: non-finite value ", out[at], " at row ", at / static_cast<size_t>(dim),
-            ", channel ", at % static_cast<size_t>(dim)));
-      }
+    if (FromHalves(buf, out.data() + start, count)) {
+      const size_t at = start + FirstNonFinite(buf, count);
+      return absl::InvalidArgumentError(absl::StrCat("f16 payload: non-finite value ", out[at],
+                                                     " at row ", at / static_cast<size_t>(dim),
+                                                     ", channel ", at % static_cast<size_t>(dim)));
     }
   }
   return absl::OkStatus();

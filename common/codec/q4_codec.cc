@@ -3,45 +3,66 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/codec/half.h"
+#include "common/codec/quant_math.h"
 
 namespace tandem {
 namespace {
 
-// Channels of the k largest |x| of a row, in increasing channel order. Ties at the
-// k-th magnitude go to the lowest channels, so the choice is deterministic everywhere.
-void SelectOutliers(absl::Span<const float> row, int32_t k, std::vector<float>& magnitudes,
+struct Candidate {
+  float magnitude;
+  uint16_t channel;
+};
+
+// Orders candidates best first: larger magnitude, then (ties) the lower channel. As the
+// heap's comparison it keeps the worst of the kept candidates at the front.
+// (A lambda rather than a function so that the heap algorithms inline it.)
+constexpr auto Better = [](const Candidate& a, const Candidate& b) {
+  return a.magnitude > b.magnitude || (a.magnitude == b.magnitude && a.channel < b.channel);
+};
+
+// Channels of the k largest |x| of a row, in increasing channel order; ties go to the
+// lowest channels, so the choice is deterministic everywhere. A k-heap over one pass,
+// skipping whole blocks (vectorized max) that cannot beat the current k-th: most blocks
+// once the massive channels are in.
+void SelectOutliers(absl::Span<const float> row, int32_t k, std::vector<Candidate>& heap,
                     std::vector<uint16_t>& channels) {
   channels.clear();
   if (k == 0) return;
-  magnitudes.resize(row.size());
-  for (size_t c = 0; c < row.size(); ++c) magnitudes[c] = std::fabs(row[c]);
-  // k-th largest magnitude, in O(dim).
-  std::nth_element(magnitudes.begin(), magnitudes.begin() + (k - 1), magnitudes.end(),
-                   std::greater<float>());
-  const float threshold = magnitudes[k - 1];
-  int32_t above = 0;
-  for (float x : row) above += std::fabs(x) > threshold;
-  int32_t ties = k - above;  // channels equal to the threshold that still fit
-  for (size_t c = 0; c < row.size(); ++c) {
-    const float m = std::fabs(row[c]);
-    if (m > threshold || (m == threshold && ties-- > 0)) {
-      channels.push_back(static_cast<uint16_t>(c));
+  heap.clear();
+  const auto k_size = static_cast<size_t>(k);
+  for (size_t base = 0; base < row.size(); base += kCodecBlock) {
+    if (heap.size() == k_size && MaxAbs(row.data() + base, kCodecBlock) <= heap.front().magnitude) {
+      continue;  // an equal magnitude loses the tie to the earlier channel already kept
+    }
+    for (size_t c = base; c < base + kCodecBlock; ++c) {
+      const Candidate candidate{std::fabs(row[c]), static_cast<uint16_t>(c)};
+      if (heap.size() < k_size) {
+        heap.push_back(candidate);
+        std::push_heap(heap.begin(), heap.end(), Better);
+      } else if (candidate.magnitude > heap.front().magnitude) {
+        std::pop_heap(heap.begin(), heap.end(), Better);
+        heap.back() = candidate;
+        std::push_heap(heap.begin(), heap.end(), Better);
+      }
     }
   }
+  for (const Candidate& candidate : heap) channels.push_back(candidate.channel);
+  std::sort(channels.begin(), channels.end());
 }
 
 // Quantizes 32 values; false if the scale does not fit in f16.
 bool QuantizeBlock(const float* x, WireQ4Block& block) {
-  float amax = 0.0f, m = 0.0f;
+  // m: the first value of largest magnitude (two passes: the max reduction vectorizes).
+  const float amax = MaxAbs(x, kCodecBlock);
+  float m = 0.0f;
   for (int i = 0; i < kCodecBlock; ++i) {
-    if (std::fabs(x[i]) > amax) {
-      amax = std::fabs(x[i]);
+    if (std::fabs(x[i]) == amax) {
       m = x[i];
+      break;
     }
   }
   // m maps to code -8 exactly (up to f16 rounding of d, which is away from zero).
@@ -51,7 +72,7 @@ bool QuantizeBlock(const float* x, WireQ4Block& block) {
   const float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
   uint8_t codes[kCodecBlock];
   for (int i = 0; i < kCodecBlock; ++i) {
-    const float q = std::clamp(std::nearbyint(x[i] * inv_d), -8.0f, 7.0f);
+    const float q = std::clamp(RoundNearestEven(x[i] * inv_d), -8.0f, 7.0f);
     codes[i] = static_cast<uint8_t>(static_cast<int>(q) + 8);
   }
   for (int j = 0; j < kCodecBlock / 2; ++j) {
@@ -74,7 +95,9 @@ absl::Status Q4Codec::EncodeRows(absl::Span<const float> hidden, int32_t n, int3
                                  char* out) const {
   const int32_t k = OutlierCount(dim);
   const int32_t blocks = dim / kCodecBlock;
-  std::vector<float> rest(dim), magnitudes;
+  std::vector<float> rest(dim);
+  std::vector<Candidate> heap;
+  heap.reserve(k);
   std::vector<uint16_t> channels;
   channels.reserve(k);
   for (int32_t r = 0; r < n; ++r) {
@@ -82,7 +105,7 @@ absl::Status Q4Codec::EncodeRows(absl::Span<const float> hidden, int32_t n, int3
     std::copy(row.begin(), row.end(), rest.begin());
 
     // Outliers at f16, zeroed in the rest.
-    SelectOutliers(row, k, magnitudes, channels);
+    SelectOutliers(row, k, heap, channels);
     for (uint16_t c : channels) {
       const WireQ4Outlier outlier{.channel = c, .value = half::FromFloat(row[c])};
       if (half::IsNonFinite(outlier.value)) {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/codec/half.h"
+#include "common/codec/quant_math.h"
 
 namespace tandem {
 
@@ -22,8 +23,7 @@ absl::Status Q8Codec::EncodeRows(absl::Span<const float> hidden, int32_t n, int3
   const size_t blocks = hidden.size() / kCodecBlock;
   for (size_t b = 0; b < blocks; ++b) {
     const float* x = hidden.data() + b * kCodecBlock;
-    float amax = 0.0f;
-    for (int i = 0; i < kCodecBlock; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float amax = MaxAbs(x, kCodecBlock);
 
     WireQ8Block block;
     block.d = half::FromFloatAwayFromZero(amax / 127.0f);
@@ -37,7 +37,7 @@ absl::Status Q8Codec::EncodeRows(absl::Span<const float> hidden, int32_t n, int3
     const float inv_d = d > 0.0f ? 1.0f / d : 0.0f;
     for (int i = 0; i < kCodecBlock; ++i) {
       // d >= amax / 127, so |x * inv_d| <= 127 up to one rounding; clamp for that ulp.
-      const float q = std::nearbyint(x[i] * inv_d);
+      const float q = RoundNearestEven(x[i] * inv_d);
       block.qs[i] = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
     }
     std::memcpy(out + b * sizeof(WireQ8Block), &block, sizeof(block));
