@@ -165,6 +165,15 @@ bool WriteMalformed(const fs::path& dir) {
   add("bad_huge_kv_count").Header(3, 0, uint64_t{1} << 60).Zeros(32);
   add("bad_huge_tensor_count").Header(3, uint64_t{1} << 60, 0).Zeros(32);
   add("bad_nested_array").Header(3, 0, 1).Str("k").U32(9).U32(9).U64(1).U32(4).U64(1).U32(7);
+  add("bad_array_element_type").Header(3, 0, 1).Str("k").U32(9).U32(99).U64(0);
+  add("bad_data_section_past_eof").Header(3, 1, 0).Tensor("t", {1}, kF32, 0);
+  // Valid, hand-built: metadata only, without the (optional) padding; a positive int32.
+  add("valid_v3_unpadded_metadata")
+      .Header(3, 0, 2)
+      .KvU32("llama.block_count", 1)
+      .Str("i32")
+      .U32(5)
+      .Put(int32_t{7});
   add("bad_value_type").Header(3, 0, 1).Str("k").U32(13).U32(0);
   add("bad_bool").Header(3, 0, 1).Str("k").U32(7).U8(2);
   add("bad_duplicate_key").Header(3, 0, 2).KvU32("k", 1).KvU32("k", 2);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "common/gguf/gguf_file.h"
 #include "gtest/gtest.h"
 
@@ -58,6 +59,26 @@ TEST(GgufCorpusTest, EveryFileParsesOrFailsCleanly) {
     }
     // The fuzz target's own invariant checks (trap on violation).
     LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
+  }
+}
+
+// Cutting a valid file anywhere before the end of its last tensor's data is an error.
+TEST(GgufCorpusTest, EveryTruncationOfValidFilesFails) {
+  for (const fs::path& p : CorpusFiles()) {
+    if (!p.filename().string().starts_with("valid_")) continue;
+    SCOPED_TRACE(p.filename().string());
+    const std::vector<uint8_t> bytes = ReadAll(p);
+    auto full = GgufFile::Parse(bytes);
+    ASSERT_TRUE(full.ok()) << full.status();
+    if ((*full)->tensors().empty()) continue;  // trailing padding is optional then
+    size_t end = 0;
+    for (const GgufTensorInfo& t : (*full)->tensors()) {
+      end = std::max<size_t>(end, t.data.data() + t.data.size() - bytes.data());
+    }
+    for (size_t n = 0; n < end; ++n) {
+      auto cut = GgufFile::Parse(absl::MakeConstSpan(bytes.data(), n));
+      ASSERT_EQ(cut.status().code(), absl::StatusCode::kInvalidArgument) << n;
+    }
   }
 }
 

@@ -55,6 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sink = sink + f.GetString(key).ok() + f.GetUint(key).ok() + f.GetFloat(key).ok() +
            f.GetBool(key).ok() + f.GetArray(key).ok();
   }
+  Check(f.Find("") == nullptr && f.FindTensor("") == nullptr);  // empty names are rejected
+  Check(f.GetUint("").status().code() == absl::StatusCode::kNotFound);
   for (const tandem::GgufTensorInfo& t : f.tensors()) {
     Check(f.FindTensor(t.name) == &t);
     Check(!t.shape.empty() && t.shape.size() <= 4);
