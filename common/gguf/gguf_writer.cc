@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -216,7 +217,8 @@ absl::Status PutValue(Encoder& enc, const GgufValue& v, std::string_view key) {
 class FileSink {
  public:
   static absl::StatusOr<std::unique_ptr<FileSink>> Create(const std::string& path) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // O_EXCL: never truncate a file someone else owns (or another writer is filling).
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoError(errno, "cannot create", path);
     return std::unique_ptr<FileSink>(new FileSink(path, fd));
   }
@@ -402,9 +404,14 @@ absl::Status GgufWriter::Write(const std::string& path,
   }
 
   // Stream everything into a temporary file, renamed over `path` only when complete.
-  const std::string tmp_path = path + ".tmp";
+  // Unique per process and call, so concurrent writers of one path cannot rename each
+  // other's half-written files into place.
+  static std::atomic<uint64_t> tmp_counter{0};
+  const std::string tmp_path = absl::StrCat(path, ".tmp.", ::getpid(), ".", tmp_counter++);
+  bool created = false;  // only our own temporary file may be removed on failure
   absl::Status st = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::unique_ptr<FileSink> sink, FileSink::Create(tmp_path));
+    created = true;
     RETURN_IF_ERROR(sink->Write(enc.bytes()));
     RETURN_IF_ERROR(sink->WriteZeros(PaddingFor(sink->position(), alignment)));
     std::vector<uint8_t> buffer;
@@ -429,7 +436,7 @@ absl::Status GgufWriter::Write(const std::string& path,
   if (st.ok() && ::rename(tmp_path.c_str(), path.c_str()) != 0) {
     st = ErrnoError(errno, "cannot rename the temporary file to", path);
   }
-  if (!st.ok()) ::unlink(tmp_path.c_str());
+  if (!st.ok() && created) ::unlink(tmp_path.c_str());
   return st;
 }
 

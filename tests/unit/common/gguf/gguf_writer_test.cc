@@ -138,7 +138,8 @@ TEST_F(GgufWriterTest, RoundTripsEveryValueAndTensorType) {
   }
   const std::string path = Path("all.gguf");
   ASSERT_TRUE(w.Write(path).ok());
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  // No temporary file is left behind.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
 
   auto f = GgufFile::Open(path);
   ASSERT_TRUE(f.ok()) << f.status();
@@ -275,7 +276,7 @@ TEST_F(GgufWriterTest, RejectsBadTensors) {
   dup.AddTensor("t", {4}, GgmlType::kF32, Pattern(2));
   EXPECT_THAT(dup.Write(path).message(), HasSubstr("duplicate tensor name 't'"));
   EXPECT_FALSE(fs::exists(path));
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_TRUE(fs::is_empty(dir_));  // no temporary file either
 }
 
 TEST_F(GgufWriterTest, RejectsBadValues) {
@@ -318,7 +319,8 @@ TEST_F(GgufWriterTest, FailedWriteKeepsExistingFile) {
   EXPECT_THAT(st.message(), HasSubstr("source unreadable"));
   std::vector<uint8_t> kept = ReadAll(path);
   EXPECT_EQ(std::string(kept.begin(), kept.end()), "previous");
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  // No temporary file is left behind.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
 
   GgufWriter resize;
   resize.AddTensor("r", {4}, GgmlType::kF32, [](std::vector<uint8_t>& out) {
@@ -326,6 +328,18 @@ TEST_F(GgufWriterTest, FailedWriteKeepsExistingFile) {
     return absl::OkStatus();
   });
   EXPECT_THAT(resize.Write(path).message(), HasSubstr("resized"));
+}
+
+TEST_F(GgufWriterTest, LeavesOtherFilesNamedLikeTemporariesAlone) {
+  const std::string path = Path("model.gguf");
+  { std::ofstream(path + ".tmp") << "someone else's"; }
+  GgufWriter w;
+  w.AddTensor("t", {4}, GgmlType::kF32, Pattern(1));
+  ASSERT_TRUE(w.Write(path).ok());
+  ASSERT_TRUE(w.Write(path).ok());  // a second write to the same path gets its own temporary
+  std::vector<uint8_t> other = ReadAll(path + ".tmp");
+  EXPECT_EQ(std::string(other.begin(), other.end()), "someone else's");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 2);
 }
 
 TEST_F(GgufWriterTest, UnwritableDirectory) {
