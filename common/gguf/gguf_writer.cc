@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -217,8 +216,7 @@ absl::Status PutValue(Encoder& enc, const GgufValue& v, std::string_view key) {
 class FileSink {
  public:
   static absl::StatusOr<std::unique_ptr<FileSink>> Create(const std::string& path) {
-    // O_EXCL: never truncate a file someone else owns (or another writer is filling).
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoError(errno, "cannot create", path);
     return std::unique_ptr<FileSink>(new FileSink(path, fd));
   }
@@ -404,11 +402,8 @@ absl::Status GgufWriter::Write(const std::string& path,
   }
 
   // Stream everything into a temporary file, renamed over `path` only when complete.
-  // Unique per process and call, so concurrent writers of one path cannot rename each
-  // other's half-written files into place.
-  static std::atomic<uint64_t> tmp_counter{0};
-  const std::string tmp_path = absl::StrCat(path, ".tmp.", ::getpid(), ".", tmp_counter++);
-  bool created = false;  // only our own temporary file may be removed on failure
+  const std::string tmp_path = path + ".tmp";
+  bool created = false;  // if creation failed, whatever has that name is not ours to remove
   absl::Status st = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::unique_ptr<FileSink> sink, FileSink::Create(tmp_path));
     created = true;
