@@ -1,5 +1,6 @@
 #include "cloud/worker.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -31,13 +32,18 @@ int64_t Worker::KvCacheBytes(int32_t split_layer, int32_t max_context) const {
          model_->hparams().kv_dim();
 }
 
+int64_t Worker::max_chunk_bytes() const {
+  const int64_t f32_rows = int64_t{4} * model_->hparams().dim * limits_.max_chunk_positions;
+  return std::min(limits_.max_chunk_bytes, f32_rows);
+}
+
 OpenReply Worker::BaseReply(const OpenRequest& request, const OpenGrant& grant) const {
   OpenReply reply;
   reply.session_id = request.session_id;
   reply.model_id = model_->identity();
   reply.protocol_version = request.protocol_version;
   reply.max_chunk_positions = limits_.max_chunk_positions;
-  reply.max_chunk_bytes = limits_.max_chunk_bytes;
+  reply.max_chunk_bytes = max_chunk_bytes();
   for (CodecKind kind : kAllCodecKinds) {
     if (ValidateCodecDim(kind, model_->hparams().dim).ok()) reply.codecs.push_back(kind);
   }
@@ -163,11 +169,10 @@ absl::StatusOr<std::shared_ptr<Session>> Worker::Find(const Attachment& attachme
 
 absl::StatusOr<StepReply> Worker::Step(const Attachment& attachment, const ChunkRequest& chunk) {
   ASSIGN_OR_RETURN(std::shared_ptr<Session> session, Find(attachment));
-  absl::StatusOr<StepReply> reply =
-      session->Step(chunk,
-                    ChunkLimits{.max_positions = limits_.max_chunk_positions,
-                                .max_bytes = limits_.max_chunk_bytes},
-                    scheduler_, [&] { return CheckAttached(attachment); });
+  absl::StatusOr<StepReply> reply = session->Step(
+      chunk,
+      ChunkLimits{.max_positions = limits_.max_chunk_positions, .max_bytes = max_chunk_bytes()},
+      scheduler_, [&] { return CheckAttached(attachment); });
   absl::MutexLock lock(&mu_);
   if (CheckAttachedLocked(attachment).ok()) {
     sessions_.find(attachment.session_id)->second.last_active = clock_.Now();

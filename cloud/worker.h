@@ -73,6 +73,10 @@ class Worker {
   // Steps not yet running are refused with Unavailable (running ones finish).
   void Shutdown();
 
+  // Largest payload a chunk may carry: the byte limit, or max_chunk_positions f32 rows
+  // if that is smaller (no codec is larger than f32).
+  int64_t max_chunk_bytes() const;
+
   const LlamaModel& model() const { return *model_; }
   const WorkerLimits& limits() const { return limits_; }
   int threads() const { return scheduler_.threads(); }

@@ -1,0 +1,93 @@
+#include "cloud/cloud_server.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/util/status_macros.h"
+#include "grpcpp/resource_quota.h"
+#include "grpcpp/server_builder.h"
+
+namespace tandem::cloud {
+namespace {
+
+int ClampToInt(int64_t v) { return static_cast<int>(std::min<int64_t>(v, INT32_MAX)); }
+int Millis(absl::Duration d) { return ClampToInt(absl::ToInt64Milliseconds(d)); }
+
+}  // namespace
+
+absl::Status ServerConfig::Validate() const {
+  if (listen_address.empty()) return absl::InvalidArgumentError("no listen address given");
+  if (!tls.insecure && (tls.cert_file.empty() || tls.key_file.empty())) {
+    return absl::InvalidArgumentError(
+        "TLS needs --tls-cert and --tls-key (or --insecure for plaintext)");
+  }
+  if (tls.insecure && !tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca needs TLS (drop --insecure)");
+  }
+  if (keepalive_time <= absl::ZeroDuration() || keepalive_timeout <= absl::ZeroDuration() ||
+      min_client_ping_interval <= absl::ZeroDuration() || shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("keepalive and shutdown durations must be positive");
+  }
+  return absl::OkStatus();
+}
+
+int64_t MaxReceiveMessageBytes(const Worker& worker) {
+  return std::max(worker.max_chunk_bytes(), worker.limits().max_echo_bytes) + kMessageSlackBytes;
+}
+
+absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(const ServerConfig& config,
+                                                                Worker& worker,
+                                                                CloudMetrics& metrics) {
+  RETURN_IF_ERROR(config.Validate());
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   MakeServerCredentials(config.tls));
+  std::optional<BearerTokens> tokens;
+  if (!config.auth_tokens_file.empty()) {
+    ASSIGN_OR_RETURN(tokens, BearerTokens::FromFile(config.auth_tokens_file));
+  }
+
+  std::unique_ptr<CloudServer> server(new CloudServer(worker, config.shutdown_grace));
+  server->service_ = std::make_unique<SplitInferenceService>(worker, metrics, std::move(tokens));
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address, credentials, &server->port_);
+  builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(ClampToInt(MaxReceiveMessageBytes(worker)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(config.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Millis(config.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Keep pinging during a long, quiet stream (an edge idling between requests).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             Millis(config.min_client_ping_interval));
+  // One sync-server thread per stream: bound them (sessions + unary calls + pollers);
+  // calls beyond the bound get RESOURCE_EXHAUSTED.
+  grpc::ResourceQuota quota("tandem-cloud");
+  quota.SetMaxThreads(worker.limits().max_sessions + 16);
+  builder.SetResourceQuota(quota);
+
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address));
+  }
+  return server;
+}
+
+void CloudServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  worker_.BeginDrain();
+  service_->BeginShutdown();
+  // Stops accepting at once; calls still running after the grace period are cancelled.
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace_));
+  server_->Wait();
+  worker_.Shutdown();
+}
+
+CloudServer::~CloudServer() {
+  if (server_ != nullptr) Shutdown();
+}
+
+}  // namespace tandem::cloud

@@ -1,0 +1,69 @@
+// The worker's gRPC server: credentials (TLS by default), message size limits from the
+// worker's limits, keepalive so dead edges are noticed, and graceful shutdown.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cloud/cloud_metrics.h"
+#include "cloud/split_inference_service.h"
+#include "cloud/worker.h"
+#include "common/net/tls.h"
+#include "grpcpp/server.h"
+
+namespace tandem::cloud {
+
+struct ServerConfig {
+  std::string listen_address;    // "host:port"; port 0 picks a free port
+  ServerTlsOptions tls;          // TLS unless tls.insecure
+  std::string auth_tokens_file;  // non-empty: bearer tokens required (bearer_auth.h)
+  // The server pings a connection after keepalive_time without traffic and drops it if
+  // no answer comes within keepalive_timeout: a vanished edge (power loss, NAT timeout)
+  // frees its stream thread and its session starts the idle countdown.
+  absl::Duration keepalive_time = absl::Seconds(30);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
+  // Edges may ping this often (they detect a dead worker faster than the server does).
+  absl::Duration min_client_ping_interval = absl::Seconds(5);
+  // Graceful shutdown waits this long for streams to finish their step.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+
+  absl::Status Validate() const;
+};
+
+// Bytes a message may add to its largest payload (other fields, protobuf framing).
+inline constexpr int64_t kMessageSlackBytes = 64 * 1024;
+
+// The receive limit: the largest chunk payload or echo payload plus slack. Anything
+// larger is refused by gRPC with RESOURCE_EXHAUSTED before it is parsed.
+int64_t MaxReceiveMessageBytes(const Worker& worker);
+
+class CloudServer {
+ public:
+  // Starts serving `worker`. Unavailable if the address cannot be bound; errors naming
+  // the file for unreadable certificates or token files.
+  static absl::StatusOr<std::unique_ptr<CloudServer>> Start(const ServerConfig& config,
+                                                            Worker& worker, CloudMetrics& metrics);
+  ~CloudServer();
+
+  int port() const { return port_; }
+
+  // Graceful: new sessions are refused, idle streams end now, streams in a step end after
+  // it (UNAVAILABLE: resume elsewhere), everything left is cancelled after the grace
+  // period. Idempotent.
+  void Shutdown();
+
+ private:
+  CloudServer(Worker& worker, absl::Duration grace) : worker_(worker), grace_(grace) {}
+
+  Worker& worker_;
+  absl::Duration grace_;
+  std::unique_ptr<SplitInferenceService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace tandem::cloud

@@ -1,0 +1,135 @@
+// tandem-cloud: the split-inference worker. Flags are parsed here only, into validated
+// config structs; then the model loads, the server starts, and one line
+// "tandem-cloud listening on HOST:PORT" on stderr says it is serving. SIGTERM/SIGINT shut
+// down gracefully (see CloudServer::Shutdown).
+#include <signal.h>
+
+#include <algorithm>
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "cloud/clock.h"
+#include "cloud/cloud_metrics.h"
+#include "cloud/cloud_server.h"
+#include "cloud/idle_reaper.h"
+#include "cloud/worker.h"
+#include "common/metrics/metrics_server.h"
+#include "common/util/status_macros.h"
+
+namespace {
+
+struct Flags {
+  tandem::cloud::WorkerConfig worker;
+  tandem::cloud::ServerConfig server;
+  std::string metrics_address;
+  double idle_timeout_seconds = 300;
+  int64_t kv_budget_mib = 1024;
+  double shutdown_grace_seconds = 10;
+};
+
+// "HOST:PORT" with the port replaced by `port` (the bound one when 0 was asked for).
+std::string WithPort(const std::string& address, int port) {
+  const size_t colon = address.rfind(':');
+  return absl::StrCat(colon == std::string::npos ? address : address.substr(0, colon), ":", port);
+}
+
+// Blocks SIGINT and SIGTERM in this thread and every thread it starts later, so that
+// WaitForTermination receives them synchronously.
+sigset_t BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+absl::Status Run(Flags& flags, const sigset_t& signals) {
+  using namespace tandem::cloud;
+  flags.worker.limits.idle_timeout = absl::Seconds(flags.idle_timeout_seconds);
+  flags.worker.limits.kv_budget_bytes = flags.kv_budget_mib * (int64_t{1} << 20);
+  flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
+  RETURN_IF_ERROR(flags.worker.Validate());
+  RETURN_IF_ERROR(flags.server.Validate());
+  if (flags.server.tls.insecure) {
+    std::cerr << "tandem-cloud: WARNING: --insecure: the edge-cloud link is plaintext; hidden "
+                 "states and tokens can be read and altered on the network\n";
+  }
+
+  SystemClock clock;
+  ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker, Worker::Create(flags.worker, clock));
+  tandem::MetricsServer metrics_server;
+  CloudMetrics metrics(metrics_server.registry());
+  if (!flags.metrics_address.empty()) {
+    ASSIGN_OR_RETURN(int port, metrics_server.Start(flags.metrics_address));
+    std::cerr << "tandem-cloud metrics on " << WithPort(flags.metrics_address, port)
+              << "/metrics\n";
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<CloudServer> server,
+                   CloudServer::Start(flags.server, *worker, metrics));
+  IdleReaper reaper(*worker, std::clamp(flags.worker.limits.idle_timeout / 4, absl::Seconds(1),
+                                        absl::Seconds(30)));
+  std::cerr << "tandem-cloud listening on " << WithPort(flags.server.listen_address, server->port())
+            << std::endl;
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::cerr << "tandem-cloud: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
+            << ", shutting down\n";
+  server->Shutdown();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const sigset_t signals = BlockTerminationSignals();
+  Flags flags;
+  flags.worker.model_path = TANDEM_DEFAULT_MODEL;
+  tandem::cloud::WorkerLimits& limits = flags.worker.limits;
+  tandem::ServerTlsOptions& tls = flags.server.tls;
+
+  CLI::App app{"tandem-cloud: runs layers [K, N), the head and the sampler for edge sessions"};
+  app.add_option("-m,--model", flags.worker.model_path, "GGUF model (the whole model)")
+      ->capture_default_str();
+  app.add_option("--listen", flags.server.listen_address,
+                 "HOST:PORT to serve gRPC on (port 0: any)")
+      ->required();
+  app.add_option("--metrics", flags.metrics_address, "HOST:PORT to serve Prometheus /metrics on");
+  app.add_option("-t,--threads", flags.worker.threads, "Compute threads")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--max-sessions", limits.max_sessions, "Sessions held at once")
+      ->capture_default_str();
+  app.add_option("--max-context", limits.max_context, "KV-cache positions per session")
+      ->capture_default_str();
+  app.add_option("--max-chunk-positions", limits.max_chunk_positions, "Positions per chunk")
+      ->capture_default_str();
+  app.add_option("--idle-timeout-seconds", flags.idle_timeout_seconds,
+                 "How long a session whose stream dropped stays resumable")
+      ->capture_default_str();
+  app.add_option("--kv-budget-mib", flags.kv_budget_mib, "KV-cache memory of all sessions")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--shutdown-grace-seconds", flags.shutdown_grace_seconds,
+                 "On SIGTERM, how long running steps may take to finish")
+      ->capture_default_str();
+  app.add_option("--tls-cert", tls.cert_file, "PEM certificate chain of this worker");
+  app.add_option("--tls-key", tls.key_file, "PEM private key");
+  app.add_option("--tls-client-ca", tls.client_ca_file,
+                 "PEM CA: require client certificates signed by it (mutual TLS)");
+  app.add_flag("--insecure", tls.insecure, "Plaintext gRPC (logs a warning)");
+  app.add_option("--auth-tokens-file", flags.server.auth_tokens_file,
+                 "Bearer tokens accepted, one per line");
+  CLI11_PARSE(app, argc, argv);
+
+  absl::Status status = Run(flags, signals);
+  if (!status.ok()) {
+    std::cerr << "tandem-cloud: error: " << status << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,179 @@
+#include "cloud/split_inference_service.h"
+
+#include <chrono>
+#include <string>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_format.h"
+#include "cloud/proto_convert.h"
+#include "common/util/status_macros.h"
+
+namespace tandem::cloud {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+absl::Status ShuttingDown() {
+  return absl::UnavailableError("the worker is shutting down; resume elsewhere");
+}
+
+}  // namespace
+
+SplitInferenceService::SplitInferenceService(Worker& worker, CloudMetrics& metrics,
+                                             std::optional<BearerTokens> tokens)
+    : worker_(worker), metrics_(metrics), tokens_(std::move(tokens)) {}
+
+absl::Status SplitInferenceService::Authenticate(const grpc::ServerContext& context) const {
+  if (!tokens_.has_value()) return absl::OkStatus();
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return absl::UnauthenticatedError("this worker requires \"authorization: Bearer <token>\"");
+  }
+  return tokens_->Check(std::string_view(it->second.data(), it->second.size()));
+}
+
+grpc::Status SplitInferenceService::Finish(const absl::Status& status) {
+  if (!status.ok()) metrics_.RecordError(status.code());
+  return ToGrpcStatus(status);
+}
+
+absl::Status SplitInferenceService::Write(Stream& stream, const v1::CloudMessage& message) {
+  if (!stream.Write(message)) return absl::CancelledError("the edge closed the stream");
+  metrics_.AddSentBytes(message.ByteSizeLong());
+  return absl::OkStatus();
+}
+
+bool SplitInferenceService::MarkIdle(grpc::ServerContext* context) {
+  absl::MutexLock lock(&streams_mu_);
+  if (shutting_down_) return false;
+  idle_streams_[context] = true;
+  return true;
+}
+
+void SplitInferenceService::MarkBusy(grpc::ServerContext* context) {
+  absl::MutexLock lock(&streams_mu_);
+  idle_streams_[context] = false;
+}
+
+void SplitInferenceService::Unregister(grpc::ServerContext* context) {
+  absl::MutexLock lock(&streams_mu_);
+  idle_streams_.erase(context);
+}
+
+void SplitInferenceService::BeginShutdown() {
+  absl::MutexLock lock(&streams_mu_);
+  shutting_down_ = true;
+  for (auto& [context, idle] : idle_streams_) {
+    if (idle) context->TryCancel();
+  }
+}
+
+grpc::Status SplitInferenceService::Generate(grpc::ServerContext* context, Stream* stream) {
+  absl::Cleanup unregister = [this, context] { Unregister(context); };
+  return Finish(ServeStream(*context, *stream));
+}
+
+absl::Status SplitInferenceService::ServeStream(grpc::ServerContext& context, Stream& stream) {
+  RETURN_IF_ERROR(Authenticate(context));
+  v1::EdgeMessage message;
+  if (!MarkIdle(&context)) return ShuttingDown();
+  if (!stream.Read(&message)) return absl::OkStatus();  // closed before saying anything
+  MarkBusy(&context);
+  metrics_.AddReceivedBytes(message.ByteSizeLong());
+  if (message.kind_case() != v1::EdgeMessage::kHello) {
+    return absl::InvalidArgumentError("the first message of a stream must be a Hello");
+  }
+  ASSIGN_OR_RETURN(OpenRequest request, OpenRequestFromProto(message.hello()));
+  ASSIGN_OR_RETURN(Worker::Opened opened, worker_.Open(request));
+  metrics_.StreamAttached();
+  if (!opened.reply.resumed) metrics_.RecordSessionOpened(CodecKindName(request.codec));
+  absl::Cleanup detach = [&] {
+    worker_.Detach(opened.attachment);
+    metrics_.StreamDetached();
+  };
+
+  v1::CloudMessage reply;
+  for (const absl::Status& notice : opened.reply.notices) {
+    NoticeToProto(notice, reply.mutable_error());
+    RETURN_IF_ERROR(Write(stream, reply));
+  }
+  ReadyToProto(opened.reply, reply.mutable_ready());
+  RETURN_IF_ERROR(Write(stream, reply));
+  return ServeSession(context, stream, opened.attachment);
+}
+
+absl::Status SplitInferenceService::ServeSession(grpc::ServerContext& context, Stream& stream,
+                                                 const Attachment& attachment) {
+  v1::EdgeMessage message;
+  v1::CloudMessage reply;
+  for (;;) {
+    if (!MarkIdle(&context)) return ShuttingDown();
+    if (!stream.Read(&message)) return absl::OkStatus();  // half-closed: session detaches
+    MarkBusy(&context);
+    const auto start = std::chrono::steady_clock::now();
+    metrics_.AddReceivedBytes(message.ByteSizeLong());
+    switch (message.kind_case()) {
+      case v1::EdgeMessage::kChunk: {
+        ASSIGN_OR_RETURN(ChunkRequest chunk, ChunkRequestFromProto(message.chunk()));
+        ASSIGN_OR_RETURN(StepReply step, worker_.Step(attachment, chunk));
+        if (step.token.has_value()) {
+          TokenToProto(*step.token, reply.mutable_token());
+          RETURN_IF_ERROR(Write(stream, reply));
+        }
+        metrics_.RecordStep(chunk.num_positions, step.token.has_value(), SecondsSince(start));
+        break;
+      }
+      case v1::EdgeMessage::kTruncate:
+        RETURN_IF_ERROR(worker_.Truncate(attachment, message.truncate().position()));
+        break;
+      case v1::EdgeMessage::kClose:
+        return worker_.Close(attachment);
+      case v1::EdgeMessage::kHello:
+        return absl::InvalidArgumentError("Hello is only valid as the first message of a stream");
+      default:
+        return absl::UnimplementedError(
+            absl::StrFormat("unknown EdgeMessage kind %d", static_cast<int>(message.kind_case())));
+    }
+    if (worker_.draining()) return ShuttingDown();
+  }
+}
+
+grpc::Status SplitInferenceService::Health(grpc::ServerContext* context,
+                                           const v1::HealthRequest* request,
+                                           v1::HealthResponse* response) {
+  if (absl::Status auth = Authenticate(*context); !auth.ok()) return Finish(auth);
+  StatusToProto(worker_.Status(), response);
+  return grpc::Status::OK;
+}
+
+grpc::Status SplitInferenceService::Profile(grpc::ServerContext* context,
+                                            const v1::ProfileRequest* request,
+                                            v1::ProfileResponse* response) {
+  if (absl::Status auth = Authenticate(*context); !auth.ok()) return Finish(auth);
+  absl::StatusOr<ProfileResult> result = worker_.Profile(ProfileRequestFromProto(*request));
+  if (!result.ok()) return Finish(result.status());
+  ProfileToProto(*result, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status SplitInferenceService::Echo(grpc::ServerContext* context,
+                                         const v1::EchoRequest* request,
+                                         v1::EchoResponse* response) {
+  const auto start = std::chrono::steady_clock::now();
+  if (absl::Status auth = Authenticate(*context); !auth.ok()) return Finish(auth);
+  const int64_t limit = worker_.limits().max_echo_bytes;
+  if (static_cast<int64_t>(request->payload().size()) > limit || request->response_bytes() < 0 ||
+      request->response_bytes() > limit) {
+    return Finish(absl::InvalidArgumentError(
+        absl::StrFormat("echo sizes (payload %d, response %d bytes) must be within [0, %d]",
+                        request->payload().size(), request->response_bytes(), limit)));
+  }
+  response->mutable_payload()->assign(static_cast<size_t>(request->response_bytes()), '\x5a');
+  response->set_server_seconds(SecondsSince(start));
+  return grpc::Status::OK;
+}
+
+}  // namespace tandem::cloud

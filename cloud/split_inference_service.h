@@ -1,0 +1,69 @@
+// The SplitInference gRPC service: translates stream messages and unary calls into worker
+// calls (proto <-> domain types, absl::Status <-> grpc::Status) and records metrics. The
+// sync API runs each stream on a gRPC thread; the number of threads is bounded by the
+// server (see cloud_server.h), the number of sessions by the worker.
+//
+// Stream lifecycle: the first message must be Hello -> Ready (with any notices as Error
+// messages before it); then HiddenChunk -> Token (when sampled), Truncate, Close. The
+// stream ending without Close detaches the session, which stays resumable for the idle
+// timeout. An error ends only its own stream, with the status code the proto documents.
+#pragma once
+
+#include <optional>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "cloud/bearer_auth.h"
+#include "cloud/cloud_metrics.h"
+#include "cloud/worker.h"
+#include "tandem/v1/tandem.grpc.pb.h"
+
+namespace tandem::cloud {
+
+class SplitInferenceService final : public v1::SplitInference::Service {
+ public:
+  // `tokens`: if set, every call must carry one of them. `worker` and `metrics` must
+  // outlive the service.
+  SplitInferenceService(Worker& worker, CloudMetrics& metrics, std::optional<BearerTokens> tokens);
+
+  grpc::Status Generate(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::CloudMessage, v1::EdgeMessage>* stream) override;
+  grpc::Status Health(grpc::ServerContext* context, const v1::HealthRequest* request,
+                      v1::HealthResponse* response) override;
+  grpc::Status Profile(grpc::ServerContext* context, const v1::ProfileRequest* request,
+                       v1::ProfileResponse* response) override;
+  grpc::Status Echo(grpc::ServerContext* context, const v1::EchoRequest* request,
+                    v1::EchoResponse* response) override;
+
+  // Graceful shutdown, first half: streams waiting for their next message are cancelled
+  // now; streams in the middle of a step end with UNAVAILABLE once it is done.
+  void BeginShutdown();
+
+ private:
+  using Stream = grpc::ServerReaderWriter<v1::CloudMessage, v1::EdgeMessage>;
+  absl::Status Authenticate(const grpc::ServerContext& context) const;
+  absl::Status ServeStream(grpc::ServerContext& context, Stream& stream);
+  absl::Status ServeSession(grpc::ServerContext& context, Stream& stream,
+                            const Attachment& attachment);
+  absl::Status Write(Stream& stream, const v1::CloudMessage& message);
+  // The gRPC status for `status`, counted in the error metric if not OK.
+  grpc::Status Finish(const absl::Status& status);
+
+  // Shutdown bookkeeping: a stream is idle while it waits in Read.
+  bool MarkIdle(grpc::ServerContext* context);  // false: shutting down, stop reading
+  void MarkBusy(grpc::ServerContext* context);
+  void Unregister(grpc::ServerContext* context);
+
+  Worker& worker_;
+  CloudMetrics& metrics_;
+  const std::optional<BearerTokens> tokens_;
+
+  absl::Mutex streams_mu_;
+  absl::flat_hash_map<grpc::ServerContext*, bool> idle_streams_ ABSL_GUARDED_BY(streams_mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(streams_mu_) = false;
+};
+
+}  // namespace tandem::cloud
