@@ -2,12 +2,12 @@
 // the bytes of HiddenChunk.payload and back. Every codec encodes each row independently
 // into the same number of bytes, so a payload is n rows of RowBytes(dim) back to back.
 //
-//   codec  row bytes (dim = d)           bits/value   error
-//   f32    4d                            32           none
-//   f16    2d                            16           half precision (RNE)
-//   q8     34 d/32                       8.5          <= block scale / 2 (scale = amax/127)
-//   q4     18 d/32 + 4 max(1, d/64)      5.0 (d>=64)  <= |block scale| (scale = amax/8),
-//                                                     outlier channels at half precision
+//   codec  row bytes (dim = d)        bits/value    error
+//   f32    4d                         32            none
+//   f16    2d                         16            half precision (RNE)
+//   q8     34 d/32                    8.5           <= block scale / 2 (scale = amax/127)
+//   q4     18 d/32 + 4 max(1, d/64)   5.0 (64 | d)  <= |block scale| (scale = amax/8);
+//                                                   outlier channels at half precision
 //
 // Errors (all InvalidArgument; rows are positions relative to the first row):
 // bad shapes and sizes, non-finite input values and values the codec's half-precision

@@ -5,14 +5,13 @@
 // to zero. So each row first sets aside its k largest-|x| channels, k = max(1, dim / 64),
 // as (u16 channel, f16 value) pairs, zeroes them, and quantizes the row in WireQ4Blocks.
 // Row layout: k WireQ4Outliers (channels strictly increasing), then dim/32 WireQ4Blocks:
-// 4k + 18 dim/32 bytes, i.e. 4.5 + 32k/dim bits/value (5.0 for dim >= 64).
+// 4k + 18 dim/32 bytes, i.e. 4.5 + 32k/dim bits/value (5.0 when 64 divides dim).
 //
-// Block quantization (measured against alternatives, see the tests): as ggml's Q4_0, the
-// value m of largest magnitude sets d = m / -8 (rounded away from zero to f16), codes are
-// round(x/d) clamped to [-8, 7], stored +8. Error <= |d| = amax/8 (the clamp at +7 only
-// hits values of the opposite sign to m), <= |d|/2 for the rest; outliers carry f16
-// rounding only. On synthetic rows this beats a symmetric [-7, 7] code by ~20% in
-// squared error and an asymmetric min+scale block (5 bits) at equal total bits.
+// Block quantization, as ggml's Q4_0: the value m of largest magnitude sets d = m / -8
+// (rounded away from zero to f16), codes are round(x/d) clamped to [-8, 7], stored +8. Error <= |d|
+// = amax/8 (the clamp at +7 only hits values of the opposite sign to m), <= |d|/2 for the rest;
+// outliers carry f16 rounding only. On synthetic rows this beats a symmetric [-7, 7] code by ~20%
+// in squared error and an asymmetric min+scale block (5 bits) at equal total bits.
 //
 // dim must be a multiple of 32 and at most 65536 (u16 channel indices).
 #pragma once
