@@ -11,6 +11,7 @@
 #include <fstream>
 #include <limits>
 #include <regex>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -260,6 +261,31 @@ TEST_F(ServiceTest, SplitOutputEqualsTheUnsplitModelForEverySplit) {
     EXPECT_EQ(*tokens, *reference) << "K=" << k;
   }
   EXPECT_EQ(worker_->Status().sessions, 0);  // Close freed them
+}
+
+TEST_F(ServiceTest, SixteenConcurrentSessionsMatchSequentialRuns) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig()));
+  constexpr int kSessions = 16;
+  auto split_of = [&](int i) { return 1 + i % (model().hparams().n_layers - 1); };
+  auto stub = Stub();
+  std::vector<std::vector<int32_t>> sequential(kSessions);
+  for (int i = 0; i < kSessions; ++i) {
+    auto tokens = Generate(*stub, split_of(i), absl::StrCat("seq-", i), TestPrompt(i), 12);
+    ASSERT_TRUE(tokens.ok()) << tokens.status();
+    sequential[i] = *tokens;
+  }
+  std::vector<absl::StatusOr<std::vector<int32_t>>> concurrent(kSessions);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSessions; ++i) {
+    threads.emplace_back([&, i] {
+      concurrent[i] = Generate(*stub, split_of(i), absl::StrCat("par-", i), TestPrompt(i), 12);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kSessions; ++i) {
+    ASSERT_TRUE(concurrent[i].ok()) << i << ": " << concurrent[i].status();
+    EXPECT_EQ(*concurrent[i], sequential[i]) << "session " << i;
+  }
 }
 
 TEST_F(ServiceTest, ReadyDescribesTheWorker) {

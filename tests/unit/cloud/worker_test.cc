@@ -472,7 +472,7 @@ TEST_F(WorkerTest, SamplingDependsOnlyOnSeedAndPosition) {
 
 TEST_F(WorkerTest, ConcurrentSessionsGiveTheSequentialTokens) {
   auto worker = MakeWorker();
-  constexpr int kSessions = 8;
+  constexpr int kSessions = 16;
   std::vector<std::vector<int32_t>> sequential(kSessions), concurrent(kSessions);
   auto split_of = [&](int i) { return 1 + i % (n_layers_ - 1); };
   for (int i = 0; i < kSessions; ++i) {
