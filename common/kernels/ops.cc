@@ -1,7 +1,7 @@
 // Op entry points: pick the kernel set for this CPU, schedule attention on the pool.
 #include "common/kernels/ops.h"
 
-#include <atomic>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -79,18 +79,15 @@ void Attention(const float* q, const float* k, const float* v, int64_t n, int64_
   const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t items = n * n_heads;  // (query row, head) pairs, each computed by one thread
-  // Rows get longer with the position, so hand items out dynamically in small chunks; an
-  // item's result does not depend on which thread computes it.
-  const int64_t chunk = items >= 8 * pool.num_threads() ? 4 : 1;
-  std::atomic<int64_t> next{0};
-  pool.Run([&](int, int) {
+  // Later rows attend to more positions, so unit u takes items u, u + units, ...: every
+  // unit gets a similar mix of short and long rows. An item's result does not depend on
+  // which thread computes it.
+  const int64_t units = std::min<int64_t>(items, 16 * pool.num_threads());
+  pool.ParallelFor(units, 1, [&](int64_t u0, int64_t u1) {
     thread_local std::vector<float> scores;
     if (scores.size() < static_cast<size_t>(pos0 + n)) scores.resize(pos0 + n);
-    for (;;) {
-      const int64_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (begin >= items) break;
-      const int64_t end = begin + chunk < items ? begin + chunk : items;
-      for (int64_t item = begin; item < end; ++item) {
+    for (int64_t u = u0; u < u1; ++u) {
+      for (int64_t item = u; item < items; item += units) {
         const int64_t r = item / n_heads;
         const int h = static_cast<int>(item % n_heads);
         const int64_t off = static_cast<int64_t>(h / group) * head_dim;

@@ -71,19 +71,27 @@ uint32_t SpinWhileEqual(const std::atomic<uint32_t>& word, uint32_t value) {
 
 }  // namespace
 
+// admission word: generation << 32 | kClosed | number of workers inside the job.
+constexpr uint64_t kClosed = uint64_t{1} << 31;
+constexpr uint64_t kActiveMask = kClosed - 1;
+
 struct ThreadPool::Impl {
   // Bumped by the caller to start a job; workers wait for it to change.
   alignas(64) std::atomic<uint32_t> generation{0};
   // Workers sleeping (or about to) on `generation`; the caller only wakes if > 0.
   alignas(64) std::atomic<uint32_t> sleepers{0};
-  // Workers that finished the current job.
-  alignas(64) std::atomic<uint32_t> done{0};
-  // The caller sleeps on `done`; the last worker wakes it if set.
+  // Which job workers may join (its generation), whether it is closed to late arrivals,
+  // and how many workers are inside it. A worker reads `job` only after joining, and the
+  // caller returns only once nobody is inside, so the job outlives every reader.
+  alignas(64) std::atomic<uint64_t> admission{0};
+  // Workers that left the current job; the caller sleeps on it.
+  alignas(64) std::atomic<uint32_t> finished{0};
+  // Set while the caller sleeps on `finished`; leaving workers then wake it.
   alignas(64) std::atomic<uint32_t> caller_sleeping{0};
 
-  // Written before `generation` is bumped (release), read after (acquire).
   alignas(64) const std::function<void(int, int)>* job = nullptr;
-  bool stop = false;
+  std::atomic<bool> stop{false};
+  uint32_t last_generation = 0;  // caller side
   int num_threads = 1;
   std::vector<std::thread> workers;
 
@@ -99,32 +107,86 @@ struct ThreadPool::Impl {
         sleepers.fetch_sub(1);
       }
       seen = g;
-      if (stop) return;
+      if (stop.load(std::memory_order_acquire)) return;
+      if (!Join(g)) continue;  // that job is over or closed; wait for the next one
       (*job)(index, num_threads);
-      if (done.fetch_add(1) + 1 == static_cast<uint32_t>(num_threads - 1) &&
-          caller_sleeping.load() != 0) {
-        WakeAll(done);
+      Leave();
+    }
+  }
+
+  bool Join(uint32_t g) {
+    uint64_t s = admission.load(std::memory_order_acquire);
+    for (;;) {
+      if ((s >> 32) != g || (s & kClosed) != 0) return false;
+      if (admission.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                          std::memory_order_acquire)) {
+        return true;
       }
     }
   }
 
-  void Dispatch() {
-    done.store(0, std::memory_order_relaxed);
-    generation.fetch_add(1);
+  void Leave() {
+    // Count ourselves out before leaving, so once the caller sees nobody inside, no worker
+    // of this job touches `finished` again (the next job resets it).
+    finished.fetch_add(1);
+    admission.fetch_sub(1);
+    if (caller_sleeping.load() != 0) WakeAll(finished);
+  }
+
+  void Dispatch(const std::function<void(int, int)>* fn) {
+    job = fn;
+    const uint32_t g = ++last_generation;
+    finished.store(0, std::memory_order_relaxed);
+    // Open admission before publishing the generation, so a woken worker finds it open.
+    admission.store(static_cast<uint64_t>(g) << 32, std::memory_order_release);
+    generation.store(g);
     if (sleepers.load() != 0) WakeAll(generation);
   }
 
-  void Join() {
-    const uint32_t target = static_cast<uint32_t>(num_threads - 1);
-    uint32_t d;
-    while ((d = done.load(std::memory_order_acquire)) != target) {
-      if (SpinWhileEqual(done, d) != d) continue;  // progress: keep polling
-      // Same handshake as the workers': the last worker sees the flag or we see it done.
+  // Polls `done()` for a while, then sleeps on `finished` until it holds.
+  template <typename Done>
+  void WaitFor(const Done& done) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int polls = 1; !done(); ++polls) {
+      CpuRelax();
+      if (polls % kPollsPerClockRead != 0) continue;
+      const auto waited = std::chrono::steady_clock::now() - start;
+      if (waited < kSpinTime) {
+        if (waited > kPureSpinTime) std::this_thread::yield();
+        continue;
+      }
+      // Same handshake as the workers': a leaving worker sees the flag or we see it left.
       caller_sleeping.store(1);
-      while ((d = done.load()) != target) WaitWhileEqual(done, d);
+      for (;;) {
+        const uint32_t f = finished.load();
+        if (done()) break;
+        WaitWhileEqual(finished, f);
+      }
       caller_sleeping.store(0);
       return;
     }
+  }
+
+  // Every worker runs the job once.
+  void RunAll(const std::function<void(int, int)>& fn) {
+    Dispatch(&fn);
+    fn(0, num_threads);
+    // All workers counted out and none still inside (a worker counts itself out before
+    // leaving admission, and the next Dispatch rewrites admission).
+    const uint32_t target = static_cast<uint32_t>(num_threads - 1);
+    WaitFor([&] {
+      return finished.load(std::memory_order_acquire) == target &&
+             (admission.load(std::memory_order_acquire) & kActiveMask) == 0;
+    });
+  }
+
+  // Workers that arrive in time help; late ones are turned away.
+  void RunElastic(const std::function<void(int, int)>& fn) {
+    Dispatch(&fn);
+    fn(0, num_threads);
+    const uint64_t s = admission.fetch_or(kClosed, std::memory_order_acq_rel);
+    if ((s & kActiveMask) == 0) return;
+    WaitFor([&] { return (admission.load(std::memory_order_acquire) & kActiveMask) == 0; });
   }
 };
 
@@ -139,8 +201,9 @@ ThreadPool::ThreadPool(int num_threads)
 
 ThreadPool::~ThreadPool() {
   if (impl_->workers.empty()) return;
-  impl_->stop = true;
-  impl_->Dispatch();
+  impl_->stop.store(true, std::memory_order_release);
+  impl_->generation.store(impl_->last_generation + 1);
+  WakeAll(impl_->generation);
   for (std::thread& t : impl_->workers) t.join();
 }
 
@@ -149,11 +212,7 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
     fn(0, 1);
     return;
   }
-  impl_->job = &fn;
-  impl_->Dispatch();
-  fn(0, num_threads_);
-  impl_->Join();
-  impl_->job = nullptr;
+  impl_->RunAll(fn);
 }
 
 void ThreadPool::Partition(int64_t n, int64_t grain, int index, int num_threads, int64_t* begin,
@@ -170,14 +229,23 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
                              const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
-  if (num_threads_ == 1 || n <= grain) {
+  const int64_t units = (n + grain - 1) / grain;
+  if (num_threads_ == 1 || units == 1) {
     fn(0, n);
     return;
   }
-  Run([&](int index, int count) {
-    int64_t begin, end;
-    Partition(n, grain, index, count, &begin, &end);
-    if (begin < end) fn(begin, end);
+  // A few chunks per thread, so a thread that starts late or runs slow leaves its share
+  // to the others.
+  constexpr int64_t kChunksPerThread = 4;
+  const int64_t chunks_wanted = kChunksPerThread * num_threads_;
+  const int64_t chunk = grain * ((units + chunks_wanted - 1) / chunks_wanted);
+  const int64_t num_chunks = (n + chunk - 1) / chunk;
+  std::atomic<int64_t> next{0};
+  impl_->RunElastic([&](int, int) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < num_chunks;) {
+      const int64_t begin = c * chunk;
+      fn(begin, begin + chunk < n ? begin + chunk : n);
+    }
   });
 }
 

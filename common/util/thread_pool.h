@@ -1,9 +1,13 @@
 // A fixed-size pool of worker threads for data-parallel kernels (fork-join).
 // The calling thread takes part in the work, so ThreadPool(1) runs everything inline.
 //
-// Decode dispatches a few hundred jobs per token, so a Run costs a few microseconds:
-// idle workers spin on a generation counter for a short while (kSpinMicros) before
-// sleeping on a futex (std::atomic::wait), so a quiet pool does not burn CPU.
+// Decode dispatches a few hundred jobs per token, so a dispatch costs a few microseconds:
+// idle workers poll a generation counter for a short while before sleeping on a futex,
+// so a quiet pool does not burn CPU.
+//
+// ParallelFor is elastic: its chunks are claimed from a shared counter, and the caller
+// only waits for workers that actually started. On a busy machine a descheduled worker
+// therefore never stalls the caller; it just does less of the work.
 #pragma once
 
 #include <cstdint>
@@ -23,15 +27,17 @@ class ThreadPool {
   int num_threads() const { return num_threads_; }
 
   // Runs fn(thread_index, num_threads) on every thread (the caller is index 0) and
-  // returns when all have finished. Not reentrant: one Run at a time per pool.
+  // returns when all have finished. Not reentrant: one job at a time per pool.
   void Run(const std::function<void(int thread_index, int num_threads)>& fn);
 
-  // Splits [0, n) into contiguous chunks (multiples of `grain`, except the last) and
-  // runs fn(begin, end) for each non-empty chunk, at most one chunk per thread; a
-  // deterministic partition for a given n, grain and pool size.
+  // Splits [0, n) into contiguous chunks whose boundaries are multiples of `grain` (a
+  // deterministic split for a given n, grain and pool size) and runs fn(begin, end) once
+  // per chunk, on whichever thread claims it. Returns when every chunk is done. Use it
+  // when the result of a chunk does not depend on the thread that computes it.
   void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-  // The chunk ParallelFor gives thread `index` of `num_threads`: [*begin, *end).
+  // A static contiguous split: the range thread `index` of `num_threads` would get,
+  // [*begin, *end), with boundaries at multiples of `grain`.
   static void Partition(int64_t n, int64_t grain, int index, int num_threads, int64_t* begin,
                         int64_t* end);
 

@@ -59,6 +59,7 @@ TEST(ThreadPoolTest, ParallelForCoversEveryIndexOnce) {
           ASSERT_LT(begin, end);
           ASSERT_LE(end, n);
           EXPECT_EQ(begin % grain, 0) << "chunks start on a grain boundary";
+          EXPECT_TRUE(end == n || end % grain == 0) << "and end on one";
           for (int64_t i = begin; i < end; ++i) hits[i].fetch_add(1);
         });
         for (int64_t i = 0; i < n; ++i) {
@@ -88,6 +89,49 @@ TEST(ThreadPoolTest, PartitionIsContiguousAndDeterministic) {
       }
     }
   }
+}
+
+TEST(ThreadPoolTest, ParallelForChunksAreDeterministic) {
+  // The same (n, grain, pool size) always yields the same set of chunks.
+  ThreadPool pool(3);
+  auto chunks = [&] {
+    std::mutex mu;
+    std::set<std::pair<int64_t, int64_t>> out;
+    pool.ParallelFor(1000, 8, [&](int64_t b, int64_t e) {
+      std::lock_guard<std::mutex> lock(mu);
+      out.insert({b, e});
+    });
+    return out;
+  };
+  const auto first = chunks();
+  EXPECT_GT(first.size(), 1u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(chunks(), first);
+}
+
+TEST(ThreadPoolTest, ParallelForRightAfterCreation) {
+  // Workers may not have started yet: the caller must not wait for them.
+  for (int i = 0; i < 200; ++i) {
+    ThreadPool pool(3);
+    std::atomic<int64_t> sum{0};
+    pool.ParallelFor(100, 1, [&](int64_t b, int64_t e) {
+      for (int64_t j = b; j < e; ++j) sum.fetch_add(j);
+    });
+    ASSERT_EQ(sum.load(), 4950);
+  }
+}
+
+TEST(ThreadPoolTest, MixedRunAndParallelFor) {
+  ThreadPool pool(3);
+  std::atomic<int64_t> total{0};
+  for (int r = 0; r < 3000; ++r) {
+    if (r % 3 == 0) {
+      pool.Run([&](int index, int) { total.fetch_add(index + 1); });  // 6 per Run
+    } else {
+      pool.ParallelFor(64, 4, [&](int64_t b, int64_t e) { total.fetch_add(e - b); });
+    }
+    if (r % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(total.load(), 1000 * 6 + 2000 * 64);
 }
 
 TEST(ThreadPoolTest, ResultIndependentOfThreadCount) {
