@@ -24,8 +24,9 @@ namespace tandem::cloud {
 
 class SplitInferenceService final : public v1::SplitInference::Service {
  public:
-  // `tokens`: if set, every call must carry one of them. `worker` and `metrics` must
-  // outlive the service.
+  // `tokens`: if set, every call (Health included) must carry one of them, or it fails
+  // with UNAUTHENTICATED before touching the worker. `worker` and `metrics` must outlive
+  // the service.
   SplitInferenceService(Worker& worker, CloudMetrics& metrics, std::optional<BearerTokens> tokens);
 
   grpc::Status Generate(

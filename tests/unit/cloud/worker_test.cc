@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cloud/idle_reaper.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/cloud/fake_clock.h"
@@ -379,6 +381,21 @@ TEST_F(WorkerTest, DetachedSessionsResumeUntilTheIdleTimeout) {
   ASSERT_TRUE(fresh.ok());
   EXPECT_FALSE(fresh->reply.resumed);
   EXPECT_EQ(fresh->reply.cached_positions, 0);
+}
+
+TEST_F(WorkerTest, IdleReaperEvictsInTheBackground) {
+  WorkerLimits limits;
+  limits.idle_timeout = absl::Seconds(10);
+  auto worker = MakeWorker(limits);
+  auto a = worker->Open(GreedyHello(*model_, 1, "a"));
+  ASSERT_TRUE(a.ok());
+  worker->Detach(a->attachment);
+  IdleReaper reaper(*worker, absl::Milliseconds(1));
+  clock_.Advance(absl::Seconds(10));
+  for (int i = 0; i < 10000 && worker->Status().sessions > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(worker->Status().sessions, 0);
 }
 
 TEST_F(WorkerTest, OpenEvictsExpiredSessionsToMakeRoom) {
