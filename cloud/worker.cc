@@ -125,12 +125,15 @@ absl::StatusOr<Worker::Opened> Worker::Start(const OpenRequest& request, const O
                                     grant.max_context);
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(request.session_id);
-  if (!runner.ok()) {
-    if (it != sessions_.end() && it->second.generation == generation) EraseLocked(it->first);
-    return runner.status();
-  }
   // Nobody else can have changed the entry: other Opens of this id are refused while
   // its session is null, and an attached entry is never evicted.
+  if (it == sessions_.end() || it->second.generation != generation) {
+    return absl::InternalError("a session entry changed while it was being opened");
+  }
+  if (!runner.ok()) {
+    EraseLocked(request.session_id);
+    return runner.status();
+  }
   it->second.session = std::make_shared<Session>(request.session_id, *model_, *std::move(runner),
                                                  request.sampling, grant.top_logprobs);
   Opened opened{.reply = BaseReply(request, grant), .attachment = {request.session_id, generation}};
