@@ -18,14 +18,18 @@
 namespace tandem::matmul_internal::avx2 {
 namespace {
 
-// Rows per step of the decode kernels, and the row grain of the thread partition.
-constexpr int kGemvRows = 4;
+// Rows per step of the decode kernels (quantized rows go in pairs, see below; float rows
+// each keep two accumulators), and the row grain of the thread partition.
+constexpr int kQuantRows = 8;
+constexpr int kFloatRows = 4;
+constexpr int kGemvGrain = 8;
 
-// The rows of the next step are fetched while this step computes: a thread walks
-// kGemvRows interleaved streams, which the hardware prefetcher alone follows too late
-// (measured: single-thread Q4_0 decode from DRAM doubles, to the streaming-read rate).
-inline void PrefetchNextRows(const void* p, size_t row_bytes) {
-  _mm_prefetch(static_cast<const char*>(p) + kGemvRows * row_bytes, _MM_HINT_T0);
+// The rows of the next step are fetched while this step computes: a thread walks several
+// interleaved row streams, which the hardware prefetcher alone follows too late (measured:
+// Q4_0 decode from DRAM about doubles, close to the streaming-read rate).
+template <int kRowsPerStep>
+inline void PrefetchNextStep(const void* p, size_t row_bytes) {
+  _mm_prefetch(static_cast<const char*>(p) + kRowsPerStep * row_bytes, _MM_HINT_T0);
 }
 
 inline float HorizontalSum(__m256 v) {
@@ -46,7 +50,7 @@ void GemvF32Rows(const float* w, int64_t stride, const float* x, int64_t cols, f
     const __m256 x0 = _mm256_loadu_ps(x + i);
     const __m256 x1 = _mm256_loadu_ps(x + i + 8);
     for (int r = 0; r < NR; ++r) {
-      PrefetchNextRows(w + r * stride + i, stride * sizeof(float));
+      PrefetchNextStep<kFloatRows>(w + r * stride + i, stride * sizeof(float));
       acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * stride + i), x0, acc0[r]);
       acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * stride + i + 8), x1, acc1[r]);
     }
@@ -76,7 +80,7 @@ void GemvF16Rows(const uint16_t* w, int64_t stride, const float* x, int64_t cols
     const __m256 x0 = _mm256_loadu_ps(x + i);
     const __m256 x1 = _mm256_loadu_ps(x + i + 8);
     for (int r = 0; r < NR; ++r) {
-      PrefetchNextRows(w + r * stride + i, stride * sizeof(uint16_t));
+      PrefetchNextStep<kFloatRows>(w + r * stride + i, stride * sizeof(uint16_t));
       acc0[r] = _mm256_fmadd_ps(load(w + r * stride + i), x0, acc0[r]);
       acc1[r] = _mm256_fmadd_ps(load(w + r * stride + i + 8), x1, acc1[r]);
     }
@@ -133,8 +137,10 @@ void GemvQ4_0Pairs(const BlockQ4_0* const* rows, const ActivationRow& a, float* 
     for (int p = 0; p < NP; ++p) {
       const BlockQ4_0* ba = rows[2 * p] + b;
       const BlockQ4_0* bb = rows[2 * p + 1] + b;
-      PrefetchNextRows(ba, a.nb * sizeof(BlockQ4_0));
-      PrefetchNextRows(bb, a.nb * sizeof(BlockQ4_0));
+      if ((b & 1) == 0) {  // two blocks (36 bytes) per prefetch are enough
+        PrefetchNextStep<kQuantRows>(ba, a.nb * sizeof(BlockQ4_0));
+        PrefetchNextStep<kQuantRows>(bb, a.nb * sizeof(BlockQ4_0));
+      }
       const __m256i packed = _mm256_inserti128_si256(
           _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ba->qs))),
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(bb->qs)), 1);
@@ -163,7 +169,7 @@ void GemvQ8_0Pairs(const BlockQ8_0* const* rows, const ActivationRow& a, float* 
     const __m256 dx = _mm256_broadcast_ss(a.d + b);
     for (int r = 0; r < 2 * NP; ++r) {
       const BlockQ8_0* blk = rows[r] + b;
-      PrefetchNextRows(blk, a.nb * sizeof(BlockQ8_0));
+      PrefetchNextStep<kQuantRows>(blk, a.nb * sizeof(BlockQ8_0));
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs));
       const __m256i sum =
           _mm256_madd_epi16(_mm256_maddubs_epi16(xabs, _mm256_sign_epi8(q, xq)), ones);
@@ -174,17 +180,17 @@ void GemvQ8_0Pairs(const BlockQ8_0* const* rows, const ActivationRow& a, float* 
   for (int r = 0; r < 2 * NP; ++r) y[r] = HorizontalSum(acc[r]);
 }
 
-// Runs Kernel<NP> over rows [0, count) of a quantized matrix, kGemvRows at a time; an odd
+// Runs Kernel<NP> over rows [0, count) of a quantized matrix, kQuantRows at a time; an odd
 // last row is paired with itself.
 template <typename Block, template <int> class Kernel>
 void QuantizedGemvRows(const uint8_t* base, size_t row_bytes, int64_t count, const ActivationRow& a,
                        float* y) {
   auto row = [&](int64_t r) { return reinterpret_cast<const Block*>(base + r * row_bytes); };
   int64_t r = 0;
-  for (; r + kGemvRows <= count; r += kGemvRows) {
-    const Block* rows[kGemvRows];
-    for (int i = 0; i < kGemvRows; ++i) rows[i] = row(r + i);
-    Kernel<kGemvRows / 2>::Run(rows, a, y + r);
+  for (; r + kQuantRows <= count; r += kQuantRows) {
+    const Block* rows[kQuantRows];
+    for (int i = 0; i < kQuantRows; ++i) rows[i] = row(r + i);
+    Kernel<kQuantRows / 2>::Run(rows, a, y + r);
   }
   for (; r < count; r += 2) {
     const Block* rows[2] = {row(r), row(r + 1 < count ? r + 1 : r)};
@@ -239,8 +245,8 @@ void GemvRows(const WeightView& w, const float* x, const ActivationRow& a, int64
     }
   };
   int64_t r = 0;
-  for (; r + kGemvRows <= count; r += kGemvRows) {
-    run(std::integral_constant<int, kGemvRows>(), r);
+  for (; r + kFloatRows <= count; r += kFloatRows) {
+    run(std::integral_constant<int, kFloatRows>(), r);
   }
   for (; r < count; ++r) run(std::integral_constant<int, 1>(), r);
 }
@@ -321,7 +327,7 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
     ActivationRow a;
     if (quantized) scratch.Prepare(xt, w.cols, w.type, &a);
     float* yt = y + t * w.rows;
-    pool.ParallelFor(w.rows, kGemvRows * 2,
+    pool.ParallelFor(w.rows, kGemvGrain,
                      [&](int64_t r0, int64_t r1) { GemvRows(w, xt, a, r0, r1, yt); });
   }
 }

@@ -13,11 +13,6 @@
 
 namespace tandem::matmul_internal::avx2 {
 
-// Eight int32 lanes in memory (a std::vector<__m256i> would drop the alignment attribute).
-struct alignas(32) Int32x8 {
-  int32_t v[8];
-};
-
 // An activation block laid out for the Q4_0 decode kernel (see GemvQ4_0Pairs).
 struct alignas(32) Q4Activation {
   int8_t lo[32];    // x[0..15] twice
@@ -25,7 +20,7 @@ struct alignas(32) Q4Activation {
   int32_t corr[8];  // lane i (and i + 4) = -8 * (x[4i..4i+3] + x[16+4i..16+4i+3])
 };
 
-// 32 bytes, 32-byte aligned.
+// 32 bytes, 32-byte aligned (a std::vector<__m256i> would drop the alignment attribute).
 struct alignas(32) Int8x32 {
   int8_t v[32];
 };
