@@ -128,7 +128,7 @@ TEST_P(MatMulVsRefTest, RandomShapes) {
   uint32_t seed = 100;
   for (int64_t rows : {1, 5, 8, 13, 64, 67}) {
     for (int64_t cols : col_options) {
-      for (int64_t n : {1, 3, 17, 64}) {
+      for (int64_t n : {1, 2, 3, 6, 17, 64}) {
         ++seed;
         TestWeights w = MakeWeights(type, rows, cols, seed);
         const std::vector<float> x = RandomFloats(n * cols, seed + 1000);
@@ -161,6 +161,26 @@ TEST_P(MatMulVsRefTest, BitIdenticalAcrossPoolSizes) {
       MatMul(w.view, x.data(), n, y.data(), pool);
       ASSERT_EQ(std::memcmp(y.data(), base.data(), y.size() * sizeof(float)), 0)
           << TypeName(type) << " n=" << n << " threads=" << threads;
+    }
+  }
+}
+
+TEST_P(MatMulVsRefTest, PromptRowsDoNotDependOnBatchSize) {
+  // Prompt processing (n > 1) accumulates each output in one lane, so a token's outputs are
+  // the same whichever batch (and tile position) it is computed in.
+  const GgmlType type = GetParam();
+  const int64_t rows = 37, cols = 256;
+  TestWeights w = MakeWeights(type, rows, cols, 91);
+  const std::vector<float> x = RandomFloats(17 * cols, 92);
+  ThreadPool pool(2);
+  std::vector<float> all(17 * rows);
+  MatMul(w.view, x.data(), 17, all.data(), pool);
+  for (int64_t first : {0, 3, 10}) {
+    for (int64_t n : {2, 5, 7}) {
+      std::vector<float> part(n * rows);
+      MatMul(w.view, x.data() + first * cols, n, part.data(), pool);
+      ASSERT_EQ(std::memcmp(part.data(), all.data() + first * rows, part.size() * sizeof(float)), 0)
+          << TypeName(type) << " first=" << first << " n=" << n;
     }
   }
 }
