@@ -20,8 +20,10 @@ namespace tandem {
 namespace {
 
 // How long an idle thread polls before it sleeps. Long enough to bridge the gaps between
-// the kernels of one decode step, short enough that an idle pool is quiet. After
-// kPureSpinTime the poll also yields, so a pool larger than the free cores still moves.
+// the kernels of one decode step, short enough that an idle pool is quiet. A pool with
+// more threads than cores also yields after kPureSpinTime, so it still moves; a pool that
+// fits does not, since yielding on a busy machine hands the core to other processes and
+// the next job then waits for the thread to be scheduled again.
 constexpr std::chrono::microseconds kSpinTime(200);
 constexpr std::chrono::microseconds kPureSpinTime(20);
 constexpr int kPollsPerClockRead = 64;
@@ -55,7 +57,7 @@ void WakeAll(std::atomic<uint32_t>& word) {
 }
 
 // Polls until `word` != `value` or kSpinTime has passed; returns the last value read.
-uint32_t SpinWhileEqual(const std::atomic<uint32_t>& word, uint32_t value) {
+uint32_t SpinWhileEqual(const std::atomic<uint32_t>& word, uint32_t value, bool yield) {
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
     for (int i = 0; i < kPollsPerClockRead; ++i) {
@@ -65,7 +67,7 @@ uint32_t SpinWhileEqual(const std::atomic<uint32_t>& word, uint32_t value) {
     }
     const auto waited = std::chrono::steady_clock::now() - start;
     if (waited > kSpinTime) return value;
-    if (waited > kPureSpinTime) std::this_thread::yield();
+    if (yield && waited > kPureSpinTime) std::this_thread::yield();
   }
 }
 
@@ -93,12 +95,13 @@ struct ThreadPool::Impl {
   std::atomic<bool> stop{false};
   uint32_t last_generation = 0;  // caller side
   int num_threads = 1;
+  bool oversubscribed = false;  // more threads than cores
   std::vector<std::thread> workers;
 
   void WorkerLoop(int index) {
     uint32_t seen = 0;
     for (;;) {
-      uint32_t g = SpinWhileEqual(generation, seen);
+      uint32_t g = SpinWhileEqual(generation, seen, oversubscribed);
       if (g == seen) {
         // Dekker-style handshake with Dispatch: either we see the new generation or the
         // caller sees us in `sleepers` and wakes us (all seq_cst).
@@ -152,7 +155,7 @@ struct ThreadPool::Impl {
       if (polls % kPollsPerClockRead != 0) continue;
       const auto waited = std::chrono::steady_clock::now() - start;
       if (waited < kSpinTime) {
-        if (waited > kPureSpinTime) std::this_thread::yield();
+        if (oversubscribed && waited > kPureSpinTime) std::this_thread::yield();
         continue;
       }
       // Same handshake as the workers': a leaving worker sees the flag or we see it left.
@@ -193,6 +196,8 @@ struct ThreadPool::Impl {
 ThreadPool::ThreadPool(int num_threads)
     : num_threads_(num_threads < 1 ? 1 : num_threads), impl_(std::make_unique<Impl>()) {
   impl_->num_threads = num_threads_;
+  const unsigned cores = std::thread::hardware_concurrency();
+  impl_->oversubscribed = cores != 0 && static_cast<unsigned>(num_threads_) > cores;
   impl_->workers.reserve(num_threads_ - 1);
   for (int i = 1; i < num_threads_; ++i) {
     impl_->workers.emplace_back([this, i] { impl_->WorkerLoop(i); });
