@@ -154,18 +154,26 @@ void TileQ8_0(const PackedBlock* w, const PackedActBlock* x, int64_t nb, __m256*
   for (int t = 0; t < RN; ++t) out[t] = acc[t];
 }
 
-// Float tile: w is [cols, 8] (row lanes), x is [cols, 8] (token lanes, RN used).
+// Float tile: 16 rows (wa, wb: [cols, 8] each, row lanes) x RN tokens (x: [cols, 8], token
+// lanes, RN used). Two weight vectors per broadcast keep the loads below the FMAs.
 template <int RN>
-void TileFloat(const float* w, const float* x, int64_t cols, __m256* out) {
-  __m256 acc[RN];
-  for (int t = 0; t < RN; ++t) acc[t] = _mm256_setzero_ps();
+void TileFloat(const float* wa, const float* wb, const float* x, int64_t cols, __m256* out_a,
+               __m256* out_b) {
+  __m256 acc_a[RN], acc_b[RN];
+  for (int t = 0; t < RN; ++t) acc_a[t] = acc_b[t] = _mm256_setzero_ps();
   for (int64_t k = 0; k < cols; ++k) {
-    const __m256 wk = _mm256_load_ps(w + 8 * k);
+    const __m256 wka = _mm256_load_ps(wa + 8 * k);
+    const __m256 wkb = _mm256_load_ps(wb + 8 * k);
     for (int t = 0; t < RN; ++t) {
-      acc[t] = _mm256_fmadd_ps(wk, _mm256_broadcast_ss(x + 8 * k + t), acc[t]);
+      const __m256 xk = _mm256_broadcast_ss(x + 8 * k + t);
+      acc_a[t] = _mm256_fmadd_ps(wka, xk, acc_a[t]);
+      acc_b[t] = _mm256_fmadd_ps(wkb, xk, acc_b[t]);
     }
   }
-  for (int t = 0; t < RN; ++t) out[t] = acc[t];
+  for (int t = 0; t < RN; ++t) {
+    out_a[t] = acc_a[t];
+    out_b[t] = acc_b[t];
+  }
 }
 
 // Widens 8 rows of F32 or F16 into packed[cols][8].
@@ -343,6 +351,7 @@ void PackFloatActivations(const float* x, int64_t cols, int count, float* out) {
 }
 
 void GemmFloat(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  constexpr int kFloatGroupRows = 2 * kGroupRows;
   const size_t row_bytes = RowBytes(w.type, w.cols);
   const int64_t tiles = (n + kFloatTile - 1) / kFloatTile;
   thread_local std::vector<Float8> act_buf;
@@ -354,22 +363,50 @@ void GemmFloat(const WeightView& w, const float* x, int64_t n, float* y, ThreadP
       PackFloatActivations(x + i * kFloatTile * w.cols, w.cols, count, act + i * w.cols * 8);
     }
   });
-  const int64_t groups = (w.rows + kGroupRows - 1) / kGroupRows;
+  const int64_t groups = (w.rows + kFloatGroupRows - 1) / kFloatGroupRows;
   pool.ParallelFor(groups, 1, [&](int64_t g0, int64_t g1) {
-    float* packed = CallerBuffer(ThreadScratch().floats, w.cols)->v;
+    float* packed = CallerBuffer(ThreadScratch().floats, 2 * w.cols)->v;  // two [cols, 8]
+    float* packed_b = packed + 8 * w.cols;
     for (int64_t g = g0; g < g1; ++g) {
-      const int64_t r0 = g * kGroupRows;
-      const int valid = static_cast<int>(w.rows - r0 < kGroupRows ? w.rows - r0 : kGroupRows);
-      const uint8_t* rows[kGroupRows];
-      for (int i = 0; i < kGroupRows; ++i)
+      const int64_t r0 = g * kFloatGroupRows;
+      const int valid =
+          static_cast<int>(w.rows - r0 < kFloatGroupRows ? w.rows - r0 : kFloatGroupRows);
+      // Missing rows of the last group repeat its first row; their lanes are not stored.
+      const uint8_t* rows[kFloatGroupRows];
+      for (int i = 0; i < kFloatGroupRows; ++i) {
         rows[i] = w.data + (r0 + (i < valid ? i : 0)) * row_bytes;
+      }
       PackFloatGroup(w.type, rows, w.cols, packed);
-      ForTokenTiles<kFloatTile>(n, [&](auto rn, int64_t i) {
-        constexpr int kRn = decltype(rn)::value;
-        __m256 tile[kRn];
-        TileFloat<kRn>(packed, act + i * w.cols * 8, w.cols, tile);
-        StoreTile(tile, kRn, i * kFloatTile, r0, valid, w.rows, y);
-      });
+      PackFloatGroup(w.type, rows + kGroupRows, w.cols, packed_b);
+      const int valid_a = valid < kGroupRows ? valid : kGroupRows;
+      const int valid_b = valid - valid_a;
+      // Each 8-token activation tile in register tiles of up to 4 tokens.
+      for (int64_t i = 0; i < tiles; ++i) {
+        const int count =
+            static_cast<int>(n - i * kFloatTile < kFloatTile ? n - i * kFloatTile : kFloatTile);
+        for (int half = 0; half * 4 < count; ++half) {
+          const int rn = count - half * 4 < 4 ? count - half * 4 : 4;
+          const float* xt = act + i * w.cols * 8 + half * 4;
+          const int64_t t0 = i * kFloatTile + half * 4;
+          __m256 ta[4], tb[4];
+          switch (rn) {
+            case 4:
+              TileFloat<4>(packed, packed_b, xt, w.cols, ta, tb);
+              break;
+            case 3:
+              TileFloat<3>(packed, packed_b, xt, w.cols, ta, tb);
+              break;
+            case 2:
+              TileFloat<2>(packed, packed_b, xt, w.cols, ta, tb);
+              break;
+            default:
+              TileFloat<1>(packed, packed_b, xt, w.cols, ta, tb);
+              break;
+          }
+          StoreTile(ta, rn, t0, r0, valid_a, w.rows, y);
+          if (valid_b > 0) StoreTile(tb, rn, t0, r0 + kGroupRows, valid_b, w.rows, y);
+        }
+      }
     }
   });
 }
