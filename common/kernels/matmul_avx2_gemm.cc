@@ -22,9 +22,9 @@
 namespace tandem::matmul_internal::avx2 {
 namespace {
 
-constexpr int kGroupRows = 8;  // rows per repacked group (one per lane)
+constexpr int kGroupRows = 8;  // rows per repacked group (one per lane); float: two groups
 constexpr int kQuantTile = 4;  // tokens per register tile, quantized weights
-constexpr int kFloatTile = 8;  // tokens per register tile, float weights
+constexpr int kFloatTile = 8;  // tokens per packed activation tile, float weights
 
 // 8 rows x one 32-value block: step s holds values 4s..4s+3 of row i in bytes 4i..4i+3.
 struct alignas(32) PackedBlock {
