@@ -6,8 +6,9 @@
 //   f32    4d                         32            none
 //   f16    2d                         16            half precision (RNE)
 //   q8     34 d/32                    8.5           <= block scale / 2 (scale = amax/127)
-//   q4     18 d/32 + 4 max(1, d/64)   5.0 (64 | d)  <= |block scale| (scale = amax/8);
-//                                                   outlier channels at half precision
+//   q4     40 d/64 + 4 max(1, d/64)   5.5 (64 | d)  <= 0.27 block scale (~amax); 4-bit codes
+//          (+ 21 if d % 64 == 32)                   with sub-block scales; outlier channels
+//                                                   at half precision
 //
 // Errors (all InvalidArgument; rows are positions relative to the first row):
 // bad shapes and sizes, non-finite input values and values the codec's half-precision

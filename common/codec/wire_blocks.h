@@ -22,14 +22,31 @@ struct WireQ8Block {
 };
 static_assert(sizeof(WireQ8Block) == 34, "q8 block is 34 bytes on the wire");
 
-// q4: 32 values with one signed scale: value = d * ((nibble) - 8). The value of largest
-// magnitude maps to code 0 (-8 * d), so d carries its sign (as in ggml's Q4_0).
-// Byte j holds element j in its low nibble and element j + 16 in its high nibble.
+// q4 super-blocks: 64 values (the last block of a row whose dim is an odd multiple of 32
+// holds 32) with one f16 scale d, split into sub-blocks of 4 values, each with a 3-bit
+// scale code c and four 4-bit level codes q:
+//   value = (d * kQ4SubScale[c]) * kQ4Level[q]   (two float multiplications, in that order)
+// Tables in common/codec/q4_tables.h. 5.0 bits per value.
+inline constexpr int kQ4SuperBlock = 64;
+inline constexpr int kQ4SubBlock = 4;
+
 struct WireQ4Block {
-  uint16_t d;                   // signed scale, IEEE half; finite
-  uint8_t qs[kCodecBlock / 2];  // nibbles
+  // Scale, IEEE half; finite, sign bit clear.
+  uint16_t d;
+  // 16 3-bit sub-block scale codes: code j at bits 3j..3j+2 (little-endian bit order).
+  uint8_t scales[kQ4SuperBlock / kQ4SubBlock * 3 / 8];
+  // 4-bit level codes: byte j holds value 2j (low nibble) and value 2j+1 (high nibble).
+  uint8_t qs[kQ4SuperBlock / 2];
 };
-static_assert(sizeof(WireQ4Block) == 18, "q4 block is 18 bytes on the wire");
+static_assert(sizeof(WireQ4Block) == 40, "q4 block is 40 bytes on the wire");
+
+// The same for the 32-value block that ends a row when dim % 64 == 32 (packed: 21 bytes).
+struct __attribute__((packed)) WireQ4HalfBlock {
+  uint16_t d;  // as above, over 32 values: 8 scale codes, 16 bytes of level codes
+  uint8_t scales[kQ4SuperBlock / 2 / kQ4SubBlock * 3 / 8];
+  uint8_t qs[kQ4SuperBlock / 4];
+};
+static_assert(sizeof(WireQ4HalfBlock) == 21, "q4 half block is 21 bytes on the wire");
 
 // q4: one channel carried outside the 4-bit blocks (a "massive activation").
 struct WireQ4Outlier {

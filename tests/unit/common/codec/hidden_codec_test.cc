@@ -133,7 +133,7 @@ TEST_P(HiddenCodecTest, AccuracyOnGaussianRows) {
       EXPECT_LT(nmse, 1e-4);
       break;
     case CodecKind::kQ4:
-      EXPECT_LT(nmse, 1.5e-2);
+      EXPECT_LT(nmse, 5e-3);  // measured 2.3e-3
       break;
   }
 }
@@ -143,12 +143,12 @@ TEST(HiddenCodecSizesTest, BytesPerToken) {
   EXPECT_EQ(EncodedSize(CodecKind::kF32, 1, 2048), 8192u);
   EXPECT_EQ(EncodedSize(CodecKind::kF16, 1, 2048), 4096u);
   EXPECT_EQ(EncodedSize(CodecKind::kQ8, 1, 2048), 2176u);  // 64 blocks * 34
-  EXPECT_EQ(EncodedSize(CodecKind::kQ4, 1, 2048), 1280u);  // 32 outliers * 4 + 64 * 18
+  EXPECT_EQ(EncodedSize(CodecKind::kQ4, 1, 2048), 1408u);  // 32 outliers * 4 + 32 * 40
   EXPECT_EQ(EncodedSize(CodecKind::kF32, 1, 64), 256u);
   EXPECT_EQ(EncodedSize(CodecKind::kF16, 1, 64), 128u);
   EXPECT_EQ(EncodedSize(CodecKind::kQ8, 1, 64), 68u);
-  EXPECT_EQ(EncodedSize(CodecKind::kQ4, 1, 64), 40u);  // 1 outlier * 4 + 2 * 18
-  EXPECT_EQ(EncodedSize(CodecKind::kQ4, 1, 32), 22u);  // at least one outlier
+  EXPECT_EQ(EncodedSize(CodecKind::kQ4, 1, 64), 44u);  // 1 outlier * 4 + 40
+  EXPECT_EQ(EncodedSize(CodecKind::kQ4, 1, 32), 25u);  // at least one outlier; a half block
   EXPECT_EQ(EncodedSize(CodecKind::kQ8, 7, 4096), 7u * 128 * 34);
 }
 
