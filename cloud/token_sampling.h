@@ -1,10 +1,12 @@
-// Turning the logits after a position into the reply's token: the draw and its logprobs.
+// Turning the logits after a position into the reply's token: the draw (SampleAt, shared
+// with the edge's fallback model in common/sampler/position_sampling.h) and its logprobs.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "absl/types/span.h"
+#include "common/sampler/position_sampling.h"
 #include "common/sampler/sampler.h"
 
 namespace tandem::cloud {
@@ -13,11 +15,6 @@ struct TokenLogprob {
   int32_t token = 0;
   float logprob = 0;  // natural log, unfiltered distribution at temperature 1
 };
-
-// Samples the token that follows `position`. The draw depends only on (params.seed,
-// position), not on how many draws the session made before (the wire contract), so a
-// resumed, rewound or replayed session samples the same token at the same position.
-int32_t SampleAt(const SamplingParams& params, int32_t position, absl::Span<const float> logits);
 
 // The log-softmax of `logits` (temperature 1) at `token`, and, if k > 0, the k most likely
 // tokens, most likely first (ties: lower id first). logits must be non-empty.

@@ -3,7 +3,7 @@
 #include "absl/strings/str_format.h"
 #include "common/codec/hidden_codec.h"
 #include "common/model/layer_runner.h"
-#include "common/sampler/sampler.h"
+#include "common/sampler/position_sampling.h"
 #include "common/util/status_macros.h"
 
 namespace tandem::edge {
@@ -11,7 +11,7 @@ namespace tandem::edge {
 class FakeCloudLink::Stream final : public CloudStream {
  public:
   Stream(FakeCloudLink& link, const SessionHello& hello, std::unique_ptr<LayerRunner> runner)
-      : link_(link), hello_(hello), runner_(std::move(runner)), sampler_(hello.sampling) {
+      : link_(link), hello_(hello), runner_(std::move(runner)) {
     ready_.max_chunk_positions = link.options_.max_chunk_positions;
     ready_.max_chunk_bytes = link.options_.max_chunk_bytes;
     ready_.codecs = link.options_.codecs;
@@ -76,7 +76,9 @@ class FakeCloudLink::Stream final : public CloudStream {
       absl::Span<const float> last(hidden.data() + hidden.size() - hp.dim, hp.dim);
       RETURN_IF_ERROR(Head(link_.model_, last, absl::MakeSpan(logits), *link_.pool_));
       const int32_t position = chunk.start_position + chunk.num_positions - 1;
-      tokens_.push_back({.position = position, .token_id = sampler_.Sample(logits)});
+      // Sampled by position, as the real worker does.
+      tokens_.push_back(
+          {.position = position, .token_id = SampleAt(hello_.sampling, position, logits)});
     }
     return absl::OkStatus();
   }
@@ -84,7 +86,6 @@ class FakeCloudLink::Stream final : public CloudStream {
   FakeCloudLink& link_;
   SessionHello hello_;
   std::unique_ptr<LayerRunner> runner_;  // layers [K, N)
-  Sampler sampler_;
   SessionReady ready_;
   std::deque<SampledToken> tokens_;
   absl::Status broken_;
