@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/model/shard_info.h"
 #include "common/util/status_macros.h"
 
 namespace tandem {
@@ -135,23 +136,37 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& 
   ASSIGN_OR_RETURN(model->hparams_, ReadHparams(f));
   LlamaHparams& hp = model->hparams_;
 
-  const GgufTensorInfo* embd = f.FindTensor("token_embd.weight");
-  if (embd == nullptr || embd->shape.size() != 2) {
+  // The vocabulary size comes from the embedding, or from the head in a cloud shard.
+  const GgufTensorInfo* vocab = f.FindTensor("token_embd.weight");
+  if (vocab == nullptr) vocab = f.FindTensor("output.weight");
+  if (vocab == nullptr || vocab->shape.size() != 2) {
     return absl::InvalidArgumentError("missing or malformed tensor token_embd.weight");
   }
-  hp.n_vocab = static_cast<int32_t>(embd->shape[1]);
+  hp.n_vocab = static_cast<int32_t>(vocab->shape[1]);
 
-  int32_t end = options.layer_end.value_or(hp.n_layers);
-  if (options.layer_begin < 0 || options.layer_begin > end || end > hp.n_layers) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("layer range [%d, %d) is not inside the model's %d layers",
-                        options.layer_begin, end, hp.n_layers));
+  ASSIGN_OR_RETURN(const ShardInfo held, ReadShardInfo(f, hp.n_layers));
+  const int32_t begin = options.layer_begin.value_or(held.layer_begin);
+  const int32_t end = options.layer_end.value_or(held.layer_end);
+  if (begin < 0 || begin > end || end > hp.n_layers) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "layer range [%d, %d) is not inside the model's %d layers", begin, end, hp.n_layers));
   }
-  model->layer_begin_ = options.layer_begin;
+  if (begin < end && (begin < held.layer_begin || end > held.layer_end)) {
+    return absl::FailedPreconditionError(absl::StrFormat("%s (%s) does not hold layers [%d, %d)",
+                                                         path, held.Describe(), begin, end));
+  }
+  const bool embedding = options.embedding.value_or(held.has_embedding);
+  const bool head = options.head.value_or(held.has_head);
+  if ((embedding && !held.has_embedding) || (head && !held.has_head)) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s (%s) does not hold the %s", path, held.Describe(),
+                        embedding && !held.has_embedding ? "token embedding" : "output head"));
+  }
+  model->layer_begin_ = begin;
   model->layer_end_ = end;
 
   const int64_t dim = hp.dim, kv_dim = hp.kv_dim(), ffn = hp.ffn_dim;
-  for (int32_t i = model->layer_begin_; i < end; ++i) {
+  for (int32_t i = begin; i < end; ++i) {
     const std::string p = absl::StrCat("blk.", i, ".");
     LayerWeights w;
     ASSIGN_OR_RETURN(w.attn_norm, Vector(f, p + "attn_norm.weight", dim));
@@ -165,11 +180,11 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& 
     ASSIGN_OR_RETURN(w.w_down, Matrix(f, p + "ffn_down.weight", dim, ffn));
     model->layers_.push_back(w);
   }
-  if (options.embedding) {
+  if (embedding) {
     ASSIGN_OR_RETURN(model->token_embd_, Matrix(f, "token_embd.weight", hp.n_vocab, dim));
     model->has_embedding_ = true;
   }
-  if (options.head) {
+  if (head) {
     ASSIGN_OR_RETURN(model->output_norm_, Vector(f, "output_norm.weight", dim));
     // Models with tied embeddings have no output.weight: the head reuses token_embd.
     const char* head_name =

@@ -42,12 +42,14 @@ struct LayerWeights {
   WeightView w_down;                 // [dim, ffn_dim]
 };
 
-// Which parts to load. Defaults: everything.
+// Which parts to load. Defaults: everything the file holds (a whole model: all of it; a
+// shard, see shard_info.h: its layers, and the embedding and head if it has them). Asking
+// for a part a shard does not hold is a FailedPrecondition naming what the shard holds.
 struct LoadOptions {
-  int32_t layer_begin = 0;
-  std::optional<int32_t> layer_end;  // nullopt: up to n_layers
-  bool embedding = true;
-  bool head = true;  // output_norm + output
+  std::optional<int32_t> layer_begin;  // nullopt: the first layer the file holds
+  std::optional<int32_t> layer_end;    // nullopt: up to the last layer the file holds
+  std::optional<bool> embedding;       // nullopt: if the file holds it
+  std::optional<bool> head;            // output_norm + output; nullopt: if the file holds it
 };
 
 // GGUF key under which derived files (shards, quantized copies) store the identity of the
