@@ -41,6 +41,17 @@ struct QuantizeConfig {
 };
 absl::Status RunQuantize(const QuantizeConfig& config, std::ostream& out, std::ostream& err);
 
+struct SplitConfig {
+  std::string input_path;
+  int32_t split = 0;  // K: the edge shard holds layers [0, K), the cloud shard [K, N)
+  std::string edge_output_path;
+  std::string cloud_output_path;
+  std::string edge_type;  // q4_0 | q8_0 | f16 | f32; empty: keep the source's types
+  int32_t threads = 2;
+  bool show_progress = false;
+};
+absl::Status RunSplit(const SplitConfig& config, std::ostream& out, std::ostream& err);
+
 struct SynthConfig {
   std::string shape;  // tinyllama-1.1b | llama-110m | tiny
   std::string type;   // storage type of the matrices

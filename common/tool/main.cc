@@ -68,6 +68,18 @@ int main(int argc, char** argv) {
   quantize->add_option("--type", quant.type, "q8_0 | q4_0 | f16 | f32")->required();
   AddThreads(quantize, &quant.threads);
 
+  tandem::SplitConfig split;
+  split.show_progress = tty;
+  CLI::App* split_cmd =
+      app.add_subcommand("split", "Write an edge shard (layers [0, K)) and a cloud shard");
+  split_cmd->add_option("input", split.input_path, "Input GGUF (the whole model)")->required();
+  split_cmd->add_option("--at", split.split, "K: the edge runs layers [0, K)")->required();
+  split_cmd->add_option("--edge-out", split.edge_output_path, "Edge shard GGUF")->required();
+  split_cmd->add_option("--cloud-out", split.cloud_output_path, "Cloud shard GGUF")->required();
+  split_cmd->add_option("--edge-type", split.edge_type,
+                        "Re-quantize the edge shard: q4_0 | q8_0 | f16 (default: keep)");
+  AddThreads(split_cmd, &split.threads);
+
   tandem::SynthConfig synth;
   synth.show_progress = tty;
   CLI::App* synth_cmd = app.add_subcommand("synth", "Random-weight model at a real shape");
@@ -98,6 +110,7 @@ int main(int argc, char** argv) {
   if (generate->parsed()) status = tandem::RunGenerate(gen, std::cout, std::cerr);
   if (bench_cmd->parsed()) status = tandem::RunBench(bench, std::cout, std::cerr);
   if (quantize->parsed()) status = tandem::RunQuantize(quant, std::cout, std::cerr);
+  if (split_cmd->parsed()) status = tandem::RunSplit(split, std::cout, std::cerr);
   if (synth_cmd->parsed()) status = tandem::RunSynth(synth, std::cout, std::cerr);
   if (info_cmd->parsed()) status = tandem::RunInfo(info, std::cout, std::cerr);
   if (ppl_cmd->parsed()) status = tandem::RunPerplexity(ppl, std::cout, std::cerr);
