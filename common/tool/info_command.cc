@@ -4,19 +4,22 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/model/llama_model.h"
+#include "common/model/shard_info.h"
 #include "common/tool/commands.h"
 #include "common/util/status_macros.h"
 
 namespace tandem {
 
 absl::Status RunInfo(const InfoConfig& config, std::ostream& out, std::ostream& err) {
-  // Load the whole model so that the file is validated as the engine would use it.
+  // Load all the file holds (a whole model or a shard), validated as the engine would.
   ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(config.model_path));
   const GgufFile& f = model->gguf();
   const LlamaHparams& hp = model->hparams();
   out << absl::StrFormat("file:           %s (GGUF v%d, %d bytes)\n", config.model_path,
                          f.version(), f.file_size());
   out << absl::StrFormat("identity:       %s\n", model->identity());
+  ASSIGN_OR_RETURN(const ShardInfo held, ReadShardInfo(f, hp.n_layers));
+  out << absl::StrFormat("holds:          %s\n", held.Describe());
   out << absl::StrFormat("vocab:          %d\n", hp.n_vocab);
   out << absl::StrFormat("dim:            %d\n", hp.dim);
   out << absl::StrFormat("ffn dim:        %d\n", hp.ffn_dim);
