@@ -6,7 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/util/status_macros.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
 namespace tandem::cloud {
@@ -15,10 +17,27 @@ namespace {
 int ClampToInt(int64_t v) { return static_cast<int>(std::min<int64_t>(v, INT32_MAX)); }
 int Millis(absl::Duration d) { return ClampToInt(absl::ToInt64Milliseconds(d)); }
 
+// Readiness: SERVING while new sessions are accepted.
+void SetReady(grpc::Server* server, bool ready) {
+  if (server == nullptr || server->GetHealthCheckService() == nullptr) return;
+  grpc::HealthCheckServiceInterface& health = *server->GetHealthCheckService();
+  health.SetServingStatus("", ready);
+  health.SetServingStatus(kSplitInferenceService, ready);
+}
+
+void RegisterHealthNames(grpc::Server* server) {
+  SetReady(server, true);
+  if (server != nullptr && server->GetHealthCheckService() != nullptr) {
+    server->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
+  }
+}
+
 }  // namespace
 
 absl::Status ServerConfig::Validate() const {
-  if (listen_address.empty()) return absl::InvalidArgumentError("no listen address given");
+  if (listen_address.empty()) {
+    return absl::InvalidArgumentError("no listen address given (--listen HOST:PORT)");
+  }
   if (!tls.insecure && (tls.cert_file.empty() || tls.key_file.empty())) {
     return absl::InvalidArgumentError(
         "TLS needs --tls-cert and --tls-key (or --insecure for plaintext)");
@@ -27,7 +46,8 @@ absl::Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError("--tls-client-ca needs TLS (drop --insecure)");
   }
   if (keepalive_time <= absl::ZeroDuration() || keepalive_timeout <= absl::ZeroDuration() ||
-      min_client_ping_interval <= absl::ZeroDuration() || shutdown_grace < absl::ZeroDuration()) {
+      min_client_ping_interval <= absl::ZeroDuration() || shutdown_grace < absl::ZeroDuration() ||
+      drain_idle_wait < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("keepalive and shutdown durations must be positive");
   }
   return absl::OkStatus();
@@ -48,7 +68,13 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(const ServerConf
     ASSIGN_OR_RETURN(tokens, BearerTokens::FromFile(config.auth_tokens_file));
   }
 
-  std::unique_ptr<CloudServer> server(new CloudServer(worker, config.shutdown_grace));
+  // The standard health service (grpc.health.v1.Health) on every server built from now
+  // on: Kubernetes, load balancers and grpc_health_probe speak it. (A process-wide gRPC
+  // switch; it only adds that service.)
+  grpc::EnableDefaultHealthCheckService(true);
+
+  std::unique_ptr<CloudServer> server(
+      new CloudServer(worker, config.shutdown_grace, config.drain_idle_wait));
   server->service_ = std::make_unique<SplitInferenceService>(worker, metrics, std::move(tokens));
 
   grpc::ServerBuilder builder;
@@ -72,17 +98,44 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(const ServerConf
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen_address));
   }
+  RegisterHealthNames(server->server_.get());
+
+  if (!config.health_listen_address.empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(config.health_listen_address, grpc::InsecureServerCredentials(),
+                                    &server->health_port_);
+    server->unimplemented_ = std::make_unique<v1::SplitInference::Service>();
+    health_builder.RegisterService(server->unimplemented_.get());
+    server->health_server_ = health_builder.BuildAndStart();
+    if (server->health_server_ == nullptr || server->health_port_ == 0) {
+      server->server_->Shutdown();
+      server->server_.reset();  // nothing to drain: the destructor then does nothing
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", config.health_listen_address, " (health port)"));
+    }
+    RegisterHealthNames(server->health_server_.get());
+  }
   return server;
 }
 
 void CloudServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  SetReady(server_.get(), false);
+  SetReady(health_server_.get(), false);
+  const absl::Time deadline = absl::Now() + grace_;
   worker_.BeginDrain();
   service_->BeginShutdown();
-  // Stops accepting at once; calls still running after the grace period are cancelled.
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace_));
+  service_->AwaitNoIdleStreams(std::min(idle_wait_, grace_));
+  service_->CancelIdleStreams();
+  // Stops accepting; calls still running at the deadline are cancelled.
+  server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
+  // Liveness answers until here: the drain above was not a failure.
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    health_server_->Wait();
+  }
   worker_.Shutdown();
 }
 

@@ -29,9 +29,24 @@ struct ServerConfig {
   absl::Duration min_client_ping_interval = absl::Seconds(5);
   // Graceful shutdown waits this long for streams to finish their step.
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // ... of which at most this long for streams waiting for their next message, so that
+  // an edge mid-generation gets its next token and then UNAVAILABLE (a clear "resume
+  // elsewhere") instead of a cancelled stream.
+  absl::Duration drain_idle_wait = absl::Seconds(2);
+  // Non-empty: also serve the standard health service (grpc.health.v1.Health), and
+  // nothing else, in plaintext on this "host:port", for probes that cannot do TLS
+  // (Kubernetes' gRPC probes, container health checks). The main port serves it too.
+  std::string health_listen_address;
 
   absl::Status Validate() const;
 };
+
+// Service names in grpc.health.v1.Health. "" (the whole server) and kSplitInferenceService
+// are SERVING while new sessions are accepted and NOT_SERVING from the start of a drain
+// (readiness); kLivenessService stays SERVING until the server is gone (a drain is not a
+// failure, so liveness probes must not restart a draining worker).
+inline constexpr char kSplitInferenceService[] = "tandem.v1.SplitInference";
+inline constexpr char kLivenessService[] = "liveness";
 
 // Bytes a message may add to its largest payload (other fields, protobuf framing).
 inline constexpr int64_t kMessageSlackBytes = 64 * 1024;
@@ -49,20 +64,30 @@ class CloudServer {
   ~CloudServer();
 
   int port() const { return port_; }
+  // The plaintext health port (0 if ServerConfig::health_listen_address was empty).
+  int health_port() const { return health_port_; }
 
-  // Graceful: new sessions are refused, idle streams end now, streams in a step end after
-  // it (UNAVAILABLE: resume elsewhere), everything left is cancelled after the grace
+  // Graceful: health turns NOT_SERVING (readiness) and new sessions are refused; streams
+  // end with UNAVAILABLE (resume elsewhere) after their current or next step (see
+  // SplitInferenceService::BeginShutdown); everything left is cancelled after the grace
   // period. Idempotent.
   void Shutdown();
 
  private:
-  CloudServer(Worker& worker, absl::Duration grace) : worker_(worker), grace_(grace) {}
+  CloudServer(Worker& worker, absl::Duration grace, absl::Duration idle_wait)
+      : worker_(worker), grace_(grace), idle_wait_(idle_wait) {}
 
   Worker& worker_;
   absl::Duration grace_;
+  absl::Duration idle_wait_;
   std::unique_ptr<SplitInferenceService> service_;
   std::unique_ptr<grpc::Server> server_;
+  // The health port's only other service: every method answers UNIMPLEMENTED. (A
+  // sync server must have a sync service to start; the health service is not one.)
+  std::unique_ptr<v1::SplitInference::Service> unimplemented_;
+  std::unique_ptr<grpc::Server> health_server_;  // plaintext, health service only
   int port_ = 0;
+  int health_port_ = 0;
   bool shut_down_ = false;
 };
 

@@ -2,6 +2,8 @@
 // config structs; then the model loads, the server starts, and one line
 // "tandem-cloud listening on HOST:PORT" on stderr says it is serving. SIGTERM/SIGINT shut
 // down gracefully (see CloudServer::Shutdown).
+// `tandem-cloud --health-check HOST:PORT` is a probe instead: it asks a worker's
+// grpc.health.v1 service (plaintext, the --health-listen port) and exits 0 if SERVING.
 #include <signal.h>
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include "cloud/clock.h"
 #include "cloud/cloud_metrics.h"
 #include "cloud/cloud_server.h"
+#include "cloud/health_probe.h"
 #include "cloud/idle_reaper.h"
 #include "cloud/worker.h"
 #include "common/metrics/metrics_server.h"
@@ -28,6 +31,10 @@ struct Flags {
   double idle_timeout_seconds = 300;
   int64_t kv_budget_mib = 1024;
   double shutdown_grace_seconds = 10;
+  // Probe mode.
+  std::string health_check_target;
+  std::string health_service;
+  double health_timeout_seconds = 5;
 };
 
 // "HOST:PORT" with the port replaced by `port` (the bound one when 0 was asked for).
@@ -72,6 +79,10 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
                    CloudServer::Start(flags.server, *worker, metrics));
   IdleReaper reaper(*worker, std::clamp(flags.worker.limits.idle_timeout / 4, absl::Seconds(1),
                                         absl::Seconds(30)));
+  if (server->health_port() != 0) {
+    std::cerr << "tandem-cloud health (grpc.health.v1, plaintext) on "
+              << WithPort(flags.server.health_listen_address, server->health_port()) << "\n";
+  }
   std::cerr << "tandem-cloud listening on " << WithPort(flags.server.listen_address, server->port())
             << std::endl;
 
@@ -81,6 +92,18 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
             << ", shutting down\n";
   server->Shutdown();
   return absl::OkStatus();
+}
+
+// Probe mode: 0 if SERVING, 1 otherwise (the reason on stderr).
+int HealthCheck(const Flags& flags) {
+  absl::Status status = tandem::cloud::CheckGrpcHealth(
+      flags.health_check_target, flags.health_service, grpc::InsecureChannelCredentials(),
+      absl::Seconds(flags.health_timeout_seconds));
+  if (!status.ok()) {
+    std::cerr << "tandem-cloud: health check failed: " << status << "\n";
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -95,9 +118,12 @@ int main(int argc, char** argv) {
   CLI::App app{"tandem-cloud: runs layers [K, N), the head and the sampler for edge sessions"};
   app.add_option("-m,--model", flags.worker.model_path, "GGUF model (the whole model)")
       ->capture_default_str();
+  // Required unless --health-check (checked by ServerConfig::Validate).
   app.add_option("--listen", flags.server.listen_address,
-                 "HOST:PORT to serve gRPC on (port 0: any)")
-      ->required();
+                 "HOST:PORT to serve gRPC on (port 0: any); required");
+  app.add_option("--health-listen", flags.server.health_listen_address,
+                 "HOST:PORT to serve only grpc.health.v1 on, in plaintext, for probes that "
+                 "cannot do TLS (Kubernetes gRPC probes)");
   app.add_option("--metrics", flags.metrics_address, "HOST:PORT to serve Prometheus /metrics on");
   app.add_option("-t,--threads", flags.worker.threads, "Compute threads")
       ->check(CLI::Range(1, 1024))
@@ -124,7 +150,16 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure", tls.insecure, "Plaintext gRPC (logs a warning)");
   app.add_option("--auth-tokens-file", flags.server.auth_tokens_file,
                  "Bearer tokens accepted, one per line");
+  app.add_option("--health-check", flags.health_check_target,
+                 "Probe mode: ask grpc.health.v1 at HOST:PORT (plaintext, the --health-listen "
+                 "port); exit 0 if SERVING, 1 otherwise");
+  app.add_option("--health-service", flags.health_service,
+                 "Probe mode: service to ask about (\"\": ready for new sessions; \"liveness\")");
+  app.add_option("--health-timeout-seconds", flags.health_timeout_seconds, "Probe mode: deadline")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!flags.health_check_target.empty()) return HealthCheck(flags);
 
   absl::Status status = Run(flags, signals);
   if (!status.ok()) {

@@ -66,6 +66,21 @@ void SplitInferenceService::Unregister(grpc::ServerContext* context) {
 void SplitInferenceService::BeginShutdown() {
   absl::MutexLock lock(&streams_mu_);
   shutting_down_ = true;
+}
+
+void SplitInferenceService::AwaitNoIdleStreams(absl::Duration timeout) {
+  auto none_idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(streams_mu_) {
+    for (const auto& [context, idle] : idle_streams_) {
+      if (idle) return false;
+    }
+    return true;
+  };
+  absl::MutexLock lock(&streams_mu_);
+  streams_mu_.AwaitWithTimeout(absl::Condition(&none_idle), timeout);
+}
+
+void SplitInferenceService::CancelIdleStreams() {
+  absl::MutexLock lock(&streams_mu_);
   for (auto& [context, idle] : idle_streams_) {
     if (idle) context->TryCancel();
   }

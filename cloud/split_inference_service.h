@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "cloud/bearer_auth.h"
 #include "cloud/cloud_metrics.h"
 #include "cloud/worker.h"
@@ -39,9 +40,16 @@ class SplitInferenceService final : public v1::SplitInference::Service {
   grpc::Status Echo(grpc::ServerContext* context, const v1::EchoRequest* request,
                     v1::EchoResponse* response) override;
 
-  // Graceful shutdown, first half: streams waiting for their next message are cancelled
-  // now; streams in the middle of a step end with UNAVAILABLE once it is done.
+  // Graceful shutdown, in three calls. BeginShutdown: from now on every stream ends with
+  // UNAVAILABLE (resume elsewhere) after its current step, or, if it is waiting for a
+  // message, after the step of the next one (an edge mid-generation sends it within one
+  // of its own steps), and new streams get UNAVAILABLE at once.
   void BeginShutdown();
+  // Returns once no stream waits for a message, or after `timeout`.
+  void AwaitNoIdleStreams(absl::Duration timeout);
+  // Cancels the streams still waiting (edges holding a stream open without generating);
+  // they see CANCELLED.
+  void CancelIdleStreams();
 
  private:
   using Stream = grpc::ServerReaderWriter<v1::CloudMessage, v1::EdgeMessage>;
