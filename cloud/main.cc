@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   tandem::ServerTlsOptions& tls = flags.server.tls;
 
   CLI::App app{"tandem-cloud: runs layers [K, N), the head and the sampler for edge sessions"};
-  app.add_option("-m,--model", flags.worker.model_path, "GGUF model (the whole model)")
+  app.add_option("-m,--model", flags.worker.model_path, "GGUF model (the whole model or a cloud shard)")
       ->capture_default_str();
   // Required unless --health-check (checked by ServerConfig::Validate).
   app.add_option("--listen", flags.server.listen_address,
