@@ -35,6 +35,22 @@ class EdgeMetrics {
   // One HTTP request by endpoint ("/v1/completions") and status ("200").
   void AddRequest(std::string_view endpoint, int status);
 
+  // Resilience (see resilient_generator.h). `mode` is "cloud" or "fallback".
+  void AddTokenByMode(std::string_view mode);
+  // A generation switched to `mode`.
+  void AddModeSwitch(std::string_view to);
+  // Generations running on the fallback model: +1 when one switches to it, -1 back.
+  void AddFallbackActive(int delta) { fallback_active_->Increment(delta); }
+  // The link to the worker failed during a generation, by status code.
+  void AddLinkFailure(absl::StatusCode code);
+  // A reconnect attempt: "resumed" (the worker still had the session), "replayed" (it
+  // did not: the whole context was sent again) or "failed".
+  void AddReconnect(std::string_view result);
+  // Positions and bytes (sent) to bring a worker up to date when switching back.
+  void AddCatchUp(int64_t positions, int64_t bytes);
+  // The current decode-step deadline (derived from the measured step latency).
+  void SetStepDeadline(double seconds) { step_deadline_seconds_->Set(seconds); }
+
  private:
   prometheus::Counter* tokens_;
   prometheus::Histogram* step_seconds_;
@@ -44,6 +60,14 @@ class EdgeMetrics {
   prometheus::Gauge* active_sessions_;
   prometheus::Family<prometheus::Counter>* errors_;
   prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Counter>* tokens_by_mode_;
+  prometheus::Family<prometheus::Counter>* mode_switches_;
+  prometheus::Gauge* fallback_active_;
+  prometheus::Family<prometheus::Counter>* link_failures_;
+  prometheus::Family<prometheus::Counter>* reconnects_;
+  prometheus::Counter* catchup_positions_;
+  prometheus::Counter* catchup_bytes_;
+  prometheus::Gauge* step_deadline_seconds_;
 };
 
 }  // namespace tandem::edge

@@ -5,7 +5,6 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/random/random.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/codec/hidden_codec.h"
 #include "common/util/status_macros.h"
@@ -40,6 +39,25 @@ std::string NewSessionId() {
   return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
 }
 
+std::string_view GenerationModeName(GenerationMode mode) {
+  switch (mode) {
+    case GenerationMode::kCloud:
+      return "cloud";
+    case GenerationMode::kFallback:
+      return "fallback";
+  }
+  return "unknown";
+}
+
+void AddToModeRuns(GenerationMode mode, std::vector<ModeRun>& runs) {
+  if (!runs.empty() && runs.back().mode == mode) {
+    ++runs.back().tokens;
+    return;
+  }
+  const int32_t first = runs.empty() ? 0 : runs.back().first + runs.back().tokens;
+  runs.push_back({.mode = mode, .first = first, .tokens = 1});
+}
+
 absl::StatusOr<std::unique_ptr<SplitGenerator>> SplitGenerator::Create(
     const EdgeModel& model, CloudLink& link, ThreadPool& pool, const Clock& clock,
     EdgeMetrics& metrics, const SplitOptions& options) {
@@ -51,22 +69,22 @@ absl::StatusOr<std::unique_ptr<SplitGenerator>> SplitGenerator::Create(
     return absl::InvalidArgumentError(
         absl::StrFormat("context size %d exceeds the model's context length %d", context, limit));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<LayerRunner> runner,
-                   LayerRunner::Create(model.model(), 0, model.split(), context));
+  ASSIGN_OR_RETURN(std::unique_ptr<CloudSession> cloud,
+                   CloudSession::Create(model, pool, clock, options.codec, context,
+                                        options.prompt_chunk_positions));
   return std::unique_ptr<SplitGenerator>(
-      new SplitGenerator(model, link, pool, clock, metrics, options, std::move(runner)));
+      new SplitGenerator(model, link, clock, metrics, options, std::move(cloud)));
 }
 
-SplitGenerator::SplitGenerator(const EdgeModel& model, CloudLink& link, ThreadPool& pool,
-                               const Clock& clock, EdgeMetrics& metrics,
-                               const SplitOptions& options, std::unique_ptr<LayerRunner> runner)
+SplitGenerator::SplitGenerator(const EdgeModel& model, CloudLink& link, const Clock& clock,
+                               EdgeMetrics& metrics, const SplitOptions& options,
+                               std::unique_ptr<CloudSession> cloud)
     : model_(model),
       link_(link),
-      pool_(pool),
       clock_(clock),
       metrics_(metrics),
       options_(options),
-      runner_(std::move(runner)) {}
+      cloud_(std::move(cloud)) {}
 
 absl::StatusOr<GenerationResult> SplitGenerator::Generate(const GenerationRequest& request,
                                                           TokenSink sink) {
@@ -81,15 +99,17 @@ absl::StatusOr<GenerationResult> SplitGenerator::Generate(const GenerationReques
   metrics_.SessionStarted();
   absl::Cleanup ended = [this] { metrics_.SessionEnded(); };
   absl::StatusOr<GenerationResult> result = GenerateTokens(prompt, request, sink);
-  if (stream_ != nullptr) {
-    const LinkBytes bytes = stream_->bytes();
+  if (cloud_->connected()) {
     // A finished session is closed for good; a failed one is dropped (cancelled), which
     // leaves it resumable on the worker for its idle timeout.
+    LinkBytes bytes;
     if (result.ok()) {
-      absl::Status closed = stream_->Close(clock_.Now() + options_.step_timeout);
+      absl::Status closed;
+      bytes = cloud_->Close(clock_.Now() + options_.step_timeout, &closed);
       if (!closed.ok()) metrics_.AddError(closed.code());
+    } else {
+      bytes = cloud_->Drop();
     }
-    stream_.reset();
     metrics_.AddLinkBytes(bytes.sent, bytes.received);
   }
   if (!result.ok()) metrics_.AddError(result.status().code());
@@ -104,11 +124,11 @@ absl::StatusOr<GenerationResult> SplitGenerator::GenerateTokens(absl::Span<const
   const int32_t max_tokens =
       request.max_tokens < 0 ? std::numeric_limits<int32_t>::max() : request.max_tokens;
   context_.assign(prompt.begin(), prompt.end());
-  runner_->Truncate(0);
+  cloud_->Reset();
   if (max_tokens == 0) return result;  // nothing to ask the worker for
 
   RETURN_IF_ERROR(OpenSession(request.sampling));
-  ASSIGN_OR_RETURN(int32_t token, Step(prompt));
+  ASSIGN_OR_RETURN(int32_t token, cloud_->Advance(context_, options_.step_timeout));
   while (true) {
     if (token == tokenizer.eos_id()) {
       result.finish_reason = FinishReason::kStop;
@@ -118,20 +138,21 @@ absl::StatusOr<GenerationResult> SplitGenerator::GenerateTokens(absl::Span<const
     const int32_t position = static_cast<int32_t>(context_.size());
     context_.push_back(token);
     ++result.completion_tokens;
+    AddToModeRuns(GenerationMode::kCloud, result.modes);
     metrics_.AddToken();
     if (!sink(GeneratedToken{.id = token, .position = position, .piece = piece})) {
       result.finish_reason = FinishReason::kCancelled;
       break;
     }
     // The last token of a full context is sampled but never run (as `tandem generate`).
-    if (result.completion_tokens >= max_tokens || runner_->num_cached() >= max_context()) {
+    if (result.completion_tokens >= max_tokens || position >= max_context()) {
       result.finish_reason = FinishReason::kLength;
       break;
     }
     const absl::Time start = clock_.Now();
-    const LinkBytes before = stream_->bytes();
-    ASSIGN_OR_RETURN(token, Step({&token, 1}));
-    const LinkBytes after = stream_->bytes();
+    const LinkBytes before = cloud_->bytes();
+    ASSIGN_OR_RETURN(token, cloud_->Advance(context_, options_.step_timeout));
+    const LinkBytes after = cloud_->bytes();
     metrics_.ObserveStep(absl::ToDoubleSeconds(clock_.Now() - start));
     metrics_.ObserveBytesPerToken(after.sent - before.sent + after.received - before.received);
   }
@@ -139,74 +160,10 @@ absl::StatusOr<GenerationResult> SplitGenerator::GenerateTokens(absl::Span<const
 }
 
 absl::Status SplitGenerator::OpenSession(const SamplingParams& sampling) {
-  const LlamaHparams& hp = model_.hparams();
-  SessionHello hello{.session_id = NewSessionId(),
-                     .model_id = model_.model().identity(),
-                     .n_layers = hp.n_layers,
-                     .split_layer = model_.split(),
-                     .hidden_dim = hp.dim,
-                     .codec = options_.codec,
-                     .sampling = sampling,
-                     .resume_position = 0,
-                     .max_context = max_context()};
-  ASSIGN_OR_RETURN(stream_, link_.Open(hello, clock_.Now() + options_.open_timeout));
-  const SessionReady& ready = stream_->ready();
-  if (ready.cached_positions != 0) {
-    return absl::InternalError(absl::StrFormat(
-        "the worker claims %d cached positions for a new session", ready.cached_positions));
-  }
-  if (!ready.codecs.empty() &&
-      std::find(ready.codecs.begin(), ready.codecs.end(), options_.codec) == ready.codecs.end()) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("the worker does not accept the %s codec", CodecKindName(options_.codec)));
-  }
-  return absl::OkStatus();
-}
-
-int32_t SplitGenerator::ChunkPositions() const {
-  const SessionReady& ready = stream_->ready();
-  int64_t n = options_.prompt_chunk_positions;
-  if (ready.max_chunk_positions > 0) n = std::min<int64_t>(n, ready.max_chunk_positions);
-  if (ready.max_chunk_bytes > 0) {
-    const int64_t row_bytes =
-        static_cast<int64_t>(EncodedSize(options_.codec, /*n=*/1, model_.hparams().dim));
-    n = std::min<int64_t>(n, ready.max_chunk_bytes / row_bytes);
-  }
-  return static_cast<int32_t>(std::max<int64_t>(n, 1));
-}
-
-absl::StatusOr<int32_t> SplitGenerator::Step(absl::Span<const int32_t> tokens) {
-  const int32_t dim = model_.hparams().dim;
-  const int32_t chunk = ChunkPositions();
-  int32_t chunks_sent = 0;
-  for (size_t start = 0; start < tokens.size(); start += chunk) {
-    const int32_t n = static_cast<int32_t>(std::min<size_t>(chunk, tokens.size() - start));
-    const int32_t position = runner_->num_cached();
-    hidden_.resize(static_cast<size_t>(n) * dim);
-    absl::Span<float> hidden(hidden_);  // [n, dim]
-    RETURN_IF_ERROR(Embed(model_.model(), tokens.subspan(start, n), hidden));
-    RETURN_IF_ERROR(runner_->Forward(hidden, n, position, pool_));  // layers [0, K)
-    HiddenChunk message{.start_position = position,
-                        .num_positions = n,
-                        .codec = options_.codec,
-                        .sample = start + n == tokens.size()};
-    RETURN_IF_ERROR(EncodeHidden(options_.codec, hidden, n, dim, &message.payload));
-    RETURN_IF_ERROR(stream_->Send(message, clock_.Now() + options_.step_timeout));
-    ++chunks_sent;
-  }
-  // The worker may still be running earlier chunks: allow a step per chunk.
-  ASSIGN_OR_RETURN(SampledToken sampled,
-                   stream_->Receive(clock_.Now() + options_.step_timeout * chunks_sent));
-  const int32_t last = runner_->num_cached() - 1;
-  if (sampled.position != last) {
-    return absl::InternalError(absl::StrFormat("the worker sampled after position %d, expected %d",
-                                               sampled.position, last));
-  }
-  if (sampled.token_id < 0 || sampled.token_id >= model_.hparams().n_vocab) {
-    return absl::InternalError(
-        absl::StrFormat("the worker sent token id %d, outside the vocabulary", sampled.token_id));
-  }
-  return sampled.token_id;
+  const SessionHello hello = cloud_->Hello(NewSessionId(), sampling, /*context_size=*/0);
+  ASSIGN_OR_RETURN(std::unique_ptr<CloudStream> stream,
+                   link_.Open(hello, clock_.Now() + options_.open_timeout));
+  return cloud_->Attach(std::move(stream), hello).status();
 }
 
 }  // namespace tandem::edge

@@ -22,11 +22,11 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/codec/codec_kind.h"
-#include "common/model/layer_runner.h"
 #include "common/sampler/sampler.h"
 #include "common/util/thread_pool.h"
 #include "edge/clock.h"
 #include "edge/cloud_link.h"
+#include "edge/cloud_session.h"
 #include "edge/edge_metrics.h"
 #include "edge/edge_model.h"
 
@@ -49,6 +49,20 @@ struct GenerationRequest {
   SamplingParams sampling;
 };
 
+// Which model produced a token: the split model (edge layers + cloud worker) or the
+// on-device fallback model (see resilient_generator.h).
+enum class GenerationMode {
+  kCloud,
+  kFallback,
+};
+
+// A run of consecutive completion tokens produced in one mode.
+struct ModeRun {
+  GenerationMode mode = GenerationMode::kCloud;
+  int32_t first = 0;   // index of the run's first completion token (0 = the first generated)
+  int32_t tokens = 0;  // length of the run
+};
+
 enum class FinishReason {
   kStop,       // end-of-sequence token
   kLength,     // max_tokens or the context end
@@ -59,12 +73,14 @@ struct GenerationResult {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
   FinishReason finish_reason = FinishReason::kLength;
+  std::vector<ModeRun> modes;  // which mode produced which completion tokens, in order
 };
 
 struct GeneratedToken {
   int32_t id = 0;
   int32_t position = 0;    // where the token sits in the context
   std::string_view piece;  // its bytes; may be part of a UTF-8 sequence (byte tokens)
+  GenerationMode mode = GenerationMode::kCloud;
 };
 
 // Called for each generated token, in order; returns false to stop generating.
@@ -87,32 +103,30 @@ class SplitGenerator {
 
   // Token ids of the current (or last) generation's context: prompt + generated tokens.
   absl::Span<const int32_t> context() const { return context_; }
-  int32_t max_context() const { return runner_->max_context(); }
+  int32_t max_context() const { return cloud_->max_context(); }
 
  private:
-  SplitGenerator(const EdgeModel& model, CloudLink& link, ThreadPool& pool, const Clock& clock,
-                 EdgeMetrics& metrics, const SplitOptions& options,
-                 std::unique_ptr<LayerRunner> runner);
+  SplitGenerator(const EdgeModel& model, CloudLink& link, const Clock& clock, EdgeMetrics& metrics,
+                 const SplitOptions& options, std::unique_ptr<CloudSession> cloud);
 
   absl::StatusOr<GenerationResult> GenerateTokens(absl::Span<const int32_t> prompt,
                                                   const GenerationRequest& request, TokenSink sink);
   absl::Status OpenSession(const SamplingParams& sampling);
-  // Runs `tokens` at the next positions through [0, K), sends them in chunks and returns
-  // the token the worker samples after the last one.
-  absl::StatusOr<int32_t> Step(absl::Span<const int32_t> tokens);
-  int32_t ChunkPositions() const;
 
   const EdgeModel& model_;
   CloudLink& link_;
-  ThreadPool& pool_;
   const Clock& clock_;
   EdgeMetrics& metrics_;
   SplitOptions options_;
-  std::unique_ptr<LayerRunner> runner_;  // layers [0, K) and their KV cache
-  std::unique_ptr<CloudStream> stream_;
+  std::unique_ptr<CloudSession> cloud_;  // layers [0, K), their KV cache, the stream
   std::vector<int32_t> context_;
-  std::vector<float> hidden_;  // [chunk, dim]
 };
+
+// Appends a token produced in `mode` to the runs.
+void AddToModeRuns(GenerationMode mode, std::vector<ModeRun>& runs);
+
+// "cloud" | "fallback".
+std::string_view GenerationModeName(GenerationMode mode);
 
 // "stop" | "length" | "cancelled".
 std::string_view FinishReasonName(FinishReason reason);

@@ -1,0 +1,135 @@
+#include "edge/cloud_session.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "common/codec/hidden_codec.h"
+#include "common/util/status_macros.h"
+
+namespace tandem::edge {
+
+absl::StatusOr<std::unique_ptr<CloudSession>> CloudSession::Create(
+    const EdgeModel& model, ThreadPool& pool, const Clock& clock, CodecKind codec,
+    int32_t max_context, int32_t chunk_positions) {
+  RETURN_IF_ERROR(ValidateCodecDim(codec, model.hparams().dim));
+  if (chunk_positions < 1) {
+    return absl::InvalidArgumentError("prompt chunks must hold at least one position");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<LayerRunner> runner,
+                   LayerRunner::Create(model.model(), 0, model.split(), max_context));
+  return std::unique_ptr<CloudSession>(
+      new CloudSession(model, pool, clock, codec, chunk_positions, std::move(runner)));
+}
+
+void CloudSession::Reset() {
+  stream_.reset();
+  runner_->Truncate(0);
+}
+
+SessionHello CloudSession::Hello(const std::string& session_id, const SamplingParams& sampling,
+                                 int32_t context_size) const {
+  const LlamaHparams& hp = model_.hparams();
+  return SessionHello{.session_id = session_id,
+                      .model_id = model_.model().identity(),
+                      .n_layers = hp.n_layers,
+                      .split_layer = model_.split(),
+                      .hidden_dim = hp.dim,
+                      .codec = codec_,
+                      .sampling = sampling,
+                      .resume_position = std::clamp(context_size - 1, 0, positions()),
+                      .max_context = max_context()};
+}
+
+absl::StatusOr<int32_t> CloudSession::Attach(std::unique_ptr<CloudStream> stream,
+                                             const SessionHello& hello) {
+  stream_.reset();
+  const SessionReady& ready = stream->ready();
+  if (ready.cached_positions < 0 || ready.cached_positions > hello.resume_position) {
+    return absl::InternalError(
+        absl::StrFormat("the worker claims %d cached positions for a session resumed at %d",
+                        ready.cached_positions, hello.resume_position));
+  }
+  if (hello.resume_position > positions()) {
+    return absl::InternalError("a stream opened for positions the edge no longer has");
+  }
+  if (!ready.codecs.empty() &&
+      std::find(ready.codecs.begin(), ready.codecs.end(), codec_) == ready.codecs.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("the worker does not accept the %s codec", CodecKindName(codec_)));
+  }
+  int64_t n = chunk_positions_;
+  if (ready.max_chunk_positions > 0) n = std::min<int64_t>(n, ready.max_chunk_positions);
+  if (ready.max_chunk_bytes > 0) {
+    const int64_t row_bytes =
+        static_cast<int64_t>(EncodedSize(codec_, /*n=*/1, model_.hparams().dim));
+    n = std::min<int64_t>(n, ready.max_chunk_bytes / row_bytes);
+  }
+  stream_chunk_positions_ = static_cast<int32_t>(std::max<int64_t>(n, 1));
+  // Positions the worker no longer holds are recomputed from their tokens.
+  runner_->Truncate(ready.cached_positions);
+  stream_ = std::move(stream);
+  return ready.cached_positions;
+}
+
+int32_t CloudSession::ChunksFor(int32_t context_size) const {
+  const int32_t missing = std::max(context_size - positions(), 1);
+  return (missing + stream_chunk_positions_ - 1) / stream_chunk_positions_;
+}
+
+absl::StatusOr<int32_t> CloudSession::Advance(absl::Span<const int32_t> context,
+                                              absl::Duration per_chunk) {
+  if (stream_ == nullptr) return absl::FailedPreconditionError("no stream to the worker");
+  const int32_t total = static_cast<int32_t>(context.size());
+  if (positions() >= total) {
+    return absl::InternalError(
+        absl::StrFormat("nothing to send: the worker has %d positions of a %d-position context",
+                        positions(), total));
+  }
+  const int32_t dim = model_.hparams().dim;
+  int32_t chunks_sent = 0;
+  while (positions() < total) {
+    const int32_t position = positions();
+    const int32_t n = std::min(stream_chunk_positions_, total - position);
+    hidden_.resize(static_cast<size_t>(n) * dim);
+    absl::Span<float> hidden(hidden_);  // [n, dim]
+    RETURN_IF_ERROR(Embed(model_.model(), context.subspan(position, n), hidden));
+    RETURN_IF_ERROR(runner_->Forward(hidden, n, position, pool_));  // layers [0, K)
+    HiddenChunk message{.start_position = position,
+                        .num_positions = n,
+                        .codec = codec_,
+                        .sample = position + n == total};
+    RETURN_IF_ERROR(EncodeHidden(codec_, hidden, n, dim, &message.payload));
+    RETURN_IF_ERROR(stream_->Send(message, clock_.Now() + per_chunk));
+    ++chunks_sent;
+  }
+  // The worker may still be running earlier chunks: allow a step per chunk.
+  ASSIGN_OR_RETURN(SampledToken sampled, stream_->Receive(clock_.Now() + per_chunk * chunks_sent));
+  if (sampled.position != total - 1) {
+    return absl::InternalError(absl::StrFormat("the worker sampled after position %d, expected %d",
+                                               sampled.position, total - 1));
+  }
+  if (sampled.token_id < 0 || sampled.token_id >= model_.hparams().n_vocab) {
+    return absl::InternalError(
+        absl::StrFormat("the worker sent token id %d, outside the vocabulary", sampled.token_id));
+  }
+  return sampled.token_id;
+}
+
+LinkBytes CloudSession::bytes() const {
+  return stream_ == nullptr ? LinkBytes{} : stream_->bytes();
+}
+
+LinkBytes CloudSession::Drop() {
+  const LinkBytes carried = bytes();
+  stream_.reset();
+  return carried;
+}
+
+LinkBytes CloudSession::Close(absl::Time deadline, absl::Status* status) {
+  if (stream_ == nullptr) return {};
+  absl::Status closed = stream_->Close(deadline);
+  if (status != nullptr) *status = closed;
+  return Drop();
+}
+
+}  // namespace tandem::edge

@@ -1,0 +1,102 @@
+// The edge half of one split session: layers [0, K) with their KV cache, and the stream to
+// the worker holding layers [K, N). The worker caches what the edge sent, so the two stay
+// in step position by position; Advance sends whatever positions of the context the worker
+// lacks and asks for the next token. That one operation covers the prompt, each decode
+// step, the catch-up after a fallback period (only the positions the worker missed) and a
+// full replay on a worker that lost the session (from position 0).
+//
+// The edge's own KV cache stays valid whatever happens to the link: after a reconnect the
+// worker says how many positions it still holds (Ready.cached_positions), the edge drops
+// its cache beyond that and recomputes those positions from the token ids. Nothing but
+// token ids needs to be kept.
+//
+// Not thread-safe; a stream may be opened on another thread (Hello), then attached.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "common/codec/codec_kind.h"
+#include "common/model/layer_runner.h"
+#include "common/sampler/sampler.h"
+#include "common/util/thread_pool.h"
+#include "edge/clock.h"
+#include "edge/cloud_link.h"
+#include "edge/edge_model.h"
+
+namespace tandem::edge {
+
+class CloudSession {
+ public:
+  // `model`, `pool` and `clock` must outlive the session. The KV cache holds max_context
+  // positions.
+  static absl::StatusOr<std::unique_ptr<CloudSession>> Create(const EdgeModel& model,
+                                                              ThreadPool& pool, const Clock& clock,
+                                                              CodecKind codec, int32_t max_context,
+                                                              int32_t chunk_positions);
+
+  // Forgets the stream and the cache (a new generation).
+  void Reset();
+
+  // The Hello to open or resume `session_id` for a context of `context_size` positions:
+  // resume_position is what the edge can vouch the worker holds, at most context_size - 1
+  // so that the last position is always sent again to have the next token sampled.
+  SessionHello Hello(const std::string& session_id, const SamplingParams& sampling,
+                     int32_t context_size) const;
+
+  // Adopts `stream`, opened with `hello` (from Hello()). Checks the Ready (no more cached
+  // positions than asked for, the codec accepted) and drops the edge's cache beyond what
+  // the worker holds. Returns the worker's cached positions (0: a fresh session, so the
+  // whole context is replayed). Internal / FailedPrecondition for a worker that breaks
+  // the contract or cannot take the codec.
+  absl::StatusOr<int32_t> Attach(std::unique_ptr<CloudStream> stream, const SessionHello& hello);
+
+  // Sends positions [positions(), context.size()) of `context` (embedding + layers [0, K),
+  // encoded, in chunks the worker accepts), asking for the token after the last one, and
+  // waits for it. Each chunk is handed over within `per_chunk`, and the token must come
+  // within `per_chunk` times the number of chunks after the last one. On error the
+  // stream is broken: Drop() it (the worker keeps the session for its idle timeout).
+  absl::StatusOr<int32_t> Advance(absl::Span<const int32_t> context, absl::Duration per_chunk);
+  // The number of chunks Advance would send for a context of `context_size` positions.
+  int32_t ChunksFor(int32_t context_size) const;
+
+  bool connected() const { return stream_ != nullptr; }
+  // Drops the stream without ending the session (cancelled), e.g. after a failure. Returns
+  // the bytes it carried.
+  LinkBytes Drop();
+  // Ends the session for good and drops the stream. Returns the bytes it carried.
+  LinkBytes Close(absl::Time deadline, absl::Status* status);
+  // Bytes on the current stream so far (zero without one).
+  LinkBytes bytes() const;
+
+  // Positions run through [0, K) and sent on the current or an earlier stream.
+  int32_t positions() const { return runner_->num_cached(); }
+  int32_t max_context() const { return runner_->max_context(); }
+  CodecKind codec() const { return codec_; }
+
+ private:
+  CloudSession(const EdgeModel& model, ThreadPool& pool, const Clock& clock, CodecKind codec,
+               int32_t chunk_positions, std::unique_ptr<LayerRunner> runner)
+      : model_(model),
+        pool_(pool),
+        clock_(clock),
+        codec_(codec),
+        chunk_positions_(chunk_positions),
+        runner_(std::move(runner)) {}
+
+  const EdgeModel& model_;
+  ThreadPool& pool_;
+  const Clock& clock_;
+  const CodecKind codec_;
+  const int32_t chunk_positions_;        // upper bound; the worker's limits may lower it
+  std::unique_ptr<LayerRunner> runner_;  // layers [0, K) and their KV cache
+  std::unique_ptr<CloudStream> stream_;
+  int32_t stream_chunk_positions_ = 1;  // for the current stream
+  std::vector<float> hidden_;           // [chunk, dim]
+};
+
+}  // namespace tandem::edge

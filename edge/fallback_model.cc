@@ -1,0 +1,86 @@
+#include "edge/fallback_model.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_format.h"
+#include "common/sampler/position_sampling.h"
+#include "common/util/status_macros.h"
+
+namespace tandem::edge {
+
+absl::Status CheckSameVocabulary(const Tokenizer& main, const Tokenizer& fallback) {
+  const Vocabulary& a = main.vocabulary();
+  const Vocabulary& b = fallback.vocabulary();
+  if (a.pieces.size() != b.pieces.size()) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("the fallback model has a vocabulary of %d tokens, the main model %d; "
+                        "the fallback must share the main model's tokenizer",
+                        b.pieces.size(), a.pieces.size()));
+  }
+  for (size_t i = 0; i < a.pieces.size(); ++i) {
+    if (a.pieces[i] != b.pieces[i] || a.types[i] != b.types[i] || a.scores[i] != b.scores[i]) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "the fallback model's vocabulary differs from the main model's at token %d (\"%s\" "
+          "vs \"%s\"); the fallback must share the main model's tokenizer",
+          i, b.pieces[i], a.pieces[i]));
+    }
+  }
+  if (a.bos_id != b.bos_id || a.eos_id != b.eos_id || a.unk_id != b.unk_id ||
+      a.add_bos != b.add_bos || a.add_space_prefix != b.add_space_prefix) {
+    return absl::FailedPreconditionError(
+        "the fallback model's tokenizer settings (BOS/EOS/unknown ids, BOS and space prefix) "
+        "differ from the main model's");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<FallbackModel>> FallbackModel::Load(const std::string& path,
+                                                                   const Tokenizer& main) {
+  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(path));
+  if (!model->has_embedding() || !model->has_head() || model->layer_begin() != 0 ||
+      model->layer_end() != model->hparams().n_layers) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: the fallback must be a complete model (embedding, every layer and the head), "
+        "not a shard",
+        path));
+  }
+  ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::FromGguf(model->gguf()));
+  if (absl::Status same = CheckSameVocabulary(main, tokenizer); !same.ok()) {
+    return absl::FailedPreconditionError(absl::StrFormat("%s: %s", path, same.message()));
+  }
+  std::string name;
+  if (auto given = model->gguf().GetString("general.name"); given.ok() && !given->empty()) {
+    name = *given;
+  } else {
+    name = std::filesystem::path(path).stem().string();
+  }
+  return std::unique_ptr<FallbackModel>(new FallbackModel(std::move(model), std::move(name)));
+}
+
+absl::StatusOr<std::unique_ptr<FallbackSession>> FallbackSession::Create(const FallbackModel& model,
+                                                                         int32_t max_context,
+                                                                         ThreadPool& pool) {
+  if (max_context > model.context_length()) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the fallback model's context length is %d positions, shorter than the %d a "
+        "generation may use; lower the context size",
+        model.context_length(), max_context));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<LocalSession> session,
+                   LocalSession::Create(model.model(), max_context, pool));
+  return std::unique_ptr<FallbackSession>(new FallbackSession(std::move(session)));
+}
+
+absl::StatusOr<int32_t> FallbackSession::Next(absl::Span<const int32_t> context,
+                                              const SamplingParams& sampling) {
+  const int32_t n = static_cast<int32_t>(context.size());
+  if (n == 0) return absl::InvalidArgumentError("fallback: empty context");
+  // Positions it has seen are the same tokens (a context only grows within a generation);
+  // keep at most n - 1 of them so that the last position is run and yields logits.
+  if (session_->position() >= n) session_->Rewind(n - 1);
+  ASSIGN_OR_RETURN(absl::Span<const float> logits,
+                   session_->Feed(context.subspan(session_->position())));
+  return SampleAt(sampling, n - 1, logits);
+}
+
+}  // namespace tandem::edge

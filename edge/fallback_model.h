@@ -1,0 +1,74 @@
+// The on-device fallback: a complete small model (embedding, every layer, head) that
+// continues a generation when the cloud is unreachable. It must share the main model's
+// tokenizer, since the context is kept as token ids and a token means the same piece on
+// both; a model with another vocabulary is refused at start-up.
+//
+// It samples with SampleAt (common/sampler/position_sampling.h), like the worker, so that
+// the draw for a position is the same whichever side makes it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "common/model/llama_model.h"
+#include "common/model/local_session.h"
+#include "common/sampler/sampler.h"
+#include "common/tokenizer/tokenizer.h"
+#include "common/util/thread_pool.h"
+
+namespace tandem::edge {
+
+// OK if both tokenizers map every id to the same piece, type and score and agree on the
+// special ids; FailedPrecondition naming the first difference otherwise.
+absl::Status CheckSameVocabulary(const Tokenizer& main, const Tokenizer& fallback);
+
+// Read-only after loading; shared by all generations.
+class FallbackModel {
+ public:
+  // Loads the whole model at `path` and checks its vocabulary against `main`.
+  // FailedPrecondition if it is not a complete model or its vocabulary differs.
+  static absl::StatusOr<std::unique_ptr<FallbackModel>> Load(const std::string& path,
+                                                             const Tokenizer& main);
+
+  const LlamaModel& model() const { return *model_; }
+  // general.name, else the file name without extension.
+  const std::string& name() const { return name_; }
+  int32_t context_length() const { return model_->hparams().context_length; }
+
+ private:
+  FallbackModel(std::unique_ptr<LlamaModel> model, std::string name)
+      : model_(std::move(model)), name_(std::move(name)) {}
+
+  std::unique_ptr<LlamaModel> model_;
+  std::string name_;
+};
+
+// One generation's use of the fallback model: its own KV cache, filled lazily. Between
+// fallback periods it keeps what it has computed, so coming back only costs the positions
+// the cloud generated in the meantime.
+class FallbackSession {
+ public:
+  // `model` and `pool` must outlive the session.
+  static absl::StatusOr<std::unique_ptr<FallbackSession>> Create(const FallbackModel& model,
+                                                                 int32_t max_context,
+                                                                 ThreadPool& pool);
+
+  // The token after `context` (prompt + generated so far): runs the positions of `context`
+  // this session has not seen yet, then samples with SampleAt at the last position.
+  absl::StatusOr<int32_t> Next(absl::Span<const int32_t> context, const SamplingParams& sampling);
+
+  // Forgets everything (a new generation).
+  void Reset() { session_->Rewind(0); }
+  // Positions in the KV cache.
+  int32_t positions() const { return session_->position(); }
+
+ private:
+  explicit FallbackSession(std::unique_ptr<LocalSession> session) : session_(std::move(session)) {}
+
+  std::unique_ptr<LocalSession> session_;
+};
+
+}  // namespace tandem::edge

@@ -1,0 +1,420 @@
+#include "edge/resilient_generator.h"
+
+#include <algorithm>
+#include <iostream>
+#include <limits>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/random/random.h"
+#include "absl/strings/str_format.h"
+#include "common/util/status_macros.h"
+
+namespace tandem::edge {
+namespace {
+
+// Codes that retrying the same worker soon will not fix: skip it for a while.
+bool IsPermanent(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnimplemented:
+    case absl::StatusCode::kOutOfRange:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string Describe(const absl::Status& status) {
+  return absl::StrFormat("%s: %s", absl::StatusCodeToString(status.code()), status.message());
+}
+
+}  // namespace
+
+absl::Status ResilienceOptions::Validate() const {
+  RETURN_IF_ERROR(reconnect.Validate());
+  if (deadline.floor <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the step deadline floor must be positive");
+  }
+  if (!(deadline.chunk_factor >= 1)) {
+    return absl::InvalidArgumentError("the per-chunk deadline factor must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<CloudEndpoint> MakeEndpoints(absl::Span<CloudLink* const> links,
+                                         absl::Span<const std::string> names) {
+  std::vector<CloudEndpoint> out;
+  for (size_t i = 0; i < links.size(); ++i) {
+    out.push_back(
+        {.name = i < names.size() ? names[i] : absl::StrFormat("cloud %d", i), .link = links[i]});
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<ResilientGenerator>> ResilientGenerator::Create(
+    const EdgeModel& model, std::vector<CloudEndpoint> endpoints, const FallbackModel* fallback,
+    ThreadPool& pool, const Clock& clock, EdgeMetrics& metrics, const SplitOptions& options,
+    const ResilienceOptions& resilience) {
+  RETURN_IF_ERROR(options.Validate());
+  RETURN_IF_ERROR(resilience.Validate());
+  if (resilience.deadline.floor > options.step_timeout) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the step deadline floor (%s) is above the step timeout (%s)",
+                        absl::FormatDuration(resilience.deadline.floor),
+                        absl::FormatDuration(options.step_timeout)));
+  }
+  if (endpoints.empty()) return absl::InvalidArgumentError("no cloud endpoint given");
+  for (const CloudEndpoint& e : endpoints) {
+    if (e.link == nullptr) return absl::InvalidArgumentError("a cloud endpoint has no link");
+  }
+  const int32_t limit = model.hparams().context_length;
+  const int32_t context = options.max_context == 0 ? limit : options.max_context;
+  if (context > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("context size %d exceeds the model's context length %d", context, limit));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<CloudSession> cloud,
+                   CloudSession::Create(model, pool, clock, options.codec, context,
+                                        options.prompt_chunk_positions));
+  std::unique_ptr<FallbackSession> fallback_session;
+  if (fallback != nullptr) {
+    ASSIGN_OR_RETURN(fallback_session, FallbackSession::Create(*fallback, context, pool));
+  }
+  return std::unique_ptr<ResilientGenerator>(
+      new ResilientGenerator(model, std::move(endpoints), fallback, clock, metrics, options,
+                             resilience, std::move(cloud), std::move(fallback_session)));
+}
+
+ResilientGenerator::ResilientGenerator(const EdgeModel& model, std::vector<CloudEndpoint> endpoints,
+                                       const FallbackModel* fallback, const Clock& clock,
+                                       EdgeMetrics& metrics, const SplitOptions& options,
+                                       const ResilienceOptions& resilience,
+                                       std::unique_ptr<CloudSession> cloud,
+                                       std::unique_ptr<FallbackSession> fallback_session)
+    : model_(model),
+      endpoints_(std::move(endpoints)),
+      fallback_model_(fallback),
+      clock_(clock),
+      metrics_(metrics),
+      options_(options),
+      resilience_(resilience),
+      cloud_(std::move(cloud)),
+      fallback_(std::move(fallback_session)),
+      deadline_([&] {
+        StepDeadlineOptions d = resilience.deadline;
+        d.ceiling = options.step_timeout;
+        return d;
+      }()),
+      policy_(resilience.reconnect, static_cast<int32_t>(endpoints_.size()), clock,
+              absl::Uniform<uint64_t>(absl::BitGen())) {}
+
+ResilientGenerator::~ResilientGenerator() = default;  // joins the attempts
+
+void ResilientGenerator::Warn(const std::string& line) {
+  if (resilience_.warn) {
+    resilience_.warn(line);
+  } else {
+    std::cerr << "tandem-edge: WARNING: " << line << "\n";
+  }
+}
+
+void ResilientGenerator::CollectRetired() {
+  std::erase_if(retired_, [](const std::unique_ptr<AsyncOpen>& a) { return a->done(); });
+}
+
+absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRequest& request,
+                                                              TokenSink sink) {
+  RETURN_IF_ERROR(request.sampling.Validate());
+  const Tokenizer& tokenizer = model_.tokenizer();
+  std::vector<int32_t> prompt = tokenizer.Encode(request.prompt, tokenizer.add_bos());
+  if (prompt.empty()) return absl::InvalidArgumentError("the prompt is empty");
+  if (static_cast<int64_t>(prompt.size()) > max_context()) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "the prompt is %d tokens, longer than the context size %d", prompt.size(), max_context()));
+  }
+  metrics_.SessionStarted();
+  absl::Cleanup ended = [this] { metrics_.SessionEnded(); };
+  // An attempt still running for the previous session is of no use to this one.
+  if (attempt_ != nullptr) retired_.push_back(std::move(attempt_));
+  CollectRetired();
+  session_id_ = NewSessionId();
+  sampling_ = request.sampling;
+  context_.assign(prompt.begin(), prompt.end());
+  cloud_->Reset();
+  if (fallback_ != nullptr) fallback_->Reset();
+  mode_ = GenerationMode::kCloud;
+  fallback_run_tokens_ = 0;
+  last_failure_ = absl::OkStatus();
+
+  absl::StatusOr<GenerationResult> result = GenerateTokens(prompt, request, sink);
+
+  if (cloud_->connected()) {
+    // A finished session is closed for good; a failed one is dropped (cancelled), which
+    // leaves it resumable on the worker for its idle timeout.
+    LinkBytes bytes;
+    if (result.ok()) {
+      absl::Status closed;
+      bytes = cloud_->Close(clock_.Now() + deadline_.decode(), &closed);
+      if (!closed.ok()) metrics_.AddError(closed.code());
+    } else {
+      bytes = cloud_->Drop();
+    }
+    metrics_.AddLinkBytes(bytes.sent, bytes.received);
+  }
+  if (mode_ == GenerationMode::kFallback) metrics_.AddFallbackActive(-1);
+  if (attempt_ != nullptr) retired_.push_back(std::move(attempt_));
+  if (!result.ok()) metrics_.AddError(result.status().code());
+  return result;
+}
+
+absl::StatusOr<GenerationResult> ResilientGenerator::GenerateTokens(
+    absl::Span<const int32_t> prompt, const GenerationRequest& request, TokenSink sink) {
+  const Tokenizer& tokenizer = model_.tokenizer();
+  GenerationResult result{.prompt_tokens = static_cast<int32_t>(prompt.size())};
+  const int32_t max_tokens =
+      request.max_tokens < 0 ? std::numeric_limits<int32_t>::max() : request.max_tokens;
+  if (max_tokens == 0) return result;  // nothing to ask anyone for
+
+  if (policy_.in_outage() && fallback_ != nullptr) {
+    // Offline since an earlier generation: start here, reconnect in the background.
+    endpoint_ = policy_.preferred();
+    mode_ = GenerationMode::kFallback;
+    fallback_since_ = clock_.Now();
+    metrics_.AddFallbackActive(1);
+  } else {
+    endpoint_ = policy_.preferred();
+    const SessionHello hello = cloud_->Hello(session_id_, sampling_, /*context_size=*/0);
+    absl::StatusOr<std::unique_ptr<CloudStream>> stream =
+        endpoints_[endpoint_].link->Open(hello, clock_.Now() + options_.open_timeout);
+    absl::Status opened = stream.status();
+    if (stream.ok()) opened = cloud_->Attach(*std::move(stream), hello).status();
+    if (!opened.ok()) RETURN_IF_ERROR(OnLinkFailure(opened));
+  }
+
+  while (true) {
+    ASSIGN_OR_RETURN(const Produced next, NextToken());
+    const int32_t token = next.token;
+    if (token == tokenizer.eos_id()) {
+      result.finish_reason = FinishReason::kStop;
+      break;
+    }
+    const std::string piece = tokenizer.TokenToPiece(token);
+    const int32_t position = static_cast<int32_t>(context_.size());
+    context_.push_back(token);
+    ++result.completion_tokens;
+    AddToModeRuns(next.mode, result.modes);
+    metrics_.AddToken();
+    metrics_.AddTokenByMode(GenerationModeName(next.mode));
+    if (next.mode == GenerationMode::kCloud) {
+      ++stats_.cloud_tokens;
+    } else {
+      ++stats_.fallback_tokens;
+    }
+    if (!sink(
+            GeneratedToken{.id = token, .position = position, .piece = piece, .mode = next.mode})) {
+      result.finish_reason = FinishReason::kCancelled;
+      break;
+    }
+    // The last token of a full context is sampled but never run (as `tandem generate`).
+    if (result.completion_tokens >= max_tokens || position >= max_context()) {
+      result.finish_reason = FinishReason::kLength;
+      break;
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<ResilientGenerator::Produced> ResilientGenerator::NextToken() {
+  while (true) {
+    if (mode_ == GenerationMode::kCloud) {
+      if (!cloud_->connected()) RETURN_IF_ERROR(Reconnect());  // no fallback: wait for one
+      absl::StatusOr<int32_t> token = CloudStep();
+      if (token.ok()) return Produced{*token, GenerationMode::kCloud};
+      RETURN_IF_ERROR(OnLinkFailure(token.status()));
+      continue;
+    }
+    MaybeStartAttempt();
+    if (std::optional<int32_t> token = TrySwitchBack(); token.has_value()) {
+      return Produced{*token, GenerationMode::kCloud};
+    }
+    ASSIGN_OR_RETURN(const int32_t token, fallback_->Next(context_, sampling_));
+    ++fallback_run_tokens_;
+    return Produced{token, GenerationMode::kFallback};
+  }
+}
+
+absl::StatusOr<int32_t> ResilientGenerator::CloudStep() {
+  const int32_t missing = static_cast<int32_t>(context_.size()) - cloud_->positions();
+  const absl::Time start = clock_.Now();
+  const LinkBytes before = cloud_->bytes();
+  ASSIGN_OR_RETURN(const int32_t token, cloud_->Advance(context_, deadline_.per_chunk(missing)));
+  const LinkBytes after = cloud_->bytes();
+  if (missing == 1) {
+    const absl::Duration latency = clock_.Now() - start;
+    deadline_.Observe(latency);
+    metrics_.SetStepDeadline(absl::ToDoubleSeconds(deadline_.decode()));
+    metrics_.ObserveStep(absl::ToDoubleSeconds(latency));
+    metrics_.ObserveBytesPerToken(after.sent - before.sent + after.received - before.received);
+  }
+  if (resumed_from_.has_value()) {
+    // The first step on a reconnected stream went through: the session is back.
+    const int32_t cached = *resumed_from_;
+    resumed_from_.reset();
+    policy_.OnSuccess(endpoint_);
+    ++(cached > 0 ? stats_.resumed : stats_.replayed);
+    metrics_.AddReconnect(cached > 0 ? "resumed" : "replayed");
+    last_catchup_ = {.cached = cached, .positions = missing, .bytes = after.sent - before.sent};
+    stats_.catchup_positions += last_catchup_.positions;
+    stats_.catchup_bytes += last_catchup_.bytes;
+    metrics_.AddCatchUp(last_catchup_.positions, last_catchup_.bytes);
+  }
+  return token;
+}
+
+absl::Status ResilientGenerator::OnLinkFailure(const absl::Status& status) {
+  const LinkBytes bytes = cloud_->Drop();
+  metrics_.AddLinkBytes(bytes.sent, bytes.received);
+  if (resumed_from_.has_value()) {
+    // The catch-up on a reconnected stream failed: one more failed attempt.
+    resumed_from_.reset();
+    OnAttemptFailed(endpoint_, status);
+    return absl::OkStatus();
+  }
+  metrics_.AddLinkFailure(status.code());
+  last_failure_ = status;
+  if (IsPermanent(status.code())) policy_.Disable(endpoint_);
+  policy_.OnFailure(endpoint_);
+  if (fallback_ != nullptr) {
+    SwitchToFallback(status);
+    return absl::OkStatus();
+  }
+  Warn(absl::StrFormat(
+      "session %s: the link to the cloud worker %s failed at position %d (%s); reconnecting "
+      "(no fallback model)",
+      session_id_, endpoints_[endpoint_].name, context_.size(), Describe(status)));
+  return absl::OkStatus();  // NextToken reconnects
+}
+
+void ResilientGenerator::SwitchToFallback(const absl::Status& cause) {
+  mode_ = GenerationMode::kFallback;
+  fallback_run_tokens_ = 0;
+  fallback_since_ = clock_.Now();
+  ++stats_.to_fallback;
+  metrics_.AddModeSwitch(GenerationModeName(GenerationMode::kFallback));
+  metrics_.AddFallbackActive(1);
+  Warn(absl::StrFormat(
+      "session %s: the link to the cloud worker %s failed at position %d (%s); continuing on "
+      "the fallback model %s",
+      session_id_, endpoints_[endpoint_].name, context_.size(), Describe(cause),
+      fallback_model_->name()));
+}
+
+void ResilientGenerator::OnAttemptFailed(int32_t endpoint, const absl::Status& status) {
+  ++stats_.failed_attempts;
+  metrics_.AddReconnect("failed");
+  last_failure_ = status;
+  if (IsPermanent(status.code())) policy_.Disable(endpoint);
+  policy_.OnFailure(endpoint);
+}
+
+absl::Status ResilientGenerator::AttachReconnected(std::unique_ptr<CloudStream> stream,
+                                                   const SessionHello& hello, int32_t endpoint) {
+  absl::StatusOr<int32_t> cached = cloud_->Attach(std::move(stream), hello);
+  if (!cached.ok()) {
+    cloud_->Drop();
+    OnAttemptFailed(endpoint, cached.status());
+    return cached.status();
+  }
+  endpoint_ = endpoint;
+  resumed_from_ = *cached;
+  return absl::OkStatus();
+}
+
+void ResilientGenerator::MaybeStartAttempt() {
+  if (attempt_ != nullptr) return;
+  if (fallback_run_tokens_ < resilience_.reconnect.min_fallback_tokens) return;
+  if (!policy_.AttemptDue()) return;
+  CollectRetired();
+  const int32_t endpoint = policy_.NextEndpoint();
+  policy_.AttemptStarted();
+  SessionHello hello = cloud_->Hello(session_id_, sampling_, static_cast<int32_t>(context_.size()));
+  attempt_ =
+      std::make_unique<AsyncOpen>(*endpoints_[endpoint].link, std::move(hello),
+                                  clock_.Now() + resilience_.reconnect.open_timeout, endpoint);
+  if (!resilience_.reconnect.background) attempt_->Wait();
+}
+
+std::optional<int32_t> ResilientGenerator::TrySwitchBack() {
+  if (attempt_ == nullptr || !attempt_->done()) return std::nullopt;
+  const std::unique_ptr<AsyncOpen> attempt = std::move(attempt_);
+  absl::StatusOr<std::unique_ptr<CloudStream>> stream = attempt->Take();
+  if (!stream.ok()) {
+    OnAttemptFailed(attempt->endpoint(), stream.status());
+    return std::nullopt;
+  }
+  if (!AttachReconnected(*std::move(stream), attempt->hello(), attempt->endpoint()).ok()) {
+    return std::nullopt;
+  }
+  // Catch up: the positions the worker lacks, then the next token.
+  absl::StatusOr<int32_t> token = CloudStep();
+  if (!token.ok()) {
+    OnLinkFailure(token.status()).IgnoreError();  // a failed attempt: stays on the fallback
+    return std::nullopt;
+  }
+  ++stats_.to_cloud;
+  metrics_.AddModeSwitch(GenerationModeName(GenerationMode::kCloud));
+  metrics_.AddFallbackActive(-1);
+  mode_ = GenerationMode::kCloud;
+  Warn(absl::StrFormat(
+      "session %s: back on the cloud worker %s at position %d after %d fallback tokens (%s); "
+      "%s, %d positions caught up (%d bytes)",
+      session_id_, endpoints_[endpoint_].name, context_.size(), fallback_run_tokens_,
+      absl::FormatDuration(clock_.Now() - fallback_since_),
+      last_catchup_.cached > 0
+          ? absl::StrFormat("the worker still had %d positions", last_catchup_.cached)
+          : std::string("the worker had lost the session (replayed)"),
+      last_catchup_.positions, last_catchup_.bytes));
+  return *token;
+}
+
+absl::Status ResilientGenerator::Reconnect() {
+  while (true) {
+    const int32_t endpoint = policy_.NextEndpoint();
+    if (endpoint < 0) {
+      return absl::Status(last_failure_.code(),
+                          absl::StrFormat("no cloud worker can serve the session (last error: %s)",
+                                          last_failure_.message()));
+    }
+    const absl::Time give_up = policy_.outage_start() + resilience_.reconnect.give_up_after;
+    const absl::Time at = std::max(policy_.next_attempt(), clock_.Now());
+    if (at >= give_up) {
+      return absl::UnavailableError(absl::StrFormat(
+          "no cloud worker for %s and no fallback model (last error: %s)",
+          absl::FormatDuration(resilience_.reconnect.give_up_after), Describe(last_failure_)));
+    }
+    absl::SleepFor(at - clock_.Now());
+    policy_.AttemptStarted();
+    const SessionHello hello =
+        cloud_->Hello(session_id_, sampling_, static_cast<int32_t>(context_.size()));
+    absl::StatusOr<std::unique_ptr<CloudStream>> stream = endpoints_[endpoint].link->Open(
+        hello, clock_.Now() + std::min(resilience_.reconnect.open_timeout, give_up - clock_.Now()));
+    if (!stream.ok()) {
+      OnAttemptFailed(endpoint, stream.status());
+      continue;
+    }
+    if (AttachReconnected(*std::move(stream), hello, endpoint).ok()) {
+      Warn(absl::StrFormat(
+          "session %s: reconnected to the cloud worker %s at position %d; %s", session_id_,
+          endpoints_[endpoint].name, context_.size(),
+          *resumed_from_ > 0 ? absl::StrFormat("the worker still had %d positions", *resumed_from_)
+                             : std::string("the worker had lost the session: replaying")));
+      return absl::OkStatus();  // the next step catches the worker up
+    }
+  }
+}
+
+}  // namespace tandem::edge

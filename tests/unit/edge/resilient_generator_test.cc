@@ -1,0 +1,434 @@
+// The resilient generator against an in-process worker (FakeCloudLink: the real layers
+// [K, N) of the embedded model, sessions kept across streams) with injected faults, and the
+// same model as the fallback. With the lossless f32 codec the split model, the fallback and
+// the unsplit model compute the same logits, and all sample by position, so a faulted
+// stream must equal the unfaulted one token for token, whoever produced each token.
+#include "edge/resilient_generator.h"
+
+#include <string>
+#include <vector>
+
+#include "common/model/local_session.h"
+#include "common/sampler/position_sampling.h"
+#include "edge/fake_cloud_link.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+
+namespace tandem::edge {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+constexpr char kPrompt[] = "Once upon a time, there was a little girl named Lily.";
+constexpr int32_t kSplit = 2;
+
+struct Collected {
+  std::vector<int32_t> ids;
+  std::vector<int32_t> positions;
+  std::vector<GenerationMode> modes;
+};
+
+class ResilientGeneratorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto full = LlamaModel::Load(TANDEM_TEST_MODEL);
+    ASSERT_TRUE(full.ok()) << full.status();
+    full_ = full->release();
+    auto edge = EdgeModel::Load(TANDEM_TEST_MODEL, kSplit);
+    ASSERT_TRUE(edge.ok()) << edge.status();
+    edge_ = edge->release();
+    auto fallback = FallbackModel::Load(TANDEM_TEST_MODEL, edge_->tokenizer());
+    ASSERT_TRUE(fallback.ok()) << fallback.status();
+    fallback_ = fallback->release();
+  }
+  static void TearDownTestSuite() {
+    delete fallback_;
+    delete edge_;
+    delete full_;
+  }
+
+  // The unsplit model's tokens for kPrompt, sampled by position like everyone else.
+  static std::vector<int32_t> Reference(int32_t n, const SamplingParams& sampling) {
+    ThreadPool pool(1);
+    auto session = LocalSession::Create(*full_, 128, pool);
+    EXPECT_TRUE(session.ok());
+    std::vector<int32_t> context = edge_->tokenizer().Encode(kPrompt, true);
+    auto logits = (*session)->Feed(context);
+    std::vector<int32_t> out;
+    while (static_cast<int32_t>(out.size()) < n) {
+      EXPECT_TRUE(logits.ok()) << logits.status();
+      const int32_t token = SampleAt(sampling, static_cast<int32_t>(context.size()) - 1, *logits);
+      if (token == edge_->tokenizer().eos_id()) break;
+      out.push_back(token);
+      context.push_back(token);
+      logits = (*session)->Feed({&token, 1});
+    }
+    return out;
+  }
+
+  ResilienceOptions Resilience() {
+    ResilienceOptions r;
+    r.deadline.floor = absl::Milliseconds(50);
+    r.reconnect.initial_backoff = absl::Milliseconds(1);
+    r.reconnect.max_backoff = absl::Milliseconds(5);
+    r.reconnect.open_timeout = absl::Seconds(5);
+    r.reconnect.give_up_after = absl::Seconds(5);
+    r.reconnect.background = false;  // deterministic switch-back points
+    r.warn = [this](std::string_view line) { warnings_.emplace_back(line); };
+    return r;
+  }
+
+  std::unique_ptr<ResilientGenerator> Make(std::vector<CloudLink*> links, bool with_fallback,
+                                           ResilienceOptions resilience,
+                                           CodecKind codec = CodecKind::kF32) {
+    std::vector<CloudEndpoint> endpoints;
+    for (size_t i = 0; i < links.size(); ++i) {
+      endpoints.push_back({.name = "worker-" + std::to_string(i), .link = links[i]});
+    }
+    auto gen = ResilientGenerator::Create(
+        *edge_, std::move(endpoints), with_fallback ? fallback_ : nullptr, pool_, clock_, metrics_,
+        {.codec = codec, .max_context = 128, .step_timeout = absl::Seconds(10)}, resilience);
+    EXPECT_TRUE(gen.ok()) << gen.status();
+    return std::move(*gen);
+  }
+
+  // Runs a generation; `each` is called after every token (to inject faults).
+  absl::StatusOr<GenerationResult> Run(ResilientGenerator& gen, int32_t n, Collected& out,
+                                       const SamplingParams& sampling = {.temperature = 0},
+                                       std::function<void(int32_t)> each = nullptr) {
+    return gen.Generate({.prompt = kPrompt, .max_tokens = n, .sampling = sampling},
+                        [&](const GeneratedToken& t) {
+                          out.ids.push_back(t.id);
+                          out.positions.push_back(t.position);
+                          out.modes.push_back(t.mode);
+                          if (each) each(static_cast<int32_t>(out.ids.size()));
+                          return true;
+                        });
+  }
+
+  // Positions follow the prompt without a gap or a repeat.
+  static void ExpectContiguous(const Collected& c) {
+    const int32_t first = static_cast<int32_t>(edge_->tokenizer().Encode(kPrompt, true).size());
+    for (size_t i = 0; i < c.positions.size(); ++i) {
+      ASSERT_EQ(c.positions[i], first + static_cast<int32_t>(i)) << "token " << i;
+    }
+  }
+
+  std::string Scrape() { return prometheus::TextSerializer().Serialize(registry_.Collect()); }
+
+  static LlamaModel* full_;
+  static EdgeModel* edge_;
+  static FallbackModel* fallback_;
+  ThreadPool pool_{1};
+  SystemClock clock_;
+  prometheus::Registry registry_;
+  EdgeMetrics metrics_{registry_, CodecKind::kF32};
+  std::vector<std::string> warnings_;
+};
+
+LlamaModel* ResilientGeneratorTest::full_ = nullptr;
+EdgeModel* ResilientGeneratorTest::edge_ = nullptr;
+FallbackModel* ResilientGeneratorTest::fallback_ = nullptr;
+
+TEST_F(ResilientGeneratorTest, HealthyLinkStaysOnTheCloudAndEqualsTheUnsplitModel) {
+  FakeCloudLink link(*full_);
+  auto gen = Make({&link}, /*with_fallback=*/true, Resilience());
+  Collected out;
+  auto result = Run(*gen, 40, out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(out.ids, Reference(40, {.temperature = 0}));
+  ExpectContiguous(out);
+  ASSERT_THAT(result->modes, SizeIs(1));
+  EXPECT_EQ(result->modes[0].mode, GenerationMode::kCloud);
+  EXPECT_EQ(result->modes[0].tokens, result->completion_tokens);
+  EXPECT_EQ(gen->stats().to_fallback, 0);
+  EXPECT_EQ(link.opens(), 1);
+  EXPECT_EQ(link.closes(), 1);
+  EXPECT_TRUE(warnings_.empty());
+  EXPECT_TRUE(gen->step_deadline().measured());
+}
+
+TEST_F(ResilientGeneratorTest, ALostLinkContinuesOnTheFallbackAtTheNextPosition) {
+  FakeCloudLink link(*full_);
+  auto gen = Make({&link}, true, Resilience());
+  link.FailAfterTokens(10, absl::UnavailableError("cut"));
+  Collected out;
+  auto result = Run(*gen, 40, out, {.temperature = 0}, [&](int32_t n) {
+    if (n == 10) link.SetOpenStatus(absl::UnavailableError("still down"));  // no way back
+  });
+  ASSERT_TRUE(result.ok()) << result.status();
+  ExpectContiguous(out);
+  EXPECT_EQ(out.ids, Reference(40, {.temperature = 0}));
+  ASSERT_THAT(result->modes, SizeIs(2));
+  EXPECT_EQ(result->modes[0].mode, GenerationMode::kCloud);
+  EXPECT_EQ(result->modes[0].tokens, 10);
+  EXPECT_EQ(result->modes[1].mode, GenerationMode::kFallback);
+  EXPECT_EQ(result->modes[1].first, 10);
+  EXPECT_EQ(result->modes[1].tokens, result->completion_tokens - 10);
+  EXPECT_EQ(gen->stats().to_fallback, 1);
+  EXPECT_EQ(gen->stats().to_cloud, 0);
+  EXPECT_GT(gen->stats().failed_attempts, 0);
+  ASSERT_THAT(warnings_, SizeIs(1));
+  EXPECT_THAT(warnings_[0], AllOf(HasSubstr("worker-0"), HasSubstr("UNAVAILABLE: cut"),
+                                  HasSubstr("fallback model")));
+  const std::string text = Scrape();
+  EXPECT_THAT(text, HasSubstr("tandem_edge_mode_switches_total{to=\"fallback\"} 1"));
+  EXPECT_THAT(text, HasSubstr("tandem_edge_tokens_by_mode_total{mode=\"cloud\"} 10"));
+  EXPECT_THAT(text, HasSubstr("tandem_edge_tokens_by_mode_total{mode=\"fallback\"} " +
+                              std::to_string(result->completion_tokens - 10)));
+  EXPECT_THAT(text, HasSubstr("tandem_edge_fallback_active 0"));  // the generation ended
+  EXPECT_THAT(text, HasSubstr("tandem_edge_link_failures_total{code=\"UNAVAILABLE\"} 1"));
+}
+
+TEST_F(ResilientGeneratorTest, ReconnectResumesAndSendsOnlyTheMissingPositions) {
+  FakeCloudLink link(*full_);
+  ResilienceOptions r = Resilience();
+  r.reconnect.min_fallback_tokens = 5;  // come back after exactly five local tokens
+  auto gen = Make({&link}, true, r);
+  // Tokens 1..8 come from the worker; the answer to the 9th step is lost.
+  link.FailOnce(8, absl::UnavailableError("cut"));
+  Collected out;
+  auto result = Run(*gen, 30, out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ExpectContiguous(out);
+  EXPECT_EQ(out.ids, Reference(30, {.temperature = 0}));
+  ASSERT_THAT(result->modes, SizeIs(3));
+  EXPECT_EQ(result->modes[0].tokens, 8);
+  EXPECT_EQ(result->modes[1].mode, GenerationMode::kFallback);
+  EXPECT_EQ(result->modes[1].first, 8);
+  EXPECT_EQ(result->modes[1].tokens, 5);
+  EXPECT_EQ(result->modes[2].mode, GenerationMode::kCloud);
+  EXPECT_EQ(gen->stats().resumed, 1);
+  EXPECT_EQ(gen->stats().replayed, 0);
+  EXPECT_EQ(gen->stats().to_cloud, 1);
+
+  // The worker ran the prompt and tokens 1..8 (the step of token 8 was processed, its
+  // answer lost): it still holds P + 8 positions, which is what the edge vouches for.
+  // The catch-up sends the positions of the five fallback tokens, in one chunk.
+  const int32_t prompt = static_cast<int32_t>(edge_->tokenizer().Encode(kPrompt, true).size());
+  ASSERT_TRUE(link.last_hello().has_value());
+  EXPECT_EQ(link.last_hello()->resume_position, prompt + 8);
+  EXPECT_EQ(link.last_ready()->cached_positions, prompt + 8);
+  EXPECT_EQ(gen->stats().catchup_positions, 5);
+  bool found = false;
+  for (const HiddenChunk& c : link.chunks()) {
+    if (c.start_position == prompt + 8 && c.num_positions == 5 && c.sample) found = true;
+  }
+  EXPECT_TRUE(found) << "no catch-up chunk of the five fallback positions";
+  // Only missing positions: five f32 rows of dim 64 (plus the fake's 16 bytes of framing).
+  EXPECT_EQ(gen->stats().catchup_bytes, 5 * 64 * 4 + 16);
+  ASSERT_THAT(warnings_, SizeIs(2));
+  EXPECT_THAT(warnings_[1], AllOf(HasSubstr("back on the cloud worker worker-0"),
+                                  HasSubstr("after 5 fallback tokens"),
+                                  HasSubstr("5 positions caught up (1296 bytes)")));
+  const std::string text = Scrape();
+  EXPECT_THAT(text, HasSubstr("tandem_edge_reconnects_total{result=\"resumed\"} 1"));
+  EXPECT_THAT(text, HasSubstr("tandem_edge_mode_switches_total{to=\"cloud\"} 1"));
+  EXPECT_THAT(text, HasSubstr("tandem_edge_catchup_positions_total 5"));
+  EXPECT_THAT(text, HasSubstr("tandem_edge_catchup_bytes_total 1296"));
+}
+
+TEST_F(ResilientGeneratorTest, AWorkerThatLostTheSessionGetsTheWholeContextReplayed) {
+  FakeCloudLink link(*full_);
+  ResilienceOptions r = Resilience();
+  r.reconnect.min_fallback_tokens = 3;
+  auto gen = Make({&link}, true, r);
+  link.FailOnce(6, absl::UnavailableError("worker died"));
+  Collected out;
+  auto result = Run(*gen, 24, out, {.temperature = 0}, [&](int32_t n) {
+    if (n == 7) link.LoseSessions();  // it restarted while the fallback made token 7
+  });
+  ASSERT_TRUE(result.ok()) << result.status();
+  ExpectContiguous(out);
+  EXPECT_EQ(out.ids, Reference(24, {.temperature = 0}));
+  EXPECT_EQ(gen->stats().replayed, 1);
+  EXPECT_EQ(gen->stats().resumed, 0);
+  const int32_t prompt = static_cast<int32_t>(edge_->tokenizer().Encode(kPrompt, true).size());
+  EXPECT_EQ(link.last_ready()->cached_positions, 0);
+  EXPECT_EQ(gen->stats().catchup_positions, prompt + 6 + 3);
+  EXPECT_THAT(warnings_.back(), HasSubstr("lost the session (replayed)"));
+}
+
+TEST_F(ResilientGeneratorTest, SampledTokensAreTheSameWhoeverDrawsThem) {
+  const SamplingParams sampling{.temperature = 0.9f, .top_k = 40, .top_p = 0.95f, .seed = 1234};
+  FakeCloudLink link(*full_);
+  ResilienceOptions r = Resilience();
+  r.reconnect.min_fallback_tokens = 4;
+  auto gen = Make({&link}, true, r);
+  Collected healthy;
+  ASSERT_TRUE(Run(*gen, 40, healthy, sampling).ok());
+  EXPECT_EQ(healthy.ids, Reference(40, sampling));
+  // Two outages in one generation: cut after 5 tokens, then after 20.
+  Collected faulted;
+  link.FailOnce(5, absl::UnavailableError("cut"));
+  auto result = Run(*gen, 40, faulted, sampling, [&](int32_t n) {
+    if (n == 16) link.FailOnce(4, absl::DeadlineExceededError("hung"));
+  });
+  ASSERT_TRUE(result.ok()) << result.status();
+  ExpectContiguous(faulted);
+  EXPECT_EQ(faulted.ids, healthy.ids);
+  EXPECT_EQ(gen->stats().to_fallback, 2);
+  EXPECT_EQ(gen->stats().to_cloud, 2);
+  EXPECT_GE(result->modes.size(), 5u);
+}
+
+TEST_F(ResilientGeneratorTest, SecondEndpointTakesOverWhenTheFirstIsDown) {
+  FakeCloudLink first(*full_);
+  FakeCloudLink second(*full_);
+  ResilienceOptions r = Resilience();
+  r.reconnect.min_fallback_tokens = 2;
+  r.reconnect.initial_backoff = absl::Microseconds(1);  // the second attempt at once
+  auto gen = Make({&first, &second}, true, r);
+  first.FailAfterTokens(4, absl::UnavailableError("cut"));
+  Collected out;
+  auto result = Run(*gen, 20, out, {.temperature = 0}, [&](int32_t n) {
+    if (n == 4) first.SetOpenStatus(absl::UnavailableError("down"));
+  });
+  ASSERT_TRUE(result.ok()) << result.status();
+  ExpectContiguous(out);
+  EXPECT_EQ(out.ids, Reference(20, {.temperature = 0}));
+  EXPECT_EQ(gen->stats().failed_attempts, 1);  // the first worker, then the second
+  EXPECT_EQ(gen->stats().replayed, 1);         // the second worker never saw the session
+  EXPECT_GE(second.opens(), 1);
+  EXPECT_EQ(result->modes.back().mode, GenerationMode::kCloud);
+  // The next generation starts on the endpoint that worked.
+  const int32_t second_opens = second.opens();
+  Collected next;
+  ASSERT_TRUE(Run(*gen, 4, next).ok());
+  EXPECT_EQ(second.opens(), second_opens + 1);
+}
+
+TEST_F(ResilientGeneratorTest, WhileOfflineNewGenerationsStartOnTheFallback) {
+  FakeCloudLink link(*full_);
+  ResilienceOptions r = Resilience();
+  r.reconnect.initial_backoff = absl::Seconds(30);  // no second attempt during the test
+  r.reconnect.max_backoff = absl::Seconds(30);
+  auto gen = Make({&link}, true, r);
+  link.FailAfterTokens(2, absl::UnavailableError("cut"));
+  Collected first;
+  ASSERT_TRUE(Run(*gen, 10, first, {.temperature = 0}, [&](int32_t n) {
+                if (n == 2) link.SetOpenStatus(absl::UnavailableError("down"));
+              }).ok());
+  const int32_t opens = link.opens();
+  Collected second;
+  auto result = Run(*gen, 10, second);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result->modes, SizeIs(1));
+  EXPECT_EQ(result->modes[0].mode, GenerationMode::kFallback);
+  EXPECT_EQ(link.opens(), opens);  // no open in the foreground, none due in the background
+  EXPECT_EQ(second.ids, Reference(10, {.temperature = 0}));
+}
+
+TEST_F(ResilientGeneratorTest, WithoutAFallbackTheGenerationWaitsForAReconnect) {
+  FakeCloudLink link(*full_);
+  auto gen = Make({&link}, /*with_fallback=*/false, Resilience());
+  link.FailOnce(7, absl::UnavailableError("cut"));
+  Collected out;
+  auto result = Run(*gen, 20, out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ExpectContiguous(out);
+  EXPECT_EQ(out.ids, Reference(20, {.temperature = 0}));
+  ASSERT_THAT(result->modes, SizeIs(1));  // every token from the cloud
+  EXPECT_EQ(gen->stats().resumed, 1);
+  EXPECT_EQ(gen->stats().catchup_positions, 1);  // the one position whose answer was lost
+  EXPECT_THAT(warnings_, ElementsAre(HasSubstr("reconnecting (no fallback model)"),
+                                     HasSubstr("reconnected to the cloud worker worker-0")));
+}
+
+TEST_F(ResilientGeneratorTest, WithoutAFallbackItGivesUpAfterTheConfiguredTime) {
+  FakeCloudLink link(*full_);
+  ResilienceOptions r = Resilience();
+  r.reconnect.give_up_after = absl::Milliseconds(100);
+  auto gen = Make({&link}, false, r);
+  link.FailAfterTokens(3, absl::UnavailableError("cut"));
+  Collected out;
+  auto result = Run(*gen, 20, out, {.temperature = 0}, [&](int32_t n) {
+    if (n == 3) link.SetOpenStatus(absl::UnavailableError("down"));
+  });
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(result.status().message(), HasSubstr("no fallback model"));
+  EXPECT_EQ(out.ids.size(), 3u);
+  EXPECT_GT(gen->stats().failed_attempts, 1);
+}
+
+TEST_F(ResilientGeneratorTest, WithoutAFallbackAWorkerThatCannotServeIsAnErrorAtOnce) {
+  FakeCloudLink link(*full_);
+  auto gen = Make({&link}, false, Resilience());
+  link.SetOpenStatus(absl::FailedPreconditionError("model mismatch"));
+  Collected out;
+  auto result = Run(*gen, 5, out);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.status().message(), HasSubstr("model mismatch"));
+  EXPECT_EQ(link.opens(), 1);
+}
+
+TEST_F(ResilientGeneratorTest, QuantizedCodecMatchesTheUnfaultedRunUpToTheFirstFallbackToken) {
+  FakeCloudLink link(*full_);
+  auto gen = Make({&link}, true, Resilience(), CodecKind::kQ4);
+  Collected healthy;
+  ASSERT_TRUE(Run(*gen, 30, healthy).ok());
+  link.FailAfterTokens(12, absl::UnavailableError("cut"));
+  Collected faulted;
+  auto result = Run(*gen, 30, faulted, {.temperature = 0}, [&](int32_t n) {
+    if (n == 12) link.SetOpenStatus(absl::UnavailableError("down"));
+  });
+  ASSERT_TRUE(result.ok()) << result.status();
+  ExpectContiguous(faulted);
+  ASSERT_EQ(faulted.modes[12], GenerationMode::kFallback);
+  EXPECT_EQ(std::vector<int32_t>(faulted.ids.begin(), faulted.ids.begin() + 12),
+            std::vector<int32_t>(healthy.ids.begin(), healthy.ids.begin() + 12));
+}
+
+TEST_F(ResilientGeneratorTest, FallbackWithAnotherVocabularyIsRefused) {
+  Vocabulary vocab = edge_->tokenizer().vocabulary();
+  vocab.pieces[100] = "something else";
+  auto other = Tokenizer::FromVocabulary(vocab);
+  ASSERT_TRUE(other.ok()) << other.status();
+  absl::Status status = CheckSameVocabulary(edge_->tokenizer(), *other);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("token 100"), HasSubstr("tokenizer")));
+  vocab.pieces.pop_back();
+  vocab.scores.pop_back();
+  vocab.types.pop_back();
+  auto shorter = Tokenizer::FromVocabulary(vocab);
+  ASSERT_TRUE(shorter.ok()) << shorter.status();
+  EXPECT_THAT(CheckSameVocabulary(edge_->tokenizer(), *shorter).message(),
+              HasSubstr("vocabulary of 511 tokens, the main model 512"));
+  EXPECT_TRUE(CheckSameVocabulary(edge_->tokenizer(), edge_->tokenizer()).ok());
+}
+
+TEST_F(ResilientGeneratorTest, FallbackMustBeACompleteModelThatHoldsTheContext) {
+  auto gen = ResilientGenerator::Create(
+      *edge_, {{.name = "w", .link = nullptr}}, fallback_, pool_, clock_, metrics_,
+      {.codec = CodecKind::kF32, .max_context = 128}, Resilience());
+  EXPECT_EQ(gen.status().code(), absl::StatusCode::kInvalidArgument);
+  FakeCloudLink link(*full_);
+  auto too_long = ResilientGenerator::Create(
+      *edge_, {{.name = "w", .link = &link}}, fallback_, pool_, clock_, metrics_,
+      {.codec = CodecKind::kF32, .max_context = 0}, Resilience());
+  // The embedded model's own context is the limit on both sides: accepted.
+  EXPECT_TRUE(too_long.ok()) << too_long.status();
+}
+
+TEST_F(ResilientGeneratorTest, StopsAtTheContextEndOnTheFallback) {
+  FakeCloudLink link(*full_);
+  auto gen = Make({&link}, true, Resilience());
+  link.FailAfterTokens(1, absl::UnavailableError("cut"));
+  Collected out;
+  auto result = Run(*gen, -1, out, {.temperature = 0}, [&](int32_t n) {
+    if (n == 1) link.SetOpenStatus(absl::UnavailableError("down"));
+  });
+  ASSERT_TRUE(result.ok()) << result.status();
+  ExpectContiguous(out);
+  if (result->finish_reason == FinishReason::kLength) {
+    EXPECT_EQ(out.positions.back(), 128);  // sampled at the end, never run
+  }
+}
+
+}  // namespace
+}  // namespace tandem::edge
