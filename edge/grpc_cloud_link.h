@@ -1,0 +1,45 @@
+// CloudLink over gRPC (service tandem.v1.SplitInference): one channel to the worker, TLS
+// by default, an optional bearer token, keepalive pings so a dead peer is noticed while a
+// call waits, and per-call deadlines so that a hung stream never blocks the caller (the
+// stream is cancelled instead).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/net/tls.h"
+#include "edge/cloud_link.h"
+
+namespace tandem::edge {
+
+struct GrpcLinkOptions {
+  std::string target;      // "host:port"
+  ClientTlsOptions tls;    // insecure only if asked for explicitly
+  std::string auth_token;  // sent as "authorization: Bearer <token>" if not empty
+  absl::Duration keepalive_time = absl::Seconds(10);    // ping interval during calls
+  absl::Duration keepalive_timeout = absl::Seconds(5);  // no ping ack -> link is dead
+  int32_t max_message_bytes = 8 << 20;                  // each direction
+
+  absl::Status Validate() const;
+};
+
+class GrpcCloudLink final : public CloudLink {
+ public:
+  // Builds the channel (connects lazily). Errors from the TLS files.
+  static absl::StatusOr<std::unique_ptr<GrpcCloudLink>> Create(const GrpcLinkOptions& options);
+  ~GrpcCloudLink() override;
+
+  absl::StatusOr<std::unique_ptr<CloudStream>> Open(const SessionHello& hello,
+                                                    absl::Time deadline) override;
+  // Health RPC: OK if the worker says SERVING.
+  absl::Status Probe(absl::Time deadline) override;
+
+ private:
+  struct Impl;
+  explicit GrpcCloudLink(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tandem::edge

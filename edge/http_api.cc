@@ -1,0 +1,244 @@
+#include "edge/http_api.h"
+
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_format.h"
+#include "common/util/status_macros.h"
+#include "edge/chat_template.h"
+#include "edge/completion_text.h"
+#include "edge/json_body.h"
+#include "edge/openai_request.h"
+#include "edge/openai_response.h"
+#include "httplib.h"
+#include "nlohmann/json.hpp"
+
+namespace tandem::edge {
+namespace {
+
+constexpr char kJson[] = "application/json";
+constexpr std::string_view kEndpoints[] = {"/v1/completions", "/v1/chat/completions", "/v1/models",
+                                           "/health"};
+
+// Bounded label values for the request counter.
+std::string_view EndpointLabel(const std::string& path) {
+  for (std::string_view e : kEndpoints) {
+    if (path == e) return e;
+  }
+  return "other";
+}
+
+void SendError(httplib::Response& res, const absl::Status& status) {
+  res.status = HttpStatusFor(status);
+  res.set_content(ErrorJson(status), kJson);
+}
+
+}  // namespace
+
+absl::Status ApiOptions::Validate() const {
+  if (default_max_tokens < 0) return absl::InvalidArgumentError("default max_tokens < 0");
+  if (max_body_bytes < 1024) return absl::InvalidArgumentError("body limit must be >= 1 KiB");
+  if (http_threads < 1 || http_threads > 1024) {
+    return absl::InvalidArgumentError("HTTP threads must be in [1, 1024]");
+  }
+  if (queue_timeout < absl::ZeroDuration() || probe_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("API timeouts must be positive");
+  }
+  return absl::OkStatus();
+}
+
+// A validated request, ready to generate.
+struct HttpApi::Prepared {
+  bool chat = false;
+  GenerationRequest generation;
+  std::vector<std::string> stops;
+  bool stream = false;
+  bool include_usage = false;
+};
+
+struct HttpApi::StreamJob {
+  GenerationPool::Lease lease;
+  Prepared request;
+  CompletionMeta meta;
+};
+
+HttpApi::HttpApi(const EdgeModel& model, GenerationPool& pool, CloudLink& link, const Clock& clock,
+                 EdgeMetrics& metrics, const ApiOptions& options)
+    : model_(model),
+      pool_(pool),
+      link_(link),
+      clock_(clock),
+      metrics_(metrics),
+      options_(options),
+      server_(std::make_unique<httplib::Server>()) {}
+
+HttpApi::~HttpApi() { Stop(); }
+
+absl::StatusOr<int> HttpApi::Start(const std::string& host, int port) {
+  RETURN_IF_ERROR(options_.Validate());
+  httplib::Server& s = *server_;
+  const size_t threads = static_cast<size_t>(options_.http_threads);
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
+  s.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    HandleCompletion(/*chat=*/false, req, res);
+  });
+  s.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+    HandleCompletion(/*chat=*/true, req, res);
+  });
+  s.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(ModelsJson(model_.name(), absl::ToUnixSeconds(clock_.Now())), kJson);
+  });
+  s.Get("/health", [this](const httplib::Request&, httplib::Response& res) { HandleHealth(res); });
+  // Statuses httplib sets by itself (404, 413, ...) get an OpenAI error body too.
+  s.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        const std::string message =
+            res.status == 404   ? absl::StrFormat("no route for %s %s", req.method, req.path)
+            : res.status == 413 ? std::string("request body too large")
+                                : absl::StrFormat("HTTP %d", res.status);
+        res.set_content(HttpErrorJson(res.status, message), kJson);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    metrics_.AddRequest(EndpointLabel(req.path), res.status);
+  });
+
+  int bound = port;
+  if (port == 0) {
+    bound = s.bind_to_any_port(host);
+  } else if (!s.bind_to_port(host, port)) {
+    bound = -1;
+  }
+  if (bound <= 0) {
+    return absl::UnavailableError(absl::StrFormat("cannot listen on %s:%d", host, port));
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return bound;
+}
+
+void HttpApi::Stop() {
+  stopping_ = true;
+  if (server_ != nullptr) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<HttpApi::Prepared> HttpApi::Prepare(bool chat, const std::string& body) const {
+  Prepared p{.chat = chat};
+  CompletionOptions options;
+  if (chat) {
+    ASSIGN_OR_RETURN(ChatRequest request, ParseChatRequest(body));
+    p.generation.prompt = FormatChatPrompt(request.messages);
+    options = std::move(request.options);
+    options.stop.push_back(kChatStopSequence);
+  } else {
+    ASSIGN_OR_RETURN(CompletionRequest request, ParseCompletionRequest(body));
+    p.generation.prompt = std::move(request.prompt);
+    options = std::move(request.options);
+  }
+  // Chat replies run until EOS or the context end unless limited (as OpenAI).
+  p.generation.max_tokens = options.max_tokens.value_or(chat ? -1 : options_.default_max_tokens);
+  thread_local absl::BitGen gen;
+  p.generation.sampling = SamplingParams{
+      .temperature = options.temperature,
+      .top_k = 0,  // OpenAI has no top-k
+      .top_p = options.top_p,
+      .seed = options.seed.has_value() ? *options.seed : absl::Uniform<uint64_t>(gen)};
+  p.stops = std::move(options.stop);
+  p.stream = options.stream;
+  p.include_usage = options.include_usage;
+  return p;
+}
+
+void HttpApi::HandleCompletion(bool chat, const httplib::Request& req, httplib::Response& res) {
+  absl::StatusOr<Prepared> prepared = Prepare(chat, req.body);
+  if (!prepared.ok()) return SendError(res, prepared.status());
+  if (stopping_) return SendError(res, absl::UnavailableError("the server is shutting down"));
+  absl::StatusOr<GenerationPool::Lease> lease =
+      pool_.Acquire(clock_.Now() + options_.queue_timeout);
+  if (!lease.ok()) return SendError(res, lease.status());
+
+  thread_local absl::BitGen gen;
+  CompletionMeta meta{
+      .id = absl::StrFormat("%s-%016x%08x", chat ? "chatcmpl" : "cmpl",
+                            absl::Uniform<uint64_t>(gen), absl::Uniform<uint32_t>(gen)),
+      .created = absl::ToUnixSeconds(clock_.Now()),
+      .model = model_.name(),
+      .chat = chat};
+  if (prepared->stream) {
+    auto job = std::make_shared<StreamJob>(
+        StreamJob{std::move(*lease), std::move(*prepared), std::move(meta)});
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider("text/event-stream",
+                                     [this, job](size_t /*offset*/, httplib::DataSink& sink) {
+                                       RunStream(*job, sink);
+                                       return true;
+                                     });
+    return;
+  }
+
+  CompletionText text(prepared->stops, /*strip_leading_space=*/chat);
+  std::string out;
+  absl::StatusOr<GenerationResult> result =
+      lease->generator().Generate(prepared->generation, [&](const GeneratedToken& t) {
+        out += text.Push(t.piece);
+        return !text.stopped() && !stopping_;
+      });
+  if (!result.ok()) return SendError(res, result.status());
+  if (stopping_ && !text.stopped() && result->finish_reason == FinishReason::kCancelled) {
+    return SendError(res, absl::UnavailableError("the server is shutting down"));
+  }
+  out += text.Finish();
+  const std::string_view finish = text.stopped() ? "stop" : FinishReasonName(result->finish_reason);
+  res.set_content(
+      CompletionJson(meta, out, finish, {result->prompt_tokens, result->completion_tokens}), kJson);
+}
+
+void HttpApi::RunStream(StreamJob& job, httplib::DataSink& sink) {
+  bool connected = true;
+  auto send = [&](const std::string& event) {
+    if (connected && !sink.write(event.data(), event.size())) connected = false;
+  };
+  const CompletionMeta& meta = job.meta;
+  if (meta.chat) send(SseEvent(StreamChunkJson(meta, "", std::nullopt, /*role=*/true)));
+  CompletionText text(job.request.stops, /*strip_leading_space=*/meta.chat);
+  absl::StatusOr<GenerationResult> result =
+      job.lease.generator().Generate(job.request.generation, [&](const GeneratedToken& t) {
+        const std::string out = text.Push(t.piece);
+        if (!out.empty()) send(SseEvent(StreamChunkJson(meta, out, std::nullopt, false)));
+        return connected && !text.stopped() && !stopping_;
+      });
+  if (result.ok() && stopping_ && !text.stopped() &&
+      result->finish_reason == FinishReason::kCancelled) {
+    result = absl::UnavailableError("the server is shutting down");
+  }
+  if (!result.ok()) {
+    send(SseEvent(ErrorJson(result.status())));
+    sink.done();
+    return;
+  }
+  const std::string tail = text.Finish();
+  if (!tail.empty()) send(SseEvent(StreamChunkJson(meta, tail, std::nullopt, false)));
+  const std::string_view finish = text.stopped() ? "stop" : FinishReasonName(result->finish_reason);
+  send(SseEvent(StreamChunkJson(meta, "", finish, false)));
+  if (job.request.include_usage) {
+    send(SseEvent(UsageChunkJson(meta, {result->prompt_tokens, result->completion_tokens})));
+  }
+  send(kSseDone);
+  sink.done();
+}
+
+void HttpApi::HandleHealth(httplib::Response& res) {
+  const absl::Status cloud = link_.Probe(clock_.Now() + options_.probe_timeout);
+  nlohmann::json body{{"status", cloud.ok() ? "ok" : "unavailable"},
+                      {"model", model_.name()},
+                      {"split_layer", model_.split()},
+                      {"cloud", cloud.ok() ? "ok" : std::string(cloud.message())}};
+  res.status = cloud.ok() ? 200 : 503;
+  res.set_content(DumpJson(body), kJson);
+}
+
+}  // namespace tandem::edge

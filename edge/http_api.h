@@ -1,0 +1,80 @@
+// The local API for apps, OpenAI-compatible (cpp-httplib), on loopback by default:
+//   POST /v1/completions        {"prompt", "max_tokens" (default 16), "temperature",
+//                                "top_p", "seed", "stop", "stream", ...}
+//   POST /v1/chat/completions   {"messages", ...}; prompt from chat_template.h
+//   GET  /v1/models             the one model this daemon serves
+//   GET  /health                200 if the cloud worker answers a probe, else 503
+// Streaming responses are server-sent events ("data: {...}\n\n" ... "data: [DONE]\n\n").
+// Errors are OpenAI error objects: 400 bad request, 413 body too large, 429 all
+// generation slots busy, 503/504 cloud unreachable/too slow, 500 otherwise. An error after
+// streaming started is sent as a last event {"error": {...}} without [DONE].
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "edge/clock.h"
+#include "edge/cloud_link.h"
+#include "edge/edge_metrics.h"
+#include "edge/edge_model.h"
+#include "edge/generation_pool.h"
+
+namespace httplib {
+class Server;
+class DataSink;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace tandem::edge {
+
+struct ApiOptions {
+  int32_t default_max_tokens = 16;  // /v1/completions without max_tokens (as OpenAI)
+  int64_t max_body_bytes = 1 << 20;
+  int32_t http_threads = 8;                          // connections served at once
+  absl::Duration queue_timeout = absl::Seconds(30);  // wait for a generation slot
+  absl::Duration probe_timeout = absl::Seconds(2);   // /health's cloud probe
+
+  absl::Status Validate() const;
+};
+
+class HttpApi {
+ public:
+  // Everything passed in must outlive the API.
+  HttpApi(const EdgeModel& model, GenerationPool& pool, CloudLink& link, const Clock& clock,
+          EdgeMetrics& metrics, const ApiOptions& options);
+  ~HttpApi();  // Stop()
+
+  // Binds host:port (port 0: any free port) and serves on a background thread. Returns
+  // the bound port; Unavailable if the address cannot be bound.
+  absl::StatusOr<int> Start(const std::string& host, int port);
+  // Stops accepting, ends running generations at their next token, waits for the
+  // serving thread. Idempotent.
+  void Stop();
+
+ private:
+  struct Prepared;
+  struct StreamJob;
+
+  void HandleCompletion(bool chat, const httplib::Request& req, httplib::Response& res);
+  void HandleHealth(httplib::Response& res);
+  void RunStream(StreamJob& job, httplib::DataSink& sink);
+  absl::StatusOr<Prepared> Prepare(bool chat, const std::string& body) const;
+
+  const EdgeModel& model_;
+  GenerationPool& pool_;
+  CloudLink& link_;
+  const Clock& clock_;
+  EdgeMetrics& metrics_;
+  const ApiOptions options_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace tandem::edge

@@ -1,0 +1,121 @@
+#include "edge/openai_response.h"
+
+#include "edge/json_body.h"
+#include "nlohmann/json.hpp"
+
+namespace tandem::edge {
+namespace {
+
+using Json = nlohmann::json;
+
+Json Header(const CompletionMeta& meta, const char* object) {
+  return Json{
+      {"id", meta.id}, {"object", object}, {"created", meta.created}, {"model", meta.model}};
+}
+
+Json UsageJson(const Usage& usage) {
+  return Json{{"prompt_tokens", usage.prompt_tokens},
+              {"completion_tokens", usage.completion_tokens},
+              {"total_tokens", usage.prompt_tokens + usage.completion_tokens}};
+}
+
+Json Error(std::string_view message, const char* type, const char* code) {
+  return Json{{"error",
+               {{"message", message},
+                {"type", type},
+                {"param", nullptr},
+                {"code", code == nullptr ? Json(nullptr) : Json(code)}}}};
+}
+
+}  // namespace
+
+std::string CompletionJson(const CompletionMeta& meta, std::string_view text,
+                           std::string_view finish_reason, const Usage& usage) {
+  Json choice{{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", nullptr}};
+  if (meta.chat) {
+    choice["message"] = {{"role", "assistant"}, {"content", text}};
+  } else {
+    choice["text"] = text;
+  }
+  Json out = Header(meta, meta.chat ? "chat.completion" : "text_completion");
+  out["choices"] = Json::array({choice});
+  out["usage"] = UsageJson(usage);
+  return DumpJson(out);
+}
+
+std::string StreamChunkJson(const CompletionMeta& meta, std::string_view text,
+                            std::optional<std::string_view> finish_reason, bool role) {
+  Json choice{{"index", 0}, {"logprobs", nullptr}};
+  choice["finish_reason"] = finish_reason.has_value() ? Json(*finish_reason) : Json(nullptr);
+  if (meta.chat) {
+    Json delta = Json::object();
+    if (role) delta["role"] = "assistant";
+    if (!finish_reason.has_value()) delta["content"] = text;
+    choice["delta"] = delta;
+  } else {
+    choice["text"] = text;
+  }
+  Json out = Header(meta, meta.chat ? "chat.completion.chunk" : "text_completion");
+  out["choices"] = Json::array({choice});
+  return DumpJson(out);
+}
+
+std::string UsageChunkJson(const CompletionMeta& meta, const Usage& usage) {
+  Json out = Header(meta, meta.chat ? "chat.completion.chunk" : "text_completion");
+  out["choices"] = Json::array();
+  out["usage"] = UsageJson(usage);
+  return DumpJson(out);
+}
+
+std::string ModelsJson(std::string_view model, int64_t created) {
+  Json entry{{"id", model}, {"object", "model"}, {"created", created}, {"owned_by", "tandem"}};
+  return DumpJson(Json{{"object", "list"}, {"data", Json::array({entry})}});
+}
+
+int HttpStatusFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+std::string ErrorJson(const absl::Status& status) {
+  const std::string message(status.message());
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return DumpJson(Error(message, "invalid_request_error", nullptr));
+    case absl::StatusCode::kOutOfRange:
+      return DumpJson(Error(message, "invalid_request_error", "context_length_exceeded"));
+    case absl::StatusCode::kResourceExhausted:
+      return DumpJson(Error(message, "rate_limit_error", "rate_limit_exceeded"));
+    case absl::StatusCode::kUnavailable:
+      return DumpJson(Error(message, "server_error", "service_unavailable"));
+    case absl::StatusCode::kDeadlineExceeded:
+      return DumpJson(Error(message, "server_error", "timeout"));
+    default:
+      return DumpJson(Error(message, "server_error", nullptr));
+  }
+}
+
+std::string HttpErrorJson(int http_status, std::string_view message) {
+  return DumpJson(
+      Error(message, http_status < 500 ? "invalid_request_error" : "server_error", nullptr));
+}
+
+std::string SseEvent(std::string_view json) {
+  std::string event = "data: ";
+  event.append(json);
+  event += "\n\n";
+  return event;
+}
+
+}  // namespace tandem::edge

@@ -1,0 +1,52 @@
+// Responses of the OpenAI-compatible API as JSON text: completion objects, the chunks of
+// a server-sent-event stream, the model list and error objects
+// ({"error": {"message", "type", "param", "code"}}) with their HTTP status.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace tandem::edge {
+
+struct CompletionMeta {
+  std::string id;       // "cmpl-..." / "chatcmpl-..."
+  int64_t created = 0;  // Unix seconds
+  std::string model;
+  bool chat = false;
+};
+
+struct Usage {
+  int32_t prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+};
+
+// "text_completion" or "chat.completion" with one choice and usage.
+std::string CompletionJson(const CompletionMeta& meta, std::string_view text,
+                           std::string_view finish_reason, const Usage& usage);
+
+// One streamed chunk ("text_completion" / "chat.completion.chunk"). For chat, `role`
+// adds "role": "assistant" to the delta (the first chunk); a chunk with a finish reason
+// carries no text for chat (an empty delta).
+std::string StreamChunkJson(const CompletionMeta& meta, std::string_view text,
+                            std::optional<std::string_view> finish_reason, bool role);
+// The extra chunk with usage and no choices (stream_options.include_usage).
+std::string UsageChunkJson(const CompletionMeta& meta, const Usage& usage);
+
+std::string ModelsJson(std::string_view model, int64_t created);
+
+// The HTTP status for a failed request (400 bad request, 429 busy, 503 cloud down, 504
+// cloud too slow, 500 otherwise) and its error object.
+int HttpStatusFor(const absl::Status& status);
+std::string ErrorJson(const absl::Status& status);
+// An error object for an HTTP status without an absl::Status (404, 413, ...).
+std::string HttpErrorJson(int http_status, std::string_view message);
+
+// "data: <json>\n\n", and the stream's last event.
+std::string SseEvent(std::string_view json);
+inline constexpr char kSseDone[] = "data: [DONE]\n\n";
+
+}  // namespace tandem::edge
