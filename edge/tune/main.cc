@@ -1,0 +1,228 @@
+// tandem-tune: measures this device, the link and a tandem-cloud worker, predicts
+// per-token latency, time to first token, device memory and bytes per token for every
+// split point K and codec, and recommends one under the given constraints. Prints a table
+// on stdout; writes the config tandem-edge reads (--out) and a chart (--svg).
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/model/llama_model.h"
+#include "common/net/tls.h"
+#include "common/util/status_macros.h"
+#include "edge/tune/grpc_worker_probe.h"
+#include "edge/tune/report_table.h"
+#include "edge/tune/svg_chart.h"
+#include "edge/tune/tuned_config.h"
+#include "edge/tune/tuner.h"
+
+namespace {
+
+using namespace tandem::tune;
+
+struct Flags {
+  std::string model_path = TANDEM_DEFAULT_MODEL;
+  GrpcProbeOptions probe;
+  std::string auth_token_file;
+  std::string codecs = "f16,q8";
+  double memory_budget_mib = 0;
+  int32_t min_edge_layers = 1;
+  double latency_target_ms = 0;
+  std::string objective = "latency";
+  double simulate_rtt_ms = -1;
+  double simulate_bandwidth_mbps = -1;
+  std::string fallback_model;
+  std::string out_path;
+  std::string svg_path;
+  TuneOptions tune;
+};
+
+absl::StatusOr<std::vector<tandem::CodecKind>> ParseCodecs(const std::string& list) {
+  if (list == "all") {
+    return std::vector<tandem::CodecKind>(tandem::kAllCodecKinds.begin(),
+                                          tandem::kAllCodecKinds.end());
+  }
+  std::vector<tandem::CodecKind> codecs;
+  for (absl::string_view name : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+    ASSIGN_OR_RETURN(tandem::CodecKind kind,
+                     tandem::ParseCodecKind(std::string(absl::StripAsciiWhitespace(name))));
+    codecs.push_back(kind);
+  }
+  if (codecs.empty()) return absl::InvalidArgumentError("--codec: no codec given");
+  return codecs;
+}
+
+// Bytes a fallback model adds on the device: its file (mapped) and its KV cache.
+absl::StatusOr<int64_t> FallbackBytes(const std::string& path, int32_t context) {
+  ASSIGN_OR_RETURN(auto model, tandem::LlamaModel::Load(path));
+  const auto& hp = model->hparams();
+  return static_cast<int64_t>(model->gguf().file_size()) + int64_t{2} * sizeof(float) *
+                                                               hp.n_layers * hp.kv_dim() *
+                                                               std::min(context, hp.context_length);
+}
+
+absl::Status Run(Flags& flags) {
+  ASSIGN_OR_RETURN(flags.tune.codecs, ParseCodecs(flags.codecs));
+  Constraints constraints;
+  ASSIGN_OR_RETURN(constraints.objective, ParseObjective(flags.objective));
+  if (flags.min_edge_layers < 1) {
+    return absl::InvalidArgumentError("--min-edge-layers must be >= 1 (token ids stay local)");
+  }
+  constraints.min_edge_layers = flags.min_edge_layers;
+  constraints.memory_budget_bytes = static_cast<int64_t>(flags.memory_budget_mib * 1048576.0);
+  constraints.latency_target_seconds = flags.latency_target_ms / 1e3;
+  if (flags.simulate_rtt_ms >= 0) flags.tune.simulate_rtt_seconds = flags.simulate_rtt_ms / 1e3;
+  if (flags.simulate_bandwidth_mbps >= 0) {
+    flags.tune.simulate_bandwidth_bytes_per_second = flags.simulate_bandwidth_mbps * 1e6 / 8;
+  }
+  RETURN_IF_ERROR(flags.tune.Validate());
+  if (!flags.auth_token_file.empty()) {
+    ASSIGN_OR_RETURN(std::string token, tandem::ReadSmallFile(flags.auth_token_file, 4096));
+    flags.probe.auth_token = std::string(absl::StripAsciiWhitespace(token));
+    if (flags.probe.auth_token.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the token file ", flags.auth_token_file, " is empty"));
+    }
+  }
+  if (flags.probe.tls.insecure) {
+    std::cerr << "tandem-tune: WARNING: --insecure: plaintext link to the worker\n";
+  }
+  const int32_t context = flags.tune.context_positions > 0
+                              ? flags.tune.context_positions
+                              : flags.tune.prompt_tokens + flags.tune.gen_tokens;
+  if (!flags.fallback_model.empty()) {
+    ASSIGN_OR_RETURN(flags.tune.fallback_bytes, FallbackBytes(flags.fallback_model, context));
+  }
+
+  // The device side: the embedding and every layer the file holds (a whole model or an
+  // edge shard; then only K up to the shard's end are candidates).
+  ASSIGN_OR_RETURN(auto model,
+                   tandem::LlamaModel::Load(flags.model_path, {.embedding = true, .head = false}));
+  ASSIGN_OR_RETURN(auto probe, GrpcWorkerProbe::Create(flags.probe));
+  ASSIGN_OR_RETURN(TuneResult result, Tune(*model, *probe, flags.tune, constraints, std::cerr));
+
+  const LinkEstimate& link = result.inputs.link;
+  std::cout << absl::StrFormat("model %s: %d layers, dim %d; worker %s serves K >= %d\n",
+                               model->identity(), model->hparams().n_layers, model->hparams().dim,
+                               flags.probe.target, std::max(1, result.worker.first_layer));
+  if (result.measured_link) {
+    const LinkEstimate& m = result.measured_link->estimate;
+    std::cout << absl::StrFormat(
+        "link measured: RTT %.3f ms, uplink %.1f Mbit/s, downlink %.1f Mbit/s\n",
+        m.rtt_seconds * 1e3, m.uplink_bytes_per_second * 8 / 1e6,
+        m.downlink_bytes_per_second * 8 / 1e6);
+  }
+  if (flags.tune.simulate_rtt_seconds || flags.tune.simulate_bandwidth_bytes_per_second) {
+    std::cout << absl::StrFormat("link planned (simulated): RTT %.3f ms, %.1f Mbit/s each way\n",
+                                 link.rtt_seconds * 1e3, link.uplink_bytes_per_second * 8 / 1e6);
+  }
+  std::cout << absl::StrFormat(
+      "workload: %d prompt tokens, decode at %d positions, KV cache %d "
+      "positions; objective %s\n",
+      flags.tune.prompt_tokens, flags.tune.prompt_tokens + flags.tune.gen_tokens / 2, context,
+      ObjectiveName(constraints.objective));
+  WriteTable(result.predictions, constraints, result.recommendation, std::cout);
+  const Prediction& best = result.recommendation.choice;
+  std::cout << absl::StrFormat(
+      "recommended: K = %d, codec %s: %.2f ms/token, first token %.1f ms, device %.1f MiB, "
+      "%.0f bytes/token up (%s)\n",
+      best.split, tandem::CodecKindName(best.codec), best.per_token_seconds * 1e3,
+      best.first_token_seconds * 1e3, best.device_bytes / 1048576.0, best.up_bytes_per_token,
+      result.recommendation.reason);
+
+  if (!flags.out_path.empty()) {
+    TunedConfig config{
+        .split = best.split,
+        .codec = best.codec,
+        .cloud = flags.probe.target,
+        .model = std::filesystem::absolute(flags.model_path).string(),
+        .model_identity = model->identity(),
+        .objective = std::string(ObjectiveName(constraints.objective)),
+        .predicted_per_token_ms = best.per_token_seconds * 1e3,
+        .predicted_first_token_ms = best.first_token_seconds * 1e3,
+        .predicted_device_mib = best.device_bytes / 1048576.0,
+        .bytes_per_token = best.up_bytes_per_token,
+        .link_rtt_ms = link.rtt_seconds * 1e3,
+        .link_uplink_mbit_per_s = link.uplink_bytes_per_second * 8 / 1e6,
+        .link_simulated = flags.tune.simulate_rtt_seconds.has_value() ||
+                          flags.tune.simulate_bandwidth_bytes_per_second.has_value()};
+    RETURN_IF_ERROR(WriteTunedConfig(config, flags.out_path));
+    std::cout << "config written to " << flags.out_path << " (tandem-edge --config)\n";
+  }
+  if (!flags.svg_path.empty()) {
+    std::ofstream svg(flags.svg_path, std::ios::trunc);
+    svg << LatencyMemoryChart(
+        result.predictions, constraints, result.recommendation,
+        absl::StrFormat("%s: per-token latency and device memory vs K", model->identity()));
+    if (!svg) return absl::InternalError(absl::StrCat("cannot write ", flags.svg_path));
+    std::cout << "chart written to " << flags.svg_path << "\n";
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  tandem::ClientTlsOptions& tls = flags.probe.tls;
+  CLI::App app{"tandem-tune: measures device, link and worker, and recommends the split K"};
+  app.add_option("-m,--model", flags.model_path, "GGUF model (the whole model or an edge shard)")
+      ->capture_default_str();
+  app.add_option("--cloud", flags.probe.target, "HOST:PORT of the tandem-cloud worker")->required();
+  app.add_option("--tls-ca", tls.ca_file, "PEM CA that signed the worker's certificate");
+  app.add_option("--tls-cert", tls.cert_file, "PEM client certificate (mutual TLS)");
+  app.add_option("--tls-key", tls.key_file, "PEM private key of the client certificate");
+  app.add_option("--tls-server-name", tls.server_name, "Expected name in the worker's certificate");
+  app.add_flag("--insecure", tls.insecure, "Plaintext gRPC (logs a warning)");
+  app.add_option("--auth-token-file", flags.auth_token_file,
+                 "File holding this device's bearer token");
+  app.add_option("--codec", flags.codecs, "Candidate codecs: a list of f32,f16,q8,q4, or all")
+      ->capture_default_str();
+  app.add_option("--memory-budget-mib", flags.memory_budget_mib,
+                 "Device memory budget (weights + KV cache + fallback model); 0: none")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--min-edge-layers", flags.min_edge_layers,
+                 "At least this many layers on the device (privacy)")
+      ->capture_default_str();
+  app.add_option("--latency-target-ms", flags.latency_target_ms,
+                 "Per-token latency target; 0: none")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--objective", flags.objective, "latency | edge-work | cloud-work")
+      ->capture_default_str();
+  app.add_option("--simulate-rtt", flags.simulate_rtt_ms, "Plan for this round-trip time (ms)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--simulate-bandwidth", flags.simulate_bandwidth_mbps,
+                 "Plan for this bandwidth each way (Mbit/s)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--fallback-model", flags.fallback_model,
+                 "A local fallback model the device also keeps (counted in its memory)");
+  app.add_option("-t,--threads", flags.tune.threads, "Device compute threads (as tandem-edge -t)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--prompt-tokens", flags.tune.prompt_tokens, "Workload: prompt length")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  app.add_option("--gen-tokens", flags.tune.gen_tokens,
+                 "Workload: tokens generated (decode is timed half way)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  app.add_option("--context", flags.tune.context_positions,
+                 "KV-cache positions on the device (0: prompt + gen)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--repetitions", flags.tune.repetitions, "Timed passes (median kept)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--out", flags.out_path, "Write the config for tandem-edge --config here");
+  app.add_option("--svg", flags.svg_path, "Write a chart of latency and memory vs K here");
+  CLI11_PARSE(app, argc, argv);
+
+  absl::Status status = Run(flags);
+  if (!status.ok()) {
+    std::cerr << "tandem-tune: error: " << status << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,187 @@
+#include "edge/tune/svg_chart.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace tandem::tune {
+namespace {
+
+constexpr double kWidth = 760, kHeight = 440;
+constexpr double kLeft = 70, kRight = 80, kTop = 50, kBottom = 60;
+constexpr double kPlotW = kWidth - kLeft - kRight, kPlotH = kHeight - kTop - kBottom;
+
+// A "nice" axis maximum (1, 2, 2.5 or 5 times a power of ten) at or above v.
+double NiceMax(double v) {
+  if (!(v > 0)) return 1;
+  const double p = std::pow(10, std::floor(std::log10(v)));
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+    if (m * p >= v) return m * p;
+  }
+  return 10 * p;
+}
+
+std::string Escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
+}
+
+const char* ColorOf(CodecKind kind) {
+  switch (kind) {
+    case CodecKind::kF32:
+      return "#7b3294";
+    case CodecKind::kF16:
+      return "#1f77b4";
+    case CodecKind::kQ8:
+      return "#2ca02c";
+    case CodecKind::kQ4:
+      return "#ff7f0e";
+  }
+  return "#000000";
+}
+
+}  // namespace
+
+std::string LatencyMemoryChart(const std::vector<Prediction>& predictions, const Constraints& c,
+                               const Recommendation& r, const std::string& title) {
+  std::string svg = absl::StrFormat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+      "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+      "<text x=\"%.0f\" y=\"24\" font-size=\"15\">%s</text>\n",
+      kWidth, kHeight, kWidth, kHeight, kLeft, Escape(title));
+  if (predictions.empty()) return svg + "</svg>\n";
+
+  int32_t k_min = predictions.front().split, k_max = k_min;
+  double max_ms = c.latency_target_seconds * 1e3, max_mib = c.memory_budget_bytes / 1048576.0;
+  std::map<CodecKind, std::vector<const Prediction*>> by_codec;
+  std::map<int32_t, double> mib_by_k;
+  for (const Prediction& p : predictions) {
+    k_min = std::min(k_min, p.split);
+    k_max = std::max(k_max, p.split);
+    max_ms = std::max(max_ms, p.per_token_seconds * 1e3);
+    mib_by_k[p.split] = p.device_bytes / 1048576.0;
+    max_mib = std::max(max_mib, mib_by_k[p.split]);
+    by_codec[p.codec].push_back(&p);
+  }
+  max_ms = NiceMax(max_ms * 1.05);
+  max_mib = NiceMax(max_mib * 1.05);
+  const double k_span = std::max(1, k_max - k_min);
+  auto x = [&](double k) { return kLeft + (k - k_min) / k_span * kPlotW; };
+  auto y_ms = [&](double ms) { return kTop + kPlotH * (1 - ms / max_ms); };
+  auto y_mib = [&](double mib) { return kTop + kPlotH * (1 - mib / max_mib); };
+
+  // Axes, grid and ticks.
+  absl::StrAppendFormat(&svg,
+                        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+                        "stroke=\"#444\"/>\n",
+                        kLeft, kTop, kPlotW, kPlotH);
+  for (int i = 0; i <= 5; ++i) {
+    const double f = i / 5.0, yy = kTop + kPlotH * (1 - f);
+    absl::StrAppendFormat(
+        &svg,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
+        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n"
+        "<text x=\"%.1f\" y=\"%.1f\">%g</text>\n",
+        kLeft, yy, kLeft + kPlotW, yy, kLeft - 6, yy + 4, f * max_ms, kLeft + kPlotW + 6, yy + 4,
+        f * max_mib);
+  }
+  const int32_t k_step = std::max(1, (k_max - k_min) / 12 + ((k_max - k_min) % 12 != 0));
+  for (int32_t k = k_min; k <= k_max; k += k_step) {
+    absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%d</text>\n",
+                          x(k), kTop + kPlotH + 18, k);
+  }
+  absl::StrAppendFormat(
+      &svg,
+      "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">split point K (layers on the "
+      "device)</text>\n"
+      "<text transform=\"translate(18 %.1f) rotate(-90)\" text-anchor=\"middle\">per-token "
+      "latency (ms)</text>\n"
+      "<text transform=\"translate(%.1f %.1f) rotate(90)\" text-anchor=\"middle\">device memory "
+      "(MiB)</text>\n",
+      kLeft + kPlotW / 2, kHeight - 20, kTop + kPlotH / 2, kWidth - 18, kTop + kPlotH / 2);
+
+  // Constraints.
+  if (c.latency_target_seconds > 0) {
+    const double yy = y_ms(c.latency_target_seconds * 1e3);
+    absl::StrAppendFormat(
+        &svg,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#d62728\" "
+        "stroke-dasharray=\"6 4\"/><text x=\"%.1f\" y=\"%.1f\" "
+        "fill=\"#d62728\">latency target</text>\n",
+        kLeft, yy, kLeft + kPlotW, yy, kLeft + 4, yy - 4);
+  }
+  if (c.memory_budget_bytes > 0) {
+    const double yy = y_mib(c.memory_budget_bytes / 1048576.0);
+    absl::StrAppendFormat(
+        &svg,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\" "
+        "stroke-dasharray=\"2 3\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
+        "fill=\"#555\">memory budget</text>\n",
+        kLeft, yy, kLeft + kPlotW, yy, kLeft + kPlotW - 4, yy - 4);
+  }
+
+  // Memory (one line: it does not depend on the codec).
+  std::string points;
+  for (const auto& [k, mib] : mib_by_k)
+    absl::StrAppendFormat(&points, "%.1f,%.1f ", x(k), y_mib(mib));
+  absl::StrAppendFormat(&svg,
+                        "<polyline points=\"%s\" fill=\"none\" stroke=\"#888\" stroke-width=\"2\" "
+                        "stroke-dasharray=\"8 3\"/>\n",
+                        points);
+  // Latency per codec.
+  double legend_y = kTop + 14;
+  for (const auto& [kind, ps] : by_codec) {
+    points.clear();
+    for (const Prediction* p : ps) {
+      absl::StrAppendFormat(&points, "%.1f,%.1f ", x(p->split), y_ms(p->per_token_seconds * 1e3));
+    }
+    absl::StrAppendFormat(&svg,
+                          "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" "
+                          "stroke-width=\"2\"/>\n"
+                          "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                          "stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">latency, %s</text>\n",
+                          points, ColorOf(kind), kLeft + 10, legend_y, kLeft + 34, legend_y,
+                          ColorOf(kind), kLeft + 40, legend_y + 4, CodecKindName(kind));
+    legend_y += 16;
+  }
+  absl::StrAppendFormat(&svg,
+                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
+                        "stroke-width=\"2\" stroke-dasharray=\"8 3\"/><text x=\"%.1f\" "
+                        "y=\"%.1f\">device memory</text>\n",
+                        kLeft + 10, legend_y, kLeft + 34, legend_y, kLeft + 40, legend_y + 4);
+
+  // The recommendation.
+  const Prediction& best = r.choice;
+  absl::StrAppendFormat(
+      &svg,
+      "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"7\" fill=\"none\" stroke=\"#000\" "
+      "stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">K = %d, %s: %.1f ms</text>\n",
+      x(best.split), y_ms(best.per_token_seconds * 1e3), x(best.split) + 10,
+      y_ms(best.per_token_seconds * 1e3) - 10, best.split, CodecKindName(best.codec),
+      best.per_token_seconds * 1e3);
+  return svg + "</svg>\n";
+}
+
+}  // namespace tandem::tune

@@ -1,0 +1,199 @@
+// The tuner's measurement side on the real model with a fake worker: the device profile
+// (real runs of the real layers), the link fit, the procedure end to end, the config
+// file round trip, and the table and chart.
+#include "edge/tune/tuner.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/model/llama_model.h"
+#include "edge/tune/device_profiler.h"
+#include "edge/tune/link_prober.h"
+#include "edge/tune/report_table.h"
+#include "edge/tune/svg_chart.h"
+#include "edge/tune/tuned_config.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/edge/tune/fake_worker_probe.h"
+
+namespace tandem::tune {
+namespace {
+
+using ::testing::HasSubstr;
+
+class TunerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto model = LlamaModel::Load(TANDEM_TEST_MODEL, {.embedding = true, .head = false});
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = *std::move(model);
+    probe_.info = {.model_id = model_->identity(),
+                   .n_layers = 5,
+                   .hidden_dim = 64,
+                   .first_layer = 0,
+                   .codecs = {CodecKind::kF32, CodecKind::kF16, CodecKind::kQ8, CodecKind::kQ4},
+                   .max_context = 256};
+  }
+
+  TuneOptions Options() {
+    TuneOptions o;
+    o.prompt_tokens = 12;
+    o.gen_tokens = 8;
+    o.prompt_chunk_positions = 8;
+    o.repetitions = 2;
+    o.link.rounds = 3;
+    o.link.sizes = {0, 1024, 65536};
+    return o;
+  }
+
+  std::unique_ptr<LlamaModel> model_;
+  FakeWorkerProbe probe_;
+};
+
+TEST_F(TunerTest, DeviceProfileTimesEveryHeldLayerAndCodec) {
+  auto m = ProfileDevice(*model_, {.threads = 1,
+                                   .context_positions = 16,
+                                   .prompt_chunk_positions = 8,
+                                   .repetitions = 2,
+                                   .codecs = {CodecKind::kF32, CodecKind::kQ4}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->profile.end_layer, 5);
+  for (const LayerCost& c : m->profile.layers) {
+    EXPECT_GT(c.decode_seconds, 0);
+    EXPECT_GT(c.prompt_chunk_seconds, 0);
+  }
+  ASSERT_EQ(m->codecs.size(), 2u);
+  EXPECT_EQ(m->codecs[0].row_bytes, 256);  // f32 at dim 64
+  EXPECT_EQ(m->codecs[1].row_bytes, 44);   // q4
+  // Sizes from the file: f32 layers of this model, a 512 x 64 f32 embedding.
+  EXPECT_EQ(m->memory.embedding_bytes, 512 * 64 * 4);
+  EXPECT_EQ(m->memory.layer_bytes[0], 4 * (64 * 64 * 2 + 64 * 32 * 2 + 64 * 172 * 3 + 64 * 2));
+  EXPECT_EQ(m->memory.kv_bytes_per_layer_position, 2 * 4 * 32);
+
+  auto bad = ProfileDevice(*model_, {.context_positions = 5000});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  auto cloud_part = LlamaModel::Load(TANDEM_TEST_MODEL, {.layer_begin = 2, .embedding = false});
+  ASSERT_TRUE(cloud_part.ok());
+  EXPECT_EQ(ProfileDevice(**cloud_part, {}).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(TunerTest, LinkFitRecoversRttAndBandwidth) {
+  probe_.rtt_seconds = 30e-3;
+  probe_.bytes_per_second = 5e6;
+  auto link = ProbeLink(probe_, {.rounds = 3, .sizes = {0, 2048, 65536, 1 << 20}});
+  ASSERT_TRUE(link.ok()) << link.status();
+  EXPECT_NEAR(link->estimate.rtt_seconds, 30e-3, 1e-9);  // the worker's time is subtracted
+  EXPECT_NEAR(link->estimate.uplink_bytes_per_second, 5e6, 1);
+  EXPECT_NEAR(link->estimate.downlink_bytes_per_second, 5e6, 1);
+  // A slow link stops growing the payloads once one takes longer than max_echo.
+  probe_.bytes_per_second = 1e5;
+  link = ProbeLink(probe_, {.rounds = 1, .sizes = {0, 65536, 1 << 20}});
+  ASSERT_TRUE(link.ok());
+  EXPECT_EQ(link->uplink.size(), 2u);
+  // Loopback-like flat lines are capped, not infinite or negative.
+  EXPECT_EQ(FitBandwidth({{0, 1e-4}, {1000, 0.9e-4}}), 1e11);
+  probe_.fail = absl::UnavailableError("link down");
+  EXPECT_EQ(ProbeLink(probe_, {}).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(TunerTest, TunesEndToEndAgainstAFakeWorker) {
+  std::ostringstream log;
+  auto r = Tune(*model_, probe_, Options(), {}, log);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(log.str(), HasSubstr("profiling layers [0, 5)"));
+  ASSERT_EQ(probe_.profiles.size(), 1u);
+  EXPECT_EQ(probe_.profiles[0].first_layer, 1);  // K >= 1
+  EXPECT_EQ(probe_.profiles[0].context_positions, 16);
+  // K = 1..4, f16 and q8.
+  ASSERT_EQ(r->predictions.size(), 8u);
+  EXPECT_TRUE(r->measured_link.has_value());
+  EXPECT_NEAR(r->inputs.link.rtt_seconds, 2e-3, 1e-9);
+  for (const Prediction& p : r->predictions) EXPECT_GT(p.per_token_seconds, 2e-3);
+  EXPECT_EQ(r->inputs.workload.context_positions, 20);
+
+  // Simulated: no echoes at all, the planned link in the inputs.
+  TuneOptions simulated = Options();
+  simulated.simulate_rtt_seconds = 0.04;
+  simulated.simulate_bandwidth_bytes_per_second = 1e6;
+  const int echoes = probe_.echoes;
+  r = Tune(*model_, probe_, simulated, {}, log);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(probe_.echoes, echoes);
+  EXPECT_FALSE(r->measured_link.has_value());
+  EXPECT_DOUBLE_EQ(r->inputs.link.rtt_seconds, 0.04);
+  EXPECT_GT(r->recommendation.choice.per_token_seconds, 0.04);
+}
+
+TEST_F(TunerTest, WorkerOfAnotherModelOrWithoutTheCodecsIsRefused) {
+  std::ostringstream log;
+  probe_.info.model_id = "other";
+  auto r = Tune(*model_, probe_, Options(), {}, log);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.status().message(), HasSubstr("model mismatch"));
+  probe_.info.model_id = model_->identity();
+  probe_.info.codecs = {CodecKind::kQ4};
+  r = Tune(*model_, probe_, Options(), {}, log);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.status().message(), HasSubstr("accepts none of the codecs f16,q8"));
+  // A cloud shard from K = 3: only K = 3, 4 are candidates.
+  probe_.info.codecs = {CodecKind::kQ8};
+  probe_.info.first_layer = 3;
+  r = Tune(*model_, probe_, Options(), {}, log);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->predictions.size(), 2u);
+  EXPECT_EQ(r->predictions[0].split, 3);
+}
+
+TEST(TunedConfigTest, RoundTripAndErrors) {
+  TunedConfig c{.split = 3, .codec = CodecKind::kQ4, .cloud = "10.0.0.2:7000", .model = "/m.gguf"};
+  c.predicted_per_token_ms = 12.5;
+  const std::string path = std::filesystem::path(testing::TempDir()) / "tuned.json";
+  ASSERT_TRUE(WriteTunedConfig(c, path).ok());
+  auto read = ReadTunedConfig(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->split, 3);
+  EXPECT_EQ(read->codec, CodecKind::kQ4);
+  EXPECT_EQ(read->cloud, "10.0.0.2:7000");
+  EXPECT_EQ(read->model, "/m.gguf");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+
+  EXPECT_TRUE(ParseTunedConfig(R"({"split": 2, "codec": "f16", "cloud": "h:1"})").ok());
+  EXPECT_THAT(ParseTunedConfig("split=2").status().message(), HasSubstr("not a JSON object"));
+  EXPECT_THAT(
+      ParseTunedConfig(R"({"split": 0, "codec": "f16", "cloud": "h:1"})").status().message(),
+      HasSubstr("\"split\" is 0"));
+  EXPECT_THAT(ParseTunedConfig(R"({"split": 2, "codec": "q3", "cloud": "h:1"})").status().message(),
+              HasSubstr("codec"));
+  EXPECT_THAT(ParseTunedConfig(R"({"split": 2, "codec": "q8"})").status().message(),
+              HasSubstr("cloud"));
+  EXPECT_THAT(ParseTunedConfig(R"({"format": "tandem-tune/9", "split": 2, "codec": "q8",
+                                   "cloud": "h:1"})")
+                  .status()
+                  .message(),
+              HasSubstr("format"));
+  EXPECT_EQ(ReadTunedConfig("/nonexistent/tuned.json").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(TunerTest, TableAndChartShowTheRecommendation) {
+  std::ostringstream log;
+  Constraints c{.memory_budget_bytes = 600 << 10, .latency_target_seconds = 1};
+  auto r = Tune(*model_, probe_, Options(), c, log);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::ostringstream table;
+  WriteTable(r->predictions, c, r->recommendation, table);
+  EXPECT_THAT(table.str(), HasSubstr("TTFT ms"));
+  EXPECT_THAT(table.str(), HasSubstr("\n*"));
+  EXPECT_THAT(table.str(), HasSubstr("\nx"));  // K = 4 needs more than 600 KiB
+  const std::string svg = LatencyMemoryChart(r->predictions, c, r->recommendation, "a <b> & c");
+  EXPECT_THAT(svg, HasSubstr("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_THAT(svg, HasSubstr("a &lt;b&gt; &amp; c"));
+  EXPECT_THAT(svg, HasSubstr("latency, q8"));
+  EXPECT_THAT(svg, HasSubstr("memory budget"));
+  EXPECT_THAT(svg, HasSubstr("latency target"));
+  EXPECT_THAT(svg, HasSubstr("</svg>"));
+}
+
+}  // namespace
+}  // namespace tandem::tune
