@@ -66,6 +66,8 @@ class CloudServer {
   int port() const { return port_; }
   // The plaintext health port (0 if ServerConfig::health_listen_address was empty).
   int health_port() const { return health_port_; }
+  // Streams waiting for their next message (see SplitInferenceService::idle_streams).
+  int idle_streams() const { return service_->idle_streams(); }
 
   // Graceful: health turns NOT_SERVING (readiness) and new sessions are refused; streams
   // end with UNAVAILABLE (resume elsewhere) after their current or next step (see

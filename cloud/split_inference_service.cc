@@ -79,6 +79,13 @@ void SplitInferenceService::AwaitNoIdleStreams(absl::Duration timeout) {
   streams_mu_.AwaitWithTimeout(absl::Condition(&none_idle), timeout);
 }
 
+int SplitInferenceService::idle_streams() {
+  absl::MutexLock lock(&streams_mu_);
+  int n = 0;
+  for (const auto& [context, idle] : idle_streams_) n += idle ? 1 : 0;
+  return n;
+}
+
 void SplitInferenceService::CancelIdleStreams() {
   absl::MutexLock lock(&streams_mu_);
   for (auto& [context, idle] : idle_streams_) {

@@ -50,6 +50,8 @@ class SplitInferenceService final : public v1::SplitInference::Service {
   // Cancels the streams still waiting (edges holding a stream open without generating);
   // they see CANCELLED.
   void CancelIdleStreams();
+  // Streams waiting for their next message (for tests: a drain then waits for them).
+  int idle_streams();
 
  private:
   using Stream = grpc::ServerReaderWriter<v1::CloudMessage, v1::EdgeMessage>;
