@@ -25,12 +25,14 @@
 #include "edge/grpc_cloud_link.h"
 #include "edge/http_api.h"
 #include "edge/split_generator.h"
+#include "edge/tune/tuned_config.h"
 
 namespace {
 
 using namespace tandem::edge;
 
 struct Flags {
+  std::string config_path;  // tandem-tune's config; explicit flags override it
   std::string model_path = TANDEM_DEFAULT_MODEL;
   int32_t split = 0;
   std::string codec = "q8";
@@ -150,6 +152,25 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
   return absl::OkStatus();
 }
 
+// Takes split, codec, cloud and model from the tuner's config (tandem-tune --out) where
+// no flag gave them. Without a config, --split and --cloud are required.
+absl::Status ApplyConfig(const CLI::App& app, Flags& flags) {
+  if (flags.config_path.empty()) {
+    if (app.count("--split") == 0 || app.count("--cloud") == 0) {
+      return absl::InvalidArgumentError(
+          "--split and --cloud are required (or --config FILE written by tandem-tune)");
+    }
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(tandem::tune::TunedConfig config,
+                   tandem::tune::ReadTunedConfig(flags.config_path));
+  if (app.count("--split") == 0) flags.split = config.split;
+  if (app.count("--codec") == 0) flags.codec = std::string(tandem::CodecKindName(config.codec));
+  if (app.count("--cloud") == 0) flags.link.target = config.cloud;
+  if (app.count("--model") == 0 && !config.model.empty()) flags.model_path = config.model;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,8 +181,10 @@ int main(int argc, char** argv) {
   CLI::App app{"tandem-edge: runs layers [0, K) here and the rest on a tandem-cloud worker"};
   app.add_option("-m,--model", flags.model_path, "GGUF model (the whole model or an edge shard)")
       ->capture_default_str();
-  app.add_option("--split", flags.split, "K: layers [0, K) run on this device")->required();
-  app.add_option("--cloud", flags.link.target, "HOST:PORT of the tandem-cloud worker")->required();
+  app.add_option("--config", flags.config_path,
+                 "Config from tandem-tune --out (split, codec, cloud, model); flags override it");
+  app.add_option("--split", flags.split, "K: layers [0, K) run on this device");
+  app.add_option("--cloud", flags.link.target, "HOST:PORT of the tandem-cloud worker");
   app.add_option("--codec", flags.codec, "Hidden-state codec: f32, f16, q8, q4")
       ->capture_default_str();
   app.add_option("--listen", flags.listen, "HOST:PORT of the local HTTP API (port 0: any)")
@@ -198,7 +221,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   flags.one_shot = app.count("--prompt") > 0;
 
-  absl::Status status = Run(flags, signals);
+  absl::Status status = ApplyConfig(app, flags);
+  if (status.ok()) status = Run(flags, signals);
   if (!status.ok()) {
     std::cerr << "tandem-edge: error: " << status << "\n";
     return 1;
