@@ -1,5 +1,6 @@
 #include "edge/http_api.h"
 
+#include <chrono>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -103,7 +104,9 @@ absl::StatusOr<int> HttpApi::Start(const std::string& host, int port) {
         res.set_content(HttpErrorJson(res.status, message), kJson);
         return httplib::Server::HandlerResponse::Handled;
       }));
-  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  // Counted before the response is written (a logger runs after), so a client that has
+  // its answer also sees it counted.
+  s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     metrics_.AddRequest(EndpointLabel(req.path), res.status);
   });
 
@@ -117,6 +120,9 @@ absl::StatusOr<int> HttpApi::Start(const std::string& host, int port) {
     return absl::UnavailableError(absl::StrFormat("cannot listen on %s:%d", host, port));
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() is a no-op until the server runs, so a Stop() right after Start()
+  // would leave the thread in accept() forever: return only once it runs.
+  while (!s.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return bound;
 }
 
