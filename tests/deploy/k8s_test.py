@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """deploy/k8s: every manifest parses as YAML with the expected kinds and API versions,
 the kustomization lists them all, and the pieces agree with each other (selectors,
-port names, probe ports, the HPA target, grace periods, resources, security context).
+port names, probe ports, the HPA target, grace periods, resources, security context);
+where kubectl exists, `kubectl kustomize` renders them.
 Then the Deployment's container args run for real (paths and addresses swapped for
 this machine), and the kubelet's probes are replayed: readiness ("") and liveness
 ("liveness") over plaintext grpc.health.v1 on the health port, /metrics on the metrics
@@ -168,6 +169,21 @@ for flag in ("--tls-cert", "--tls-key"):
     if not values[flag].startswith(tls_dir + "/"):
         fail("%s=%s is not in the TLS secret's mount %s" % (flag, values[flag], tls_dir))
 print("manifests agree with each other")
+
+# Where kubectl exists, its built-in kustomize must render the kustomization (offline).
+if shutil.which("kubectl"):
+    import subprocess
+    rendered = subprocess.run(["kubectl", "kustomize", k8s], capture_output=True, text=True,
+                              timeout=60)
+    if rendered.returncode != 0:
+        fail("kubectl kustomize: " + rendered.stderr)
+    kinds = sorted(d["kind"] for d in yaml.safe_load_all(rendered.stdout) if d)
+    if kinds != sorted(set(EXPECTED) - {"Kustomization"}):
+        fail("kubectl kustomize rendered %s" % kinds)
+    if any(d["metadata"].get("namespace") not in (None, namespace)
+           for d in yaml.safe_load_all(rendered.stdout) if d):
+        fail("kustomize put a resource outside namespace %s" % namespace)
+    print("kubectl kustomize renders %d resources" % len(kinds))
 
 # Run the container's args, then replay the kubelet's probes.
 tmp = tempfile.mkdtemp()
