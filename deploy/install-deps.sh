@@ -13,8 +13,8 @@ packages=(
   libbenchmark-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
   # test-time tools: openssl CLI for dev certificates, curl, Node for the OpenAI client test
   openssl curl ca-certificates prometheus nodejs
-  # deploy tests (tests/deploy): promtool and a Prometheus server, YAML for the manifests
-  prometheus python3 python3-yaml
+  # deploy tests (tests/deploy): YAML for the manifests (promtool and Prometheus: above)
+  python3 python3-yaml
 )
 
 sudo_cmd=()
