@@ -28,6 +28,9 @@ class EdgeMetrics {
     bytes_per_token_->Observe(static_cast<double>(bytes));
   }
   void AddLinkBytes(int64_t sent, int64_t received);
+  // Totals so far (for summaries such as the one-shot mode's timing line).
+  double sent_bytes() const { return sent_bytes_->Value(); }
+  double received_bytes() const { return received_bytes_->Value(); }
   void SessionStarted() { active_sessions_->Increment(); }
   void SessionEnded() { active_sessions_->Decrement(); }
   // Counts a failed generation by its status code ("UNAVAILABLE", ...).

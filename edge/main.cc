@@ -5,6 +5,7 @@
 //   SIGTERM/SIGINT; one line "tandem-edge serving http://HOST:PORT" on stderr says it is up.
 #include <signal.h>
 
+#include <algorithm>
 #include <iostream>
 #include <string>
 
@@ -92,12 +93,14 @@ absl::Status RunOnce(const Flags& flags, const EdgeModel& model, CloudLink& link
   std::cout << "\n" << std::flush;
   const double ttft = absl::ToDoubleSeconds(first_token - start);
   const double decode = absl::ToDoubleSeconds(end - first_token);
+  const double wire_bytes = metrics.sent_bytes() + metrics.received_bytes();
   std::cerr << absl::StrFormat(
       "prompt: %d tokens, first token after %.3f s; generated: %d tokens in %.3f s (%.2f tok/s); "
-      "finish: %s\n",
+      "finish: %s; link: %.0f bytes (%.0f per position)\n",
       result.prompt_tokens, ttft, result.completion_tokens, decode,
       result.completion_tokens > 1 ? (result.completion_tokens - 1) / decode : 0.0,
-      FinishReasonName(result.finish_reason));
+      FinishReasonName(result.finish_reason), wire_bytes,
+      wire_bytes / std::max(1, result.prompt_tokens + result.completion_tokens - 1));
   return absl::OkStatus();
 }
 
