@@ -17,6 +17,11 @@ absl::Status GrpcLinkOptions::Validate() const {
   if (keepalive_time < absl::Milliseconds(100) || keepalive_timeout < absl::Milliseconds(100)) {
     return absl::InvalidArgumentError("keepalive time and timeout must be >= 100 ms");
   }
+  if (initial_reconnect_backoff < absl::Milliseconds(1) ||
+      max_reconnect_backoff < initial_reconnect_backoff) {
+    return absl::InvalidArgumentError(
+        "the channel's reconnect backoff must be >= 1 ms and not above its maximum");
+  }
   if (max_message_bytes < 1024) {
     return absl::InvalidArgumentError("the message size limit must be >= 1024 bytes");
   }
@@ -44,7 +49,10 @@ absl::StatusOr<std::unique_ptr<GrpcCloudLink>> GrpcCloudLink::Create(
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   // Come back quickly after an outage (the default backoff grows to 120 s).
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.initial_reconnect_backoff)));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(options.max_reconnect_backoff)));
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
   if (!options.tls.insecure && !options.tls.server_name.empty()) {

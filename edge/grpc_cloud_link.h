@@ -20,6 +20,11 @@ struct GrpcLinkOptions {
   std::string auth_token;  // sent as "authorization: Bearer <token>" if not empty
   absl::Duration keepalive_time = absl::Seconds(10);    // ping interval during calls
   absl::Duration keepalive_timeout = absl::Seconds(5);  // no ping ack -> link is dead
+  // After a failed connection attempt the channel waits before the next one, from the
+  // initial delay growing to the maximum; calls fail fast meanwhile. Keep these in line
+  // with the reconnect policy (reconnect_policy.h) or they throttle it.
+  absl::Duration initial_reconnect_backoff = absl::Seconds(1);
+  absl::Duration max_reconnect_backoff = absl::Seconds(5);
   int32_t max_message_bytes = 8 << 20;                  // each direction
 
   absl::Status Validate() const;
