@@ -92,4 +92,8 @@ void ReconnectPolicy::AttemptStarted() {
   next_attempt_ = absl::InfiniteFuture();  // until this attempt fails
 }
 
+void ReconnectPolicy::AttemptAbandoned() {
+  if (next_attempt_ == absl::InfiniteFuture()) next_attempt_ = clock_.Now();
+}
+
 }  // namespace tandem::edge

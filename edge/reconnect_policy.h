@@ -72,6 +72,9 @@ class ReconnectPolicy {
   // An attempt on NextEndpoint() was started. Report its failure with OnFailure, which
   // schedules the next one after the backoff.
   void AttemptStarted();
+  // The attempt was given up without a result (its generation ended): the next one may
+  // start at once.
+  void AttemptAbandoned();
 
   // The delay after `failures` failed attempts, before jitter: initial * multiplier^(n-1),
   // capped (0 for n = 0).

@@ -138,8 +138,6 @@ absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRe
   }
   metrics_.SessionStarted();
   absl::Cleanup ended = [this] { metrics_.SessionEnded(); };
-  // An attempt still running for the previous session is of no use to this one.
-  if (attempt_ != nullptr) retired_.push_back(std::move(attempt_));
   CollectRetired();
   session_id_ = NewSessionId();
   sampling_ = request.sampling;
@@ -166,7 +164,12 @@ absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRe
     metrics_.AddLinkBytes(bytes.sent, bytes.received);
   }
   if (mode_ == GenerationMode::kFallback) metrics_.AddFallbackActive(-1);
-  if (attempt_ != nullptr) retired_.push_back(std::move(attempt_));
+  if (attempt_ != nullptr) {
+    // An attempt for this session is of no use to the next one (which starts a new
+    // session), but the endpoint may well be back: the next attempt need not wait.
+    retired_.push_back(std::move(attempt_));
+    policy_.AttemptAbandoned();
+  }
   if (!result.ok()) metrics_.AddError(result.status().code());
   return result;
 }
@@ -188,8 +191,15 @@ absl::StatusOr<GenerationResult> ResilientGenerator::GenerateTokens(
   } else {
     endpoint_ = policy_.preferred();
     const SessionHello hello = cloud_->Hello(session_id_, sampling_, /*context_size=*/0);
+    // With a fallback to go to, a Hello -> Ready round trip gets what a step of the
+    // measured link gets, not the full open timeout: a dead link must not hold up the
+    // first token.
+    absl::Duration open_timeout = options_.open_timeout;
+    if (fallback_ != nullptr && deadline_.measured()) {
+      open_timeout = std::min(open_timeout, deadline_.per_chunk(/*positions=*/2));
+    }
     absl::StatusOr<std::unique_ptr<CloudStream>> stream =
-        endpoints_[endpoint_].link->Open(hello, clock_.Now() + options_.open_timeout);
+        endpoints_[endpoint_].link->Open(hello, clock_.Now() + open_timeout);
     absl::Status opened = stream.status();
     if (stream.ok()) opened = cloud_->Attach(*std::move(stream), hello).status();
     if (!opened.ok()) RETURN_IF_ERROR(OnLinkFailure(opened));
