@@ -17,12 +17,23 @@ absl::Status PoolOptions::Validate() const {
 absl::StatusOr<std::unique_ptr<GenerationPool>> GenerationPool::Create(
     const EdgeModel& model, CloudLink& link, const Clock& clock, EdgeMetrics& metrics,
     const SplitOptions& split, const PoolOptions& options) {
+  ResilienceOptions no_reconnect;
+  no_reconnect.reconnect.give_up_after = absl::ZeroDuration();
+  return Create(model, {{.name = "cloud", .link = &link}}, /*fallback=*/nullptr, clock, metrics,
+                split, no_reconnect, options);
+}
+
+absl::StatusOr<std::unique_ptr<GenerationPool>> GenerationPool::Create(
+    const EdgeModel& model, const std::vector<CloudEndpoint>& endpoints,
+    const FallbackModel* fallback, const Clock& clock, EdgeMetrics& metrics,
+    const SplitOptions& split, const ResilienceOptions& resilience, const PoolOptions& options) {
   RETURN_IF_ERROR(options.Validate());
   std::vector<Slot> slots(options.slots);
   for (Slot& slot : slots) {
     slot.pool = std::make_unique<ThreadPool>(options.threads_per_slot);
     ASSIGN_OR_RETURN(slot.generator,
-                     SplitGenerator::Create(model, link, *slot.pool, clock, metrics, split));
+                     ResilientGenerator::Create(model, endpoints, fallback, *slot.pool, clock,
+                                                metrics, split, resilience));
   }
   return std::unique_ptr<GenerationPool>(new GenerationPool(std::move(slots), options.max_waiting));
 }
@@ -64,6 +75,6 @@ GenerationPool::Lease::~Lease() {
   if (pool_ != nullptr) pool_->Release(slot_);
 }
 
-SplitGenerator& GenerationPool::Lease::generator() { return *pool_->slots_[slot_].generator; }
+ResilientGenerator& GenerationPool::Lease::generator() { return *pool_->slots_[slot_].generator; }
 
 }  // namespace tandem::edge

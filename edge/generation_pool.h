@@ -13,6 +13,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/util/thread_pool.h"
+#include "edge/fallback_model.h"
+#include "edge/resilient_generator.h"
 #include "edge/split_generator.h"
 
 namespace tandem::edge {
@@ -27,11 +29,18 @@ struct PoolOptions {
 
 class GenerationPool {
  public:
+  // One worker, no fallback model and no reconnect: a link error ends the generation.
   static absl::StatusOr<std::unique_ptr<GenerationPool>> Create(const EdgeModel& model,
                                                                 CloudLink& link, const Clock& clock,
                                                                 EdgeMetrics& metrics,
                                                                 const SplitOptions& split,
                                                                 const PoolOptions& options);
+  // Resilient generations (resilient_generator.h) over `endpoints` with `fallback` (may be
+  // null); everything passed must outlive the pool.
+  static absl::StatusOr<std::unique_ptr<GenerationPool>> Create(
+      const EdgeModel& model, const std::vector<CloudEndpoint>& endpoints,
+      const FallbackModel* fallback, const Clock& clock, EdgeMetrics& metrics,
+      const SplitOptions& split, const ResilienceOptions& resilience, const PoolOptions& options);
   ~GenerationPool();
 
   // A slot, returned to the pool when the lease is destroyed.
@@ -42,7 +51,7 @@ class GenerationPool {
     }
     Lease& operator=(Lease&&) = delete;
     ~Lease();
-    SplitGenerator& generator();
+    ResilientGenerator& generator();
 
    private:
     friend class GenerationPool;
@@ -60,7 +69,7 @@ class GenerationPool {
  private:
   struct Slot {
     std::unique_ptr<ThreadPool> pool;
-    std::unique_ptr<SplitGenerator> generator;
+    std::unique_ptr<ResilientGenerator> generator;
   };
   GenerationPool(std::vector<Slot> slots, int32_t max_waiting);
   void Release(int32_t slot);

@@ -27,7 +27,8 @@ struct ReconnectOptions {
   // Tokens to generate on the fallback model before switching back to the cloud, so that
   // a flapping link does not bounce the stream between the two at every token.
   int32_t min_fallback_tokens = 0;
-  // Without a fallback model, a generation fails after this long without a worker.
+  // Without a fallback model, a generation fails after this long without a worker (0: at
+  // the first link error, with that error).
   absl::Duration give_up_after = absl::Seconds(30);
   // With a fallback model, attempts run on a background thread while the fallback goes
   // on. false: in the generating thread between tokens, which stalls the stream for up to

@@ -302,10 +302,11 @@ absl::Status ResilientGenerator::OnLinkFailure(const absl::Status& status) {
     SwitchToFallback(status);
     return absl::OkStatus();
   }
-  Warn(absl::StrFormat(
-      "session %s: the link to the cloud worker %s failed at position %d (%s); reconnecting "
-      "(no fallback model)",
-      session_id_, endpoints_[endpoint_].name, context_.size(), Describe(status)));
+  Warn(absl::StrFormat("session %s: the link to the cloud worker %s failed at position %d (%s); %s",
+                       session_id_, endpoints_[endpoint_].name, context_.size(), Describe(status),
+                       resilience_.reconnect.give_up_after == absl::ZeroDuration()
+                           ? "no fallback model and no reconnect: the generation fails"
+                           : "reconnecting (no fallback model)"));
   return absl::OkStatus();  // NextToken reconnects
 }
 
@@ -399,6 +400,8 @@ absl::Status ResilientGenerator::Reconnect() {
                           absl::StrFormat("no cloud worker can serve the session (last error: %s)",
                                           last_failure_.message()));
     }
+    // No reconnect wanted: the link's error is the generation's.
+    if (resilience_.reconnect.give_up_after == absl::ZeroDuration()) return last_failure_;
     const absl::Time give_up = policy_.outage_start() + resilience_.reconnect.give_up_after;
     const absl::Time at = std::max(policy_.next_attempt(), clock_.Now());
     if (at >= give_up) {

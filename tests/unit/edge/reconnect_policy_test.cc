@@ -104,6 +104,21 @@ TEST(ReconnectPolicyTest, DisabledEndpointsAreSkippedForMaxBackoff) {
   EXPECT_GE(policy.NextEndpoint(), 0);
 }
 
+TEST(ReconnectPolicyTest, AnAbandonedAttemptDoesNotBlockTheNext) {
+  ManualClock clock;
+  ReconnectPolicy policy(Options(), 1, clock, 1);
+  policy.OnFailure(0);
+  policy.AttemptStarted();
+  EXPECT_FALSE(policy.AttemptDue());
+  policy.AttemptAbandoned();
+  EXPECT_TRUE(policy.AttemptDue());
+  // Abandoning nothing does not cut a backoff short.
+  policy.AttemptStarted();
+  policy.OnFailure(0);
+  policy.AttemptAbandoned();
+  EXPECT_FALSE(policy.AttemptDue());
+}
+
 TEST(ReconnectPolicyTest, OptionsAreValidated) {
   EXPECT_TRUE(Options().Validate().ok());
   ReconnectOptions o = Options();

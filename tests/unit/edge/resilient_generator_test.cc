@@ -356,6 +356,22 @@ TEST_F(ResilientGeneratorTest, WithoutAFallbackItGivesUpAfterTheConfiguredTime) 
   EXPECT_GT(gen->stats().failed_attempts, 1);
 }
 
+TEST_F(ResilientGeneratorTest, WithoutFallbackOrReconnectTheLinksErrorEndsTheGeneration) {
+  FakeCloudLink link(*full_);
+  ResilienceOptions r = Resilience();
+  r.reconnect.give_up_after = absl::ZeroDuration();
+  auto gen = Make({&link}, false, r);
+  link.FailAfterTokens(3, absl::UnavailableError("link cut"));
+  Collected out;
+  auto result = Run(*gen, 20, out);
+  EXPECT_EQ(result.status(), absl::UnavailableError("link cut"));
+  EXPECT_EQ(out.ids.size(), 3u);
+  EXPECT_EQ(link.opens(), 1);
+  EXPECT_THAT(warnings_, ElementsAre(HasSubstr("no fallback model and no reconnect")));
+  // The context still holds everything streamed, for a replay.
+  EXPECT_EQ(gen->context().size(), edge_->tokenizer().Encode(kPrompt, true).size() + 3);
+}
+
 TEST_F(ResilientGeneratorTest, WithoutAFallbackAWorkerThatCannotServeIsAnErrorAtOnce) {
   FakeCloudLink link(*full_);
   auto gen = Make({&link}, false, Resilience());
