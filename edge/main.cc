@@ -8,12 +8,14 @@
 #include <algorithm>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/codec/codec_kind.h"
 #include "common/metrics/metrics_server.h"
@@ -22,9 +24,11 @@
 #include "edge/clock.h"
 #include "edge/edge_metrics.h"
 #include "edge/edge_model.h"
+#include "edge/fallback_model.h"
 #include "edge/generation_pool.h"
 #include "edge/grpc_cloud_link.h"
 #include "edge/http_api.h"
+#include "edge/resilient_generator.h"
 #include "edge/split_generator.h"
 #include "edge/tune/tuned_config.h"
 
@@ -37,7 +41,8 @@ struct Flags {
   std::string model_path = TANDEM_DEFAULT_MODEL;
   int32_t split = 0;
   std::string codec = "q8";
-  GrpcLinkOptions link;
+  GrpcLinkOptions link;             // target unused: one link per --cloud
+  std::vector<std::string> clouds;  // HOST:PORT of each worker, in order of preference
   std::string auth_token_file;
   std::string listen = "127.0.0.1:8080";
   std::string metrics_address;
@@ -45,6 +50,14 @@ struct Flags {
   PoolOptions pool;
   ApiOptions api;
   double step_timeout_seconds = 10;
+  // Resilience (resilient_generator.h).
+  std::string fallback_model;
+  ResilienceOptions resilience;
+  double step_deadline_floor_ms = 250;
+  double reconnect_initial_backoff_ms = 100;
+  double reconnect_max_backoff_ms = 10'000;
+  double reconnect_open_timeout_ms = 2'000;
+  double give_up_after_seconds = 5;
   // One-shot mode.
   bool one_shot = false;
   std::string prompt;
@@ -72,11 +85,13 @@ sigset_t BlockTerminationSignals() {
   return set;
 }
 
-absl::Status RunOnce(const Flags& flags, const EdgeModel& model, CloudLink& link,
+absl::Status RunOnce(const Flags& flags, const EdgeModel& model,
+                     const std::vector<CloudEndpoint>& endpoints, const FallbackModel* fallback,
                      const Clock& clock, EdgeMetrics& metrics) {
   tandem::ThreadPool pool(flags.pool.threads_per_slot);
-  ASSIGN_OR_RETURN(std::unique_ptr<SplitGenerator> generator,
-                   SplitGenerator::Create(model, link, pool, clock, metrics, flags.split_options));
+  ASSIGN_OR_RETURN(std::unique_ptr<ResilientGenerator> generator,
+                   ResilientGenerator::Create(model, endpoints, fallback, pool, clock, metrics,
+                                              flags.split_options, flags.resilience));
   GenerationRequest request;
   request.prompt = flags.prompt;
   request.max_tokens = flags.n_predict;
@@ -96,11 +111,15 @@ absl::Status RunOnce(const Flags& flags, const EdgeModel& model, CloudLink& link
   const double wire_bytes = metrics.sent_bytes() + metrics.received_bytes();
   std::cerr << absl::StrFormat(
       "prompt: %d tokens, first token after %.3f s; generated: %d tokens in %.3f s (%.2f tok/s); "
-      "finish: %s; link: %.0f bytes (%.0f per position)\n",
+      "finish: %s; link: %.0f bytes (%.0f per position)%s\n",
       result.prompt_tokens, ttft, result.completion_tokens, decode,
       result.completion_tokens > 1 ? (result.completion_tokens - 1) / decode : 0.0,
       FinishReasonName(result.finish_reason), wire_bytes,
-      wire_bytes / std::max(1, result.prompt_tokens + result.completion_tokens - 1));
+      wire_bytes / std::max(1, result.prompt_tokens + result.completion_tokens - 1),
+      generator->stats().fallback_tokens > 0
+          ? absl::StrFormat("; %d tokens from the fallback model",
+                            generator->stats().fallback_tokens)
+          : "");
   return absl::OkStatus();
 }
 
@@ -108,6 +127,17 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
   ASSIGN_OR_RETURN(flags.split_options.codec, tandem::ParseCodecKind(flags.codec));
   flags.split_options.step_timeout = absl::Seconds(flags.step_timeout_seconds);
   RETURN_IF_ERROR(flags.split_options.Validate());
+  ReconnectOptions& reconnect = flags.resilience.reconnect;
+  flags.resilience.deadline.floor = absl::Milliseconds(flags.step_deadline_floor_ms);
+  reconnect.initial_backoff = absl::Milliseconds(flags.reconnect_initial_backoff_ms);
+  reconnect.max_backoff = absl::Milliseconds(flags.reconnect_max_backoff_ms);
+  reconnect.open_timeout = absl::Milliseconds(flags.reconnect_open_timeout_ms);
+  reconnect.give_up_after = absl::Seconds(flags.give_up_after_seconds);
+  RETURN_IF_ERROR(flags.resilience.Validate());
+  if (flags.resilience.deadline.floor > flags.split_options.step_timeout) {
+    return absl::InvalidArgumentError(
+        "--step-deadline-floor-ms must not be above --step-timeout-seconds");
+  }
   RETURN_IF_ERROR(flags.pool.Validate());
   RETURN_IF_ERROR(flags.api.Validate());
   RETURN_IF_ERROR(flags.sampling.Validate());
@@ -127,7 +157,21 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
 
   ASSIGN_OR_RETURN(std::unique_ptr<EdgeModel> model,
                    EdgeModel::Load(flags.model_path, flags.split));
-  ASSIGN_OR_RETURN(std::unique_ptr<GrpcCloudLink> link, GrpcCloudLink::Create(flags.link));
+  std::unique_ptr<FallbackModel> fallback;
+  if (!flags.fallback_model.empty()) {
+    ASSIGN_OR_RETURN(fallback, FallbackModel::Load(flags.fallback_model, model->tokenizer()));
+  }
+  // One link per worker; the channel's own reconnect backoff follows the policy's.
+  std::vector<std::unique_ptr<GrpcCloudLink>> links;
+  std::vector<CloudEndpoint> endpoints;
+  for (const std::string& cloud : flags.clouds) {
+    GrpcLinkOptions options = flags.link;
+    options.target = cloud;
+    options.initial_reconnect_backoff = reconnect.initial_backoff;
+    options.max_reconnect_backoff = reconnect.max_backoff;
+    ASSIGN_OR_RETURN(links.emplace_back(), GrpcCloudLink::Create(options));
+    endpoints.push_back({.name = cloud, .link = links.back().get()});
+  }
   SystemClock clock;
   tandem::MetricsServer metrics_server;
   EdgeMetrics metrics(metrics_server.registry(), flags.split_options.codec);
@@ -136,16 +180,22 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
     ASSIGN_OR_RETURN(auto metrics_listen, SplitHostPort(flags.metrics_address));
     std::cerr << "tandem-edge metrics on " << metrics_listen.first << ":" << port << "/metrics\n";
   }
-  if (flags.one_shot) return RunOnce(flags, *model, *link, clock, metrics);
+  if (flags.one_shot) {
+    return RunOnce(flags, *model, endpoints, fallback.get(), clock, metrics);
+  }
 
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<GenerationPool> pool,
-      GenerationPool::Create(*model, *link, clock, metrics, flags.split_options, flags.pool));
-  HttpApi api(*model, *pool, *link, clock, metrics, flags.api);
+  ASSIGN_OR_RETURN(std::unique_ptr<GenerationPool> pool,
+                   GenerationPool::Create(*model, endpoints, fallback.get(), clock, metrics,
+                                          flags.split_options, flags.resilience, flags.pool));
+  // /health probes the first (preferred) worker.
+  HttpApi api(*model, *pool, *links.front(), clock, metrics, flags.api);
   ASSIGN_OR_RETURN(int port, api.Start(listen.first, listen.second));
   std::cerr << "tandem-edge: model " << model->name() << ", layers [0, " << model->split()
-            << ") of " << model->hparams().n_layers << " here, the rest on " << flags.link.target
-            << ", codec " << flags.codec << "\n";
+            << ") of " << model->hparams().n_layers << " here, the rest on "
+            << absl::StrJoin(flags.clouds, " or ") << ", codec " << flags.codec
+            << (fallback != nullptr ? ", fallback model " + fallback->name()
+                                    : std::string(", no fallback model"))
+            << "\n";
   std::cerr << "tandem-edge serving http://" << listen.first << ":" << port << std::endl;
 
   int signal = 0;
@@ -169,7 +219,7 @@ absl::Status ApplyConfig(const CLI::App& app, Flags& flags) {
                    tandem::tune::ReadTunedConfig(flags.config_path));
   if (app.count("--split") == 0) flags.split = config.split;
   if (app.count("--codec") == 0) flags.codec = std::string(tandem::CodecKindName(config.codec));
-  if (app.count("--cloud") == 0) flags.link.target = config.cloud;
+  if (app.count("--cloud") == 0) flags.clouds = {config.cloud};
   if (app.count("--model") == 0 && !config.model.empty()) flags.model_path = config.model;
   return absl::OkStatus();
 }
@@ -187,7 +237,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", flags.config_path,
                  "Config from tandem-tune --out (split, codec, cloud, model); flags override it");
   app.add_option("--split", flags.split, "K: layers [0, K) run on this device");
-  app.add_option("--cloud", flags.link.target, "HOST:PORT of the tandem-cloud worker");
+  app.add_option("--cloud", flags.clouds,
+                 "HOST:PORT of a tandem-cloud worker; repeat it for others to fail over to");
   app.add_option("--codec", flags.codec, "Hidden-state codec: f32, f16, q8, q4")
       ->capture_default_str();
   app.add_option("--listen", flags.listen, "HOST:PORT of the local HTTP API (port 0: any)")
@@ -204,6 +255,29 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--step-timeout-seconds", flags.step_timeout_seconds,
                  "Deadline for each step's answer from the worker")
+      ->capture_default_str();
+  app.add_option("--fallback-model", flags.fallback_model,
+                 "Complete small model (same tokenizer) that continues generations while the "
+                 "cloud is unreachable");
+  app.add_option("--step-deadline-floor-ms", flags.step_deadline_floor_ms,
+                 "Least time a decode step may take before the link counts as failed (the "
+                 "deadline follows the measured step latency above it)")
+      ->capture_default_str();
+  app.add_option("--reconnect-initial-backoff-ms", flags.reconnect_initial_backoff_ms,
+                 "Delay before the second reconnect attempt (doubling, with jitter)")
+      ->capture_default_str();
+  app.add_option("--reconnect-max-backoff-ms", flags.reconnect_max_backoff_ms,
+                 "Longest delay between reconnect attempts")
+      ->capture_default_str();
+  app.add_option("--reconnect-open-timeout-ms", flags.reconnect_open_timeout_ms,
+                 "Deadline of one reconnect attempt")
+      ->capture_default_str();
+  app.add_option("--min-fallback-tokens", flags.resilience.reconnect.min_fallback_tokens,
+                 "Tokens to generate on the fallback before switching back to the cloud")
+      ->capture_default_str();
+  app.add_option("--give-up-after-seconds", flags.give_up_after_seconds,
+                 "Without a fallback model: fail a generation after this long without a worker "
+                 "(0: at the first link error)")
       ->capture_default_str();
   app.add_option("--tls-ca", tls.ca_file, "PEM CA that signed the worker's certificate");
   app.add_option("--tls-cert", tls.cert_file, "PEM client certificate (mutual TLS)");

@@ -29,7 +29,7 @@ struct ReconnectOptions {
   int32_t min_fallback_tokens = 0;
   // Without a fallback model, a generation fails after this long without a worker (0: at
   // the first link error, with that error).
-  absl::Duration give_up_after = absl::Seconds(30);
+  absl::Duration give_up_after = absl::Seconds(5);
   // With a fallback model, attempts run on a background thread while the fallback goes
   // on. false: in the generating thread between tokens, which stalls the stream for up to
   // open_timeout per attempt but is deterministic (tests).
