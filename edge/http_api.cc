@@ -31,6 +31,14 @@ std::string_view EndpointLabel(const std::string& path) {
   return "other";
 }
 
+std::vector<ModeSpan> ModeSpans(const GenerationResult& result) {
+  std::vector<ModeSpan> spans;
+  for (const ModeRun& run : result.modes) {
+    spans.push_back({.mode = GenerationModeName(run.mode), .tokens = run.tokens});
+  }
+  return spans;
+}
+
 void SendError(httplib::Response& res, const absl::Status& status) {
   res.status = HttpStatusFor(status);
   res.set_content(ErrorJson(status), kJson);
@@ -57,6 +65,7 @@ struct HttpApi::Prepared {
   std::vector<std::string> stops;
   bool stream = false;
   bool include_usage = false;
+  bool report_modes = false;
 };
 
 struct HttpApi::StreamJob {
@@ -156,6 +165,7 @@ absl::StatusOr<HttpApi::Prepared> HttpApi::Prepare(bool chat, const std::string&
   p.stops = std::move(options.stop);
   p.stream = options.stream;
   p.include_usage = options.include_usage;
+  p.report_modes = options.report_modes;
   return p;
 }
 
@@ -199,8 +209,10 @@ void HttpApi::HandleCompletion(bool chat, const httplib::Request& req, httplib::
   }
   out += text.Finish();
   const std::string_view finish = text.stopped() ? "stop" : FinishReasonName(result->finish_reason);
-  res.set_content(
-      CompletionJson(meta, out, finish, {result->prompt_tokens, result->completion_tokens}), kJson);
+  std::string body =
+      CompletionJson(meta, out, finish, {result->prompt_tokens, result->completion_tokens});
+  if (prepared->report_modes) body = WithModeReport(body, ModeSpans(*result));
+  res.set_content(body, kJson);
 }
 
 void HttpApi::RunStream(StreamJob& job, httplib::DataSink& sink) {
@@ -229,7 +241,9 @@ void HttpApi::RunStream(StreamJob& job, httplib::DataSink& sink) {
   const std::string tail = text.Finish();
   if (!tail.empty()) send(SseEvent(StreamChunkJson(meta, tail, std::nullopt, false)));
   const std::string_view finish = text.stopped() ? "stop" : FinishReasonName(result->finish_reason);
-  send(SseEvent(StreamChunkJson(meta, "", finish, false)));
+  std::string last = StreamChunkJson(meta, "", finish, false);
+  if (job.request.report_modes) last = WithModeReport(last, ModeSpans(*result));
+  send(SseEvent(last));
   if (job.request.include_usage) {
     send(SseEvent(UsageChunkJson(meta, {result->prompt_tokens, result->completion_tokens})));
   }

@@ -163,6 +163,13 @@ absl::StatusOr<CompletionOptions> Options(const Json& obj, bool chat) {
     ASSIGN_OR_RETURN(std::optional<bool> usage, Bool(*f, "include_usage"));
     o.include_usage = o.stream && usage.value_or(false);
   }
+  // Tandem's extension: {"tandem": {"modes": true}} asks which model (the cloud or the
+  // device's fallback) produced which tokens.
+  if (const Json* f = Field(obj, "tandem"); f != nullptr) {
+    if (!f->is_object()) return Bad("tandem", "must be an object");
+    ASSIGN_OR_RETURN(std::optional<bool> modes, Bool(*f, "modes"));
+    o.report_modes = modes.value_or(false);
+  }
   return o;
 }
 

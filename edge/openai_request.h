@@ -25,6 +25,7 @@ struct CompletionOptions {
   std::vector<std::string> stop;      // at most 4 non-empty sequences
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  bool report_modes = false;   // "tandem": {"modes": true}: which model made which tokens
 };
 
 struct CompletionRequest {

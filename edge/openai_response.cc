@@ -72,6 +72,18 @@ std::string ModelsJson(std::string_view model, int64_t created) {
   return DumpJson(Json{{"object", "list"}, {"data", Json::array({entry})}});
 }
 
+std::string WithModeReport(std::string_view json, const std::vector<ModeSpan>& spans) {
+  Json out = Json::parse(json);
+  Json modes = Json::array();
+  int32_t fallback = 0;
+  for (const ModeSpan& s : spans) {
+    modes.push_back({{"mode", s.mode}, {"tokens", s.tokens}});
+    if (s.mode == "fallback") fallback += s.tokens;
+  }
+  out["tandem"] = {{"modes", modes}, {"fallback_tokens", fallback}};
+  return DumpJson(out);
+}
+
 int HttpStatusFor(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -37,6 +38,15 @@ std::string StreamChunkJson(const CompletionMeta& meta, std::string_view text,
 std::string UsageChunkJson(const CompletionMeta& meta, const Usage& usage);
 
 std::string ModelsJson(std::string_view model, int64_t created);
+
+// A run of completion tokens produced by one model ("cloud" or "fallback").
+struct ModeSpan {
+  std::string_view mode;
+  int32_t tokens = 0;
+};
+// `json` (a completion, or a stream's chunk with the finish reason) with Tandem's report
+// added: "tandem": {"modes": [{"mode": "cloud", "tokens": 12}, ...], "fallback_tokens": n}.
+std::string WithModeReport(std::string_view json, const std::vector<ModeSpan>& spans);
 
 // The HTTP status for a failed request (400 bad request, 429 busy, 503 cloud down, 504
 // cloud too slow, 500 otherwise) and its error object.

@@ -8,6 +8,7 @@
 #include "common/model/local_session.h"
 #include "common/sampler/sampler.h"
 #include "edge/fake_cloud_link.h"
+#include "edge/fallback_model.h"
 #include "edge/utf8_stream.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -306,6 +307,64 @@ TEST_F(HttpApiTest, CloudDownIs503AndHealthSaysSo) {
   ASSERT_FALSE(events.empty());
   EXPECT_NE(events.back(), "[DONE]");
   EXPECT_THAT(events.back(), HasSubstr("link cut"));
+}
+
+TEST_F(HttpApiTest, ModesAreReportedWhenAskedAndTheFallbackFillsIn) {
+  auto plain = Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 4})");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(Json::parse(plain->body).contains("tandem"));
+  auto cloud = Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 4,
+                                           "tandem": {"modes": true}})");
+  ASSERT_TRUE(cloud);
+  EXPECT_EQ(Json::parse(cloud->body)["tandem"],
+            Json::parse(R"({"modes": [{"mode": "cloud", "tokens": 4}], "fallback_tokens": 0})"));
+
+  // Slots with the fallback model; the link fails after three tokens and stays down.
+  api_->Stop();
+  api_.reset();
+  pool_.reset();
+  auto fallback = FallbackModel::Load(TANDEM_TEST_MODEL, edge_->tokenizer());
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  ResilienceOptions resilience;
+  resilience.reconnect.background = false;
+  resilience.warn = [](std::string_view) {};
+  auto pool = GenerationPool::Create(
+      *edge_, {{.name = "worker", .link = link_.get()}}, fallback->get(), clock_, metrics_,
+      {.codec = CodecKind::kF32, .max_context = 128}, resilience, {.threads_per_slot = 1});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  pool_ = std::move(*pool);
+  api_ = std::make_unique<HttpApi>(*edge_, *pool_, *link_, clock_, metrics_, ApiOptions{});
+  auto port = api_->Start("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  client_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
+  link_->FailAfterTokens(3, absl::UnavailableError("link cut"));
+  auto res = Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 20,
+                                         "temperature": 0, "tandem": {"modes": true}})");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  Json body = Json::parse(res->body);
+  EXPECT_EQ(body["choices"][0]["text"], ReferenceText(kPrompt, 20));  // no token lost
+  EXPECT_EQ(body["tandem"], Json::parse(R"({"modes": [{"mode": "cloud", "tokens": 3},
+                                                      {"mode": "fallback", "tokens": 17}],
+                                            "fallback_tokens": 17})"));
+  // Streamed: the report rides on the chunk with the finish reason.
+  auto streamed = Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 20,
+      "temperature": 0, "stream": true, "tandem": {"modes": true}})");
+  ASSERT_TRUE(streamed);
+  std::vector<std::string> events = SseData(streamed->body);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string text;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    Json chunk = Json::parse(events[i]);
+    text += chunk["choices"][0]["text"].get<std::string>();
+    EXPECT_EQ(chunk.contains("tandem"), i + 2 == events.size()) << events[i];
+  }
+  EXPECT_EQ(text, ReferenceText(kPrompt, 20));
+  EXPECT_EQ(Json::parse(events[events.size() - 2])["tandem"]["fallback_tokens"], 20);
+  api_->Stop();
+  api_.reset();
+  pool_.reset();
 }
 
 TEST_F(HttpApiTest, BusySlotsGive429) {

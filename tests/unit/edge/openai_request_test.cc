@@ -129,5 +129,19 @@ TEST(ParseChatRequestTest, IncludeUsageOnlyWhenStreaming) {
   EXPECT_FALSE(r->options.include_usage);
 }
 
+TEST(ParseCompletionRequestTest, TandemModesReportIsOptIn) {
+  auto plain = ParseCompletionRequest(R"({"prompt": "x"})");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->options.report_modes);
+  auto asked = ParseCompletionRequest(R"({"prompt": "x", "tandem": {"modes": true}})");
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_TRUE(asked->options.report_modes);
+  EXPECT_THAT(ParseCompletionRequest(R"({"prompt": "x", "tandem": true})").status().message(),
+              HasSubstr("'tandem' must be an object"));
+  EXPECT_THAT(
+      ParseCompletionRequest(R"({"prompt": "x", "tandem": {"modes": 1}})").status().message(),
+      HasSubstr("'modes' must be a boolean"));
+}
+
 }  // namespace
 }  // namespace tandem::edge
