@@ -689,5 +689,100 @@ TEST_F(ServiceTest, ShutdownEndsIdleStreamsAndRefusesNewOnes) {
   EXPECT_TRUE(worker_->draining());
 }
 
+// What the edge's reconnect relies on (issue 4), over TLS: a dropped stream's session lives
+// until the idle timeout; a resume never gets more positions than the worker has, whatever
+// the edge claims; a chunk that skips ahead is refused and leaves the session as it was; a
+// stream whose session was taken over is refused; after the timeout the session is gone.
+TEST_F(ServiceTest, ResumesAreExactAndStaleOrOutOfOrderOnesAreRefused) {
+  WorkerLimits limits;
+  limits.idle_timeout = absl::Seconds(60);
+  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig(), limits));
+  const std::vector<int32_t> prompt = TestPrompt(3);
+  const int32_t n = static_cast<int32_t>(prompt.size());
+  auto reference = ReferenceGreedy(model(), prompt, 3);
+  ASSERT_TRUE(reference.ok());
+  auto edge = EdgeHalf::Create(model(), 2);
+  ASSERT_TRUE(edge.ok());
+  auto stub = Stub();
+  v1::CloudMessage reply;
+  auto hello = [&](int32_t resume, bool require_cached) {
+    v1::EdgeMessage m = Hello(2, "flaky");
+    m.mutable_hello()->set_resume_position(resume);
+    m.mutable_hello()->set_require_cached(require_cached);
+    return m;
+  };
+  {  // The prompt, its token, then the link drops.
+    grpc::ClientContext context;
+    SetDeadline(context);
+    auto stream = stub->Generate(&context);
+    ASSERT_TRUE(stream->Write(hello(0, false)) && stream->Read(&reply));
+    auto payload = edge->Payload(prompt);
+    ASSERT_TRUE(stream->Write(ChunkMessage(0, n, *payload, true)) && stream->Read(&reply));
+    EXPECT_EQ(reply.token().token_id(), (*reference)[0]);
+    context.TryCancel();
+    stream->Finish();
+  }
+  for (int i = 0; i < 1000 && worker_->Status().attached_sessions > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(worker_->Status().attached_sessions, 0);
+  clock_.Advance(absl::Seconds(59));  // just inside the idle timeout
+
+  // The edge claims five positions more than the worker has (e.g. it ran them during a
+  // fallback period): the worker keeps what it has, and a chunk that skips to the claimed
+  // position is refused.
+  auto payload = edge->Payload({(*reference)[0]});  // position n
+  {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    auto stream = stub->Generate(&context);
+    ASSERT_TRUE(stream->Write(hello(n + 5, true)) && stream->Read(&reply));
+    ASSERT_TRUE(reply.has_ready());
+    EXPECT_EQ(reply.ready().cached_positions(), n);
+    stream->Write(ChunkMessage(n + 5, 1, *payload, true));
+    while (stream->Read(&reply)) {
+    }
+    grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  }
+
+  // Two streams resume it; the older one is stale once the newer one took over.
+  grpc::ClientContext older_context, newer_context;
+  SetDeadline(older_context);
+  SetDeadline(newer_context);
+  auto older = stub->Generate(&older_context);
+  ASSERT_TRUE(older->Write(hello(n, true)) && older->Read(&reply));
+  EXPECT_EQ(reply.ready().cached_positions(), n);  // the refused chunk changed nothing
+  auto newer = stub->Generate(&newer_context);
+  ASSERT_TRUE(newer->Write(hello(n, true)) && newer->Read(&reply));
+  EXPECT_EQ(reply.ready().cached_positions(), n);
+  older->Write(ChunkMessage(n, 1, *payload, true));
+  while (older->Read(&reply)) {
+  }
+  EXPECT_EQ(older->Finish().error_code(), grpc::StatusCode::ABORTED);
+  // The newer one continues exactly where the session was: no replay, the reference token.
+  ASSERT_TRUE(newer->Write(ChunkMessage(n, 1, *payload, true)) && newer->Read(&reply));
+  ASSERT_TRUE(reply.has_token());
+  EXPECT_EQ(reply.token().position(), n);
+  EXPECT_EQ(reply.token().token_id(), (*reference)[1]);
+  newer_context.TryCancel();
+  newer->Finish();
+  for (int i = 0; i < 1000 && worker_->Status().attached_sessions > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+
+  // Past the idle timeout the session is gone: NOT_FOUND if the edge insists, else a fresh
+  // session at 0 (the edge then replays the whole context).
+  clock_.Advance(absl::Seconds(60));
+  EXPECT_EQ(OpenThenSend(hello(n + 1, true)).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  auto fresh = stub->Generate(&context);
+  ASSERT_TRUE(fresh->Write(hello(n + 1, false)) && fresh->Read(&reply));
+  EXPECT_EQ(reply.ready().cached_positions(), 0);
+  fresh->WritesDone();
+  fresh->Finish();
+}
+
 }  // namespace
 }  // namespace tandem::cloud
