@@ -35,6 +35,7 @@ class GrpcCloudStream::Reactor final
 
   // Waits (until `deadline`) for the previous write to finish, then starts this one.
   absl::Status Write(pb::EdgeMessage message, absl::Time deadline, bool last) {
+    bool ended = false;
     {
       absl::MutexLock lock(&mu_);
       const auto can_write = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -43,11 +44,16 @@ class GrpcCloudStream::Reactor final
       if (!mu_.AwaitWithDeadline(absl::Condition(&can_write), deadline)) {
         return absl::DeadlineExceededError("cloud: the link did not take a message in time");
       }
-      if (broken_ || hold_released_) return absl::UnavailableError("cloud: the stream ended");
-      bytes_.sent += static_cast<int64_t>(message.ByteSizeLong());
-      outgoing_ = std::move(message);
-      write_pending_ = true;
+      ended = broken_ || hold_released_;
+      if (!ended) {
+        bytes_.sent += static_cast<int64_t>(message.ByteSizeLong());
+        outgoing_ = std::move(message);
+        write_pending_ = true;
+      }
     }
+    // The call already ended (e.g. a draining worker's UNAVAILABLE): report the worker's
+    // status, not just that the stream is gone.
+    if (ended) return EndStatus(deadline);
     if (last) {
       StartWriteLast(&outgoing_, grpc::WriteOptions());
     } else {
