@@ -29,7 +29,8 @@ absl::StatusOr<std::unique_ptr<FaultRig>> FaultRig::Create(const RigOptions& opt
                      edge::FallbackModel::Load(TANDEM_TEST_MODEL, rig->edge_->tokenizer()));
   }
   edge::GrpcLinkOptions link;
-  link.target = absl::StrCat("127.0.0.1:", rig->proxy_->port());
+  link.target =
+      absl::StrCat("127.0.0.1:", options.direct ? rig->server_->port() : rig->proxy_->port());
   link.tls.ca_file = rig->certs_.ca;
   link.keepalive_time = options.keepalive;
   link.keepalive_timeout = options.keepalive;

@@ -51,7 +51,8 @@ struct RigOptions {
     r.give_up_after = absl::Seconds(20);
     return r;
   }();
-  bool quiet = true;  // drop the warning lines (they are counted)
+  bool quiet = true;    // drop the warning lines (they are counted)
+  bool direct = false;  // the edge talks to the worker without the proxy (no faults)
 };
 
 class FaultRig {
@@ -69,6 +70,12 @@ class FaultRig {
   const edge::EdgeModel& edge_model() const { return *edge_; }
   const LlamaModel& full_model() const { return *full_; }
   prometheus::Registry& edge_registry() { return edge_registry_; }
+  // The parts, for building other generators over the same link (benchmarks).
+  edge::GrpcCloudLink& link() { return *link_; }
+  edge::EdgeMetrics& edge_metrics() { return *edge_metrics_; }
+  const edge::FallbackModel* fallback() const { return fallback_.get(); }
+  ThreadPool& pool() { return *pool_; }
+  const RigOptions& options() const { return options_; }
   int64_t warnings() const { return warnings_.load(); }
   int32_t restarts() const { return restarts_; }
 
@@ -82,7 +89,7 @@ class FaultRig {
   RigOptions options_;
   cloud::CertPaths certs_;
   std::string cert_dir_;
-  cloud::SystemClock cloud_clock_;
+  SystemClock cloud_clock_;
   absl::Mutex worker_mu_;  // KillWorker / StartWorker from the injector thread
   std::unique_ptr<prometheus::Registry> cloud_registry_;
   std::unique_ptr<cloud::CloudMetrics> cloud_metrics_;
@@ -96,7 +103,7 @@ class FaultRig {
   std::unique_ptr<edge::FallbackModel> fallback_;
   std::unique_ptr<edge::GrpcCloudLink> link_;
   std::unique_ptr<ThreadPool> pool_;
-  edge::SystemClock edge_clock_;
+  SystemClock edge_clock_;
   prometheus::Registry edge_registry_;
   std::unique_ptr<edge::EdgeMetrics> edge_metrics_;
   std::unique_ptr<edge::ResilientGenerator> generator_;
