@@ -1,6 +1,68 @@
 #include "common/kernels/cpu_features.h"
 
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 namespace tandem {
+namespace {
+
+#if defined(__x86_64__) || defined(__i386__)
+// XCR0: which register state the OS saves on context switches. A CPU feature is usable
+// only if its registers are saved (a VM or kernel may turn AVX-512 state off).
+unsigned long long Xcr0() {
+  unsigned int lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (static_cast<unsigned long long>(hi) << 32) | lo;
+}
+
+CpuIsa Detect() {
+  unsigned int eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return CpuIsa::kAvx2;
+  const bool osxsave = ecx & (1u << 27);
+  if (!osxsave) return CpuIsa::kAvx2;
+  const unsigned long long xcr0 = Xcr0();
+  const bool ymm_state = (xcr0 & 0x6) == 0x6;    // SSE + AVX state
+  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;  // + opmask, ZMM_Hi256, Hi16_ZMM
+  if (!ymm_state || !CpuHasAvx2Fma()) return CpuIsa::kAvx2;
+  unsigned int max_leaf = __get_cpuid_max(0, nullptr);
+  if (max_leaf < 7) return CpuIsa::kAvx2;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const bool avx512 = (ebx & (1u << 16)) && (ebx & (1u << 30)) && (ebx & (1u << 31));  // F BW VL
+  const bool avx512_vnni = ecx & (1u << 11);
+  if (zmm_state && avx512 && avx512_vnni) return CpuIsa::kAvx512Vnni;
+  __cpuid_count(7, 1, eax, ebx, ecx, edx);
+  const bool avx_vnni = eax & (1u << 4);
+  return avx_vnni ? CpuIsa::kAvxVnni : CpuIsa::kAvx2;
+}
+#endif
+
+constexpr CpuIsa kTopIsa = CpuIsa::kAvx512Vnni;  // a cap at the top level caps nothing
+
+CpuIsa InitialCap() {
+  const char* env = std::getenv("TANDEM_CPU");
+  if (env == nullptr || *env == '\0') return kTopIsa;
+  CpuIsa isa;
+  if (!ParseCpuIsa(env, &isa)) {
+    // Once, at the first kernel call; a typo must not silently benchmark the wrong kernels.
+    std::fprintf(stderr, "warning: ignoring unknown TANDEM_CPU=%s (avx2, avxvnni, avx512vnni)\n",
+                 env);
+    return kTopIsa;
+  }
+  return isa;
+}
+
+std::atomic<CpuIsa>& Cap() {
+  static std::atomic<CpuIsa> cap{InitialCap()};
+  return cap;
+}
+
+}  // namespace
 
 bool CpuHasAvx2Fma() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -12,11 +74,49 @@ bool CpuHasAvx2Fma() {
 #endif
 }
 
+CpuIsa DetectedCpuIsa() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const CpuIsa isa = Detect();
+  return isa;
+#else
+  return CpuIsa::kAvx2;
+#endif
+}
+
+CpuIsa KernelCpuIsa() {
+  const CpuIsa detected = DetectedCpuIsa();
+  const CpuIsa cap = Cap().load(std::memory_order_relaxed);
+  return static_cast<int>(detected) < static_cast<int>(cap) ? detected : cap;
+}
+
+CpuIsa SetCpuIsaCap(CpuIsa cap) { return Cap().exchange(cap, std::memory_order_relaxed); }
+
+bool ParseCpuIsa(const char* name, CpuIsa* isa) {
+  if (std::strcmp(name, "avx2") == 0) {
+    *isa = CpuIsa::kAvx2;
+  } else if (std::strcmp(name, "avxvnni") == 0) {
+    *isa = CpuIsa::kAvxVnni;
+  } else if (std::strcmp(name, "avx512vnni") == 0) {
+    *isa = CpuIsa::kAvx512Vnni;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 const char* KernelSetName() {
 #if defined(__ARM_NEON)
   return "neon";
 #else
-  return CpuHasAvx2Fma() ? "avx2" : "scalar";
+  if (!CpuHasAvx2Fma()) return "scalar";
+  switch (KernelCpuIsa()) {
+    case CpuIsa::kAvx512Vnni:
+      return "avx512vnni";
+    case CpuIsa::kAvxVnni:
+      return "avxvnni";
+    default:
+      return "avx2";
+  }
 #endif
 }
 

@@ -30,6 +30,13 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
 void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out);
 }  // namespace avx2
 
+namespace avx512 {
+// Prompt processing (n > 1) with AVX-512 VNNI for the weight types GemmSupported()
+// accepts; only call when KernelCpuIsa() is kAvx512Vnni. Bit-identical to the AVX2 GEMM.
+bool GemmSupported(GgmlType type);
+void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+}  // namespace avx512
+
 namespace neon {
 void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 }  // namespace neon

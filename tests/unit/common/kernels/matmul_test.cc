@@ -199,6 +199,66 @@ TEST_P(MatMulVsRefTest, LargeShapeCloseToReference) {
   EXPECT_LT(Nmse(got, want), 1e-10);
 }
 
+// Caps the kernel level for one scope.
+class ScopedCpuIsaCap {
+ public:
+  explicit ScopedCpuIsaCap(CpuIsa cap) : previous_(SetCpuIsaCap(cap)) {}
+  ~ScopedCpuIsaCap() { SetCpuIsaCap(previous_); }
+
+ private:
+  CpuIsa previous_;
+};
+
+// The kernels of each x86 level above AVX2, on the CPUs that have it: the int dot products
+// are exact and the float steps the same, so the output is bit-identical to the AVX2
+// kernels' (which the tests above check against the scalar reference), and close to the
+// reference itself.
+class MatMulIsaTest : public ::testing::TestWithParam<std::tuple<CpuIsa, GgmlType>> {};
+
+TEST_P(MatMulIsaTest, BitIdenticalToAvx2AndCloseToReference) {
+  const auto [isa, type] = GetParam();
+  if (!CpuHasAvx2Fma() || static_cast<int>(DetectedCpuIsa()) < static_cast<int>(isa)) {
+    GTEST_SKIP() << "CPU lacks this kernel level";
+  }
+  ThreadPool pool(2);
+  uint32_t seed = 500;
+  for (int64_t rows : {1, 7, 16, 33, 64, 100}) {
+    for (int64_t cols : {32, 96, 512}) {
+      for (int64_t n : {1, 2, 7, 8, 9, 17, 64}) {
+        ++seed;
+        TestWeights w = MakeWeights(type, rows, cols, seed);
+        std::vector<float> x = RandomFloats(n * cols, seed + 1000);
+        x[0] = 300.0f;  // an outlier channel: full-range int8 activations
+        std::vector<float> got(n * rows, -1.0f), avx2(n * rows, -2.0f), want(n * rows);
+        {
+          ScopedCpuIsaCap cap(isa);
+          ASSERT_EQ(KernelCpuIsa(), isa);
+          MatMul(w.view, x.data(), n, got.data(), pool);
+        }
+        {
+          ScopedCpuIsaCap cap(CpuIsa::kAvx2);
+          MatMul(w.view, x.data(), n, avx2.data(), pool);
+        }
+        ref::MatMul(w.view, x.data(), n, want.data());
+        ASSERT_EQ(std::memcmp(got.data(), avx2.data(), got.size() * sizeof(float)), 0)
+            << TypeName(type) << " rows=" << rows << " cols=" << cols << " n=" << n;
+        ASSERT_LT(Nmse(got, want), 1e-9)
+            << TypeName(type) << " rows=" << rows << " cols=" << cols << " n=" << n;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(X86Levels, MatMulIsaTest,
+                         ::testing::Combine(::testing::Values(CpuIsa::kAvx512Vnni),
+                                            ::testing::Values(GgmlType::kQ8_0, GgmlType::kQ4_0)),
+                         [](const ::testing::TestParamInfo<std::tuple<CpuIsa, GgmlType>>& info) {
+                           const char* level = std::get<0>(info.param) == CpuIsa::kAvx512Vnni
+                                                   ? "avx512vnni"
+                                                   : "avxvnni";
+                           return std::string(level) + "_" + TypeName(std::get<1>(info.param));
+                         });
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatMulVsRefTest,
                          ::testing::Values(GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0,
                                            GgmlType::kQ4_0),
