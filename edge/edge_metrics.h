@@ -38,7 +38,8 @@ class EdgeMetrics {
   // One HTTP request by endpoint ("/v1/completions") and status ("200").
   void AddRequest(std::string_view endpoint, int status);
 
-  // Resilience (see resilient_generator.h). `mode` is "cloud" or "fallback".
+  // Resilience (see resilient_generator.h). `mode` is "cloud" or "fallback" (anything else
+  // counts as fallback).
   void AddTokenByMode(std::string_view mode);
   // A generation switched to `mode`.
   void AddModeSwitch(std::string_view to);
@@ -63,7 +64,8 @@ class EdgeMetrics {
   prometheus::Gauge* active_sessions_;
   prometheus::Family<prometheus::Counter>* errors_;
   prometheus::Family<prometheus::Counter>* requests_;
-  prometheus::Family<prometheus::Counter>* tokens_by_mode_;
+  prometheus::Counter* cloud_tokens_;  // tandem_edge_tokens_by_mode_total, looked up once
+  prometheus::Counter* fallback_tokens_;
   prometheus::Family<prometheus::Counter>* mode_switches_;
   prometheus::Gauge* fallback_active_;
   prometheus::Family<prometheus::Counter>* link_failures_;
