@@ -4,8 +4,6 @@
 // down gracefully (see CloudServer::Shutdown).
 // `tandem-cloud --health-check HOST:PORT` is a probe instead: it asks a worker's
 // grpc.health.v1 service (plaintext, the --health-listen port) and exits 0 if SERVING.
-#include <signal.h>
-
 #include <algorithm>
 #include <iostream>
 #include <string>
@@ -13,14 +11,16 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "cloud/clock.h"
 #include "cloud/cloud_metrics.h"
 #include "cloud/cloud_server.h"
 #include "cloud/health_probe.h"
 #include "cloud/idle_reaper.h"
 #include "cloud/worker.h"
 #include "common/metrics/metrics_server.h"
+#include "common/util/clock.h"
+#include "common/util/host_port.h"
 #include "common/util/status_macros.h"
+#include "common/util/termination_signals.h"
 
 namespace {
 
@@ -37,22 +37,7 @@ struct Flags {
   double health_timeout_seconds = 5;
 };
 
-// "HOST:PORT" with the port replaced by `port` (the bound one when 0 was asked for).
-std::string WithPort(const std::string& address, int port) {
-  const size_t colon = address.rfind(':');
-  return absl::StrCat(colon == std::string::npos ? address : address.substr(0, colon), ":", port);
-}
-
-// Blocks SIGINT and SIGTERM in this thread and every thread it starts later, so that
-// WaitForTermination receives them synchronously.
-sigset_t BlockTerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
+using tandem::WithPort;
 
 absl::Status Run(Flags& flags, const sigset_t& signals) {
   using namespace tandem::cloud;
@@ -66,7 +51,7 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
                  "states and tokens can be read and altered on the network\n";
   }
 
-  SystemClock clock;
+  tandem::SystemClock clock;
   ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker, Worker::Create(flags.worker, clock));
   tandem::MetricsServer metrics_server;
   CloudMetrics metrics(metrics_server.registry());
@@ -86,10 +71,7 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
   std::cerr << "tandem-cloud listening on " << WithPort(flags.server.listen_address, server->port())
             << std::endl;
 
-  int signal = 0;
-  sigwait(&signals, &signal);
-  std::cerr << "tandem-cloud: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
-            << ", shutting down\n";
+  std::cerr << "tandem-cloud: " << tandem::WaitForTerminationSignal(signals) << ", shutting down\n";
   server->Shutdown();
   return absl::OkStatus();
 }
@@ -109,14 +91,15 @@ int HealthCheck(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const sigset_t signals = BlockTerminationSignals();
+  const sigset_t signals = tandem::BlockTerminationSignals();
   Flags flags;
   flags.worker.model_path = TANDEM_DEFAULT_MODEL;
   tandem::cloud::WorkerLimits& limits = flags.worker.limits;
   tandem::ServerTlsOptions& tls = flags.server.tls;
 
   CLI::App app{"tandem-cloud: runs layers [K, N), the head and the sampler for edge sessions"};
-  app.add_option("-m,--model", flags.worker.model_path, "GGUF model (the whole model or a cloud shard)")
+  app.add_option("-m,--model", flags.worker.model_path,
+                 "GGUF model (the whole model or a cloud shard)")
       ->capture_default_str();
   // Required unless --health-check (checked by ServerConfig::Validate).
   app.add_option("--listen", flags.server.listen_address,

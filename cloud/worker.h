@@ -18,7 +18,6 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "cloud/clock.h"
 #include "cloud/layer_profiler.h"
 #include "cloud/messages.h"
 #include "cloud/open_validation.h"
@@ -26,6 +25,7 @@
 #include "cloud/step_scheduler.h"
 #include "cloud/worker_config.h"
 #include "common/model/llama_model.h"
+#include "common/util/clock.h"
 
 namespace tandem::cloud {
 

@@ -23,8 +23,8 @@
 #include "common/codec/codec_kind.h"
 #include "common/model/layer_runner.h"
 #include "common/sampler/sampler.h"
+#include "common/util/clock.h"
 #include "common/util/thread_pool.h"
-#include "edge/clock.h"
 #include "edge/cloud_link.h"
 #include "edge/edge_model.h"
 

@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "edge/clock.h"
+#include "common/util/clock.h"
 #include "edge/cloud_link.h"
 #include "edge/edge_metrics.h"
 #include "edge/edge_model.h"

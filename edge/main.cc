@@ -3,8 +3,6 @@
 //   --prompt TEXT: one generation, the continuation on stdout (timings on stderr), exit;
 //   otherwise: the OpenAI-compatible HTTP API on --listen (loopback by default) until
 //   SIGTERM/SIGINT; one line "tandem-edge serving http://HOST:PORT" on stderr says it is up.
-#include <signal.h>
-
 #include <algorithm>
 #include <iostream>
 #include <string>
@@ -20,8 +18,10 @@
 #include "common/codec/codec_kind.h"
 #include "common/metrics/metrics_server.h"
 #include "common/net/tls.h"
+#include "common/util/clock.h"
+#include "common/util/host_port.h"
 #include "common/util/status_macros.h"
-#include "edge/clock.h"
+#include "common/util/termination_signals.h"
 #include "edge/edge_metrics.h"
 #include "edge/edge_model.h"
 #include "edge/fallback_model.h"
@@ -65,25 +65,8 @@ struct Flags {
   tandem::SamplingParams sampling;
 };
 
-// (host, port) of "HOST:PORT"; InvalidArgument otherwise.
-absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("expected HOST:PORT, got \"", address, "\""));
-  }
-  return std::make_pair(address.substr(0, colon), port);
-}
-
-sigset_t BlockTerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
+using tandem::Clock;
+using tandem::SplitHostPort;
 
 absl::Status RunOnce(const Flags& flags, const EdgeModel& model,
                      const std::vector<CloudEndpoint>& endpoints, const FallbackModel* fallback,
@@ -172,7 +155,7 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
     ASSIGN_OR_RETURN(links.emplace_back(), GrpcCloudLink::Create(options));
     endpoints.push_back({.name = cloud, .link = links.back().get()});
   }
-  SystemClock clock;
+  tandem::SystemClock clock;
   tandem::MetricsServer metrics_server;
   EdgeMetrics metrics(metrics_server.registry(), flags.split_options.codec);
   if (!flags.metrics_address.empty()) {
@@ -198,9 +181,7 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
             << "\n";
   std::cerr << "tandem-edge serving http://" << listen.first << ":" << port << std::endl;
 
-  int signal = 0;
-  sigwait(&signals, &signal);
-  std::cerr << "tandem-edge: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT") << ", shutting down\n";
+  std::cerr << "tandem-edge: " << tandem::WaitForTerminationSignal(signals) << ", shutting down\n";
   api.Stop();
   return absl::OkStatus();
 }
@@ -227,7 +208,7 @@ absl::Status ApplyConfig(const CLI::App& app, Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const sigset_t signals = BlockTerminationSignals();
+  const sigset_t signals = tandem::BlockTerminationSignals();
   Flags flags;
   tandem::ClientTlsOptions& tls = flags.link.tls;
 

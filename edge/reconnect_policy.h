@@ -14,7 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "edge/clock.h"
+#include "common/util/clock.h"
 
 namespace tandem::edge {
 

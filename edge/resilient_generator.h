@@ -32,9 +32,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/util/clock.h"
 #include "common/util/thread_pool.h"
 #include "edge/async_open.h"
-#include "edge/clock.h"
 #include "edge/cloud_link.h"
 #include "edge/cloud_session.h"
 #include "edge/edge_metrics.h"

@@ -8,9 +8,9 @@
 #define TANDEM_CONCAT(a, b) TANDEM_CONCAT_INNER(a, b)
 
 // RETURN_IF_ERROR(expr): returns the status of `expr` if it is not OK.
-#define RETURN_IF_ERROR(expr)                                  \
-  do {                                                         \
-    if (absl::Status _st = (expr); !_st.ok()) return _st;      \
+#define RETURN_IF_ERROR(expr)                             \
+  do {                                                    \
+    if (absl::Status _st = (expr); !_st.ok()) return _st; \
   } while (0)
 
 // ASSIGN_OR_RETURN(lhs, expr): evaluates a StatusOr, returns its status on error,

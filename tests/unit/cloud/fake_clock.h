@@ -2,7 +2,7 @@
 #pragma once
 
 #include "absl/synchronization/mutex.h"
-#include "cloud/clock.h"
+#include "common/util/clock.h"
 
 namespace tandem::cloud {
 

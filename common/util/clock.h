@@ -1,11 +1,11 @@
-// Time for the edge's deadlines and latency metrics, behind an interface so that tests
-// can control it.
+// Wall time behind an interface (the worker's idle timeouts, the edge's deadlines and
+// latency metrics), so that tests can advance time by hand instead of sleeping.
 #pragma once
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace tandem::edge {
+namespace tandem {
 
 class Clock {
  public:
@@ -19,4 +19,4 @@ class SystemClock final : public Clock {
   absl::Time Now() const override { return absl::Now(); }
 };
 
-}  // namespace tandem::edge
+}  // namespace tandem

@@ -1,0 +1,18 @@
+// "HOST:PORT" addresses as the daemons' flags give them.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+
+namespace tandem {
+
+// (host, port) of "HOST:PORT" ("[::1]:80" keeps its brackets); InvalidArgument unless
+// the port is a number in [0, 65535] and the host is not empty.
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address);
+
+// `address` with its port replaced by `port` (e.g. the bound one when 0 was asked for).
+std::string WithPort(const std::string& address, int port);
+
+}  // namespace tandem
