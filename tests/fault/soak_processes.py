@@ -142,6 +142,26 @@ def main():
                    check=True, stdout=subprocess.DEVNULL)
     clouds, ports, proxies, edge = [], [], [], None
     try:
+        # Start-up refusals: a fallback with another vocabulary, or one that is not a
+        # complete model (an edge shard), stops the daemon with a clear error.
+        other = os.path.join(tmp, "other.gguf")
+        shard = os.path.join(tmp, "edge_shard.gguf")
+        tool = os.path.join(args.build, "common/tool/tandem")
+        subprocess.run([tool, "synth", "--shape", "tiny", "--type", "f32", "-o", other],
+                       check=True, capture_output=True)
+        subprocess.run([tool, "split", model, "--at", "2", "--edge-out", shard, "--cloud-out",
+                        os.path.join(tmp, "cloud_shard.gguf")], check=True, capture_output=True)
+        for fallback, pattern in [(other, r"FAILED_PRECONDITION: .*other\.gguf: the fallback "
+                                          r"model has a vocabulary of \d+ tokens, the main "
+                                          r"model 512"),
+                                  (shard, r"the fallback must be a complete model")]:
+            out = subprocess.run([edge_bin, "--split", "2", "--cloud", "127.0.0.1:1",
+                                  "--model", model, "--fallback-model", fallback, "-p", "hi"],
+                                 capture_output=True, text=True, timeout=60)
+            if out.returncode == 0 or not re.search(pattern, out.stderr):
+                fail("fallback %s: expected /%s/, got exit %d:\n%s" % (
+                    fallback, pattern, out.returncode, out.stderr))
+            print("refused: " + out.stderr.strip().splitlines()[-1])
         for i in range(2):
             cloud, port = start_cloud(cloud_bin, certs, 0, os.path.join(tmp, "cloud%d.log" % i))
             clouds.append(cloud)
