@@ -25,7 +25,7 @@ struct GrpcLinkOptions {
   // with the reconnect policy (reconnect_policy.h) or they throttle it.
   absl::Duration initial_reconnect_backoff = absl::Seconds(1);
   absl::Duration max_reconnect_backoff = absl::Seconds(5);
-  int32_t max_message_bytes = 8 << 20;                  // each direction
+  int32_t max_message_bytes = 8 << 20;  // each direction
 
   absl::Status Validate() const;
 };
