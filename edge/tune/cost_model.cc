@@ -143,6 +143,39 @@ std::vector<Prediction> PredictAll(const CostInputs& in) {
   return all;
 }
 
+WorkerCalibration FitWorkerCalibration(const SideProfile& cloud, int32_t n_layers,
+                                       const std::vector<WorkerStepSample>& samples) {
+  std::vector<std::pair<double, double>> xy;  // (profiled, measured)
+  for (const WorkerStepSample& s : samples) {
+    xy.emplace_back(DecodeSeconds(cloud, s.split, n_layers) + cloud.fixed_decode_seconds,
+                    s.cloud_seconds);
+  }
+  WorkerCalibration c;
+  if (xy.empty()) return c;
+  double sx = 0, sy = 0;
+  for (const auto& [x, y] : xy) {
+    sx += x;
+    sy += y;
+  }
+  if (sx > 0) c.scale = std::max(sy, 0.0) / sx;  // the fallback: a pure scale
+  const double mx = sx / xy.size(), my = sy / xy.size();
+  double cov = 0, var = 0;
+  for (const auto& [x, y] : xy) {
+    cov += (x - mx) * (y - my);
+    var += (x - mx) * (x - mx);
+  }
+  if (var > 0 && cov > 0) {
+    const double scale = cov / var, offset = my - scale * mx;
+    if (offset >= 0) c = {.scale = scale, .offset_seconds = offset};
+  }
+  return c;
+}
+
+void ApplyWorkerCalibration(const WorkerCalibration& c, SideProfile& cloud) {
+  for (LayerCost& l : cloud.layers) l.decode_seconds *= c.scale;
+  cloud.fixed_decode_seconds = cloud.fixed_decode_seconds * c.scale + c.offset_seconds;
+}
+
 absl::StatusOr<Objective> ParseObjective(std::string_view name) {
   if (name == "latency") return Objective::kLatency;
   if (name == "edge-work") return Objective::kEdgeWork;

@@ -108,6 +108,30 @@ Prediction Predict(const CostInputs& inputs, int32_t split, const CodecCost& cod
 // Every K both sides can run, times every codec, in (K, codec) order.
 std::vector<Prediction> PredictAll(const CostInputs& inputs);
 
+// The worker's time for one decode step at split K, measured with a real session (the
+// step's round trip less the link's modelled time and the codec's decode time).
+struct WorkerStepSample {
+  int32_t split = 0;
+  double cloud_seconds = 0;
+};
+
+// cloud decode time(K) = offset + scale * (sum_{i>=K} decode[i] + fixed), fitted to real
+// steps. The Profile RPC times each layer alone, repeatedly, so its weights sit in the
+// caches; a real step streams all of [K, N) and adds the service's own work.
+struct WorkerCalibration {
+  double scale = 1;
+  double offset_seconds = 0;
+};
+
+// Least squares through samples at two or more split points; one split point (or a fit
+// with a non-positive scale or a negative offset, i.e. noise) gives a pure scale.
+WorkerCalibration FitWorkerCalibration(const SideProfile& cloud, int32_t n_layers,
+                                       const std::vector<WorkerStepSample>& samples);
+
+// Scales the decode times and the fixed time and adds the offset to the fixed time. Prompt
+// chunk times (compute-bound, far less sensitive to caches) are left as measured.
+void ApplyWorkerCalibration(const WorkerCalibration& calibration, SideProfile& cloud);
+
 enum class Objective {
   kLatency,    // lowest per-token latency
   kEdgeWork,   // least device compute per token (fewest device layers)

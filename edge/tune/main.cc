@@ -13,6 +13,7 @@
 #include "common/model/llama_model.h"
 #include "common/net/tls.h"
 #include "common/util/status_macros.h"
+#include "edge/grpc_cloud_link.h"
 #include "edge/tune/grpc_worker_probe.h"
 #include "edge/tune/report_table.h"
 #include "edge/tune/svg_chart.h"
@@ -102,7 +103,14 @@ absl::Status Run(Flags& flags) {
   ASSIGN_OR_RETURN(auto model,
                    tandem::LlamaModel::Load(flags.model_path, {.embedding = true, .head = false}));
   ASSIGN_OR_RETURN(auto probe, GrpcWorkerProbe::Create(flags.probe));
-  ASSIGN_OR_RETURN(TuneResult result, Tune(*model, *probe, flags.tune, constraints, std::cerr));
+  // The edge's own link, for the calibration steps.
+  tandem::edge::GrpcLinkOptions link_options;
+  link_options.target = flags.probe.target;
+  link_options.tls = flags.probe.tls;
+  link_options.auth_token = flags.probe.auth_token;
+  ASSIGN_OR_RETURN(auto cloud_link, tandem::edge::GrpcCloudLink::Create(link_options));
+  ASSIGN_OR_RETURN(TuneResult result,
+                   Tune(*model, *probe, cloud_link.get(), flags.tune, constraints, std::cerr));
 
   const LinkEstimate& link = result.inputs.link;
   std::cout << absl::StrFormat("model %s: %d layers, dim %d; worker %s serves K >= %d\n",
@@ -114,6 +122,15 @@ absl::Status Run(Flags& flags) {
         "link measured: RTT %.3f ms, uplink %.1f Mbit/s, downlink %.1f Mbit/s\n",
         m.rtt_seconds * 1e3, m.uplink_bytes_per_second * 8 / 1e6,
         m.downlink_bytes_per_second * 8 / 1e6);
+  }
+  if (!result.calibration_samples.empty()) {
+    std::string samples;
+    for (const WorkerStepSample& s : result.calibration_samples) {
+      absl::StrAppendFormat(&samples, " K=%d: %.2f ms;", s.split, s.cloud_seconds * 1e3);
+    }
+    std::cout << absl::StrFormat(
+        "worker calibrated by real steps (%s): its profile x %.3f + %.3f ms\n", samples,
+        result.calibration.scale, result.calibration.offset_seconds * 1e3);
   }
   if (flags.tune.simulate_rtt_seconds || flags.tune.simulate_bandwidth_bytes_per_second) {
     std::cout << absl::StrFormat("link planned (simulated): RTT %.3f ms, %.1f Mbit/s each way\n",
@@ -214,6 +231,10 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--repetitions", flags.tune.repetitions, "Timed passes (median kept)")
       ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--calibration-steps", flags.tune.calibration_steps,
+                 "Real decode steps per split point to calibrate the worker's profile (0: off)")
+      ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   app.add_option("--out", flags.out_path, "Write the config for tandem-edge --config here");
   app.add_option("--svg", flags.svg_path, "Write a chart of latency and memory vs K here");

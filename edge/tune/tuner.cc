@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/util/status_macros.h"
+#include "edge/tune/worker_calibrator.h"
 
 namespace tandem::tune {
 namespace {
@@ -32,7 +33,8 @@ std::string CodecList(const std::vector<CodecKind>& codecs) {
 absl::Status TuneOptions::Validate() const {
   if (codecs.empty()) return absl::InvalidArgumentError("no codec to consider");
   if (threads < 1 || prompt_tokens < 1 || gen_tokens < 1 || context_positions < 0 ||
-      prompt_chunk_positions < 1 || repetitions < 1 || repetitions > 100 || fallback_bytes < 0) {
+      prompt_chunk_positions < 1 || repetitions < 1 || repetitions > 100 || fallback_bytes < 0 ||
+      calibration_steps < 0) {
     return absl::InvalidArgumentError(
         "threads, prompt/gen tokens, chunk positions and repetitions (<= 100) must be >= 1");
   }
@@ -45,7 +47,8 @@ absl::Status TuneOptions::Validate() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe, const TuneOptions& o,
+absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe,
+                                edge::CloudLink* cloud_link, const TuneOptions& o,
                                 const Constraints& constraints, std::ostream& log) {
   RETURN_IF_ERROR(o.Validate());
   const LlamaHparams& hp = model.hparams();
@@ -97,8 +100,18 @@ absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe, con
     return absl::InternalError("the worker's profile does not cover layers through the last");
   }
 
+  CostInputs& in = result.inputs;
+  in.n_layers = hp.n_layers;
+  in.device = result.device.profile;
+  in.cloud = CloudSide(timings, hp.n_layers);
+  in.codecs = result.device.codecs;
+  in.memory = result.device.memory;
+  in.memory.fallback_bytes = o.fallback_bytes;
+  in.workload = {.context_positions = context, .prompt_tokens = o.prompt_tokens};
+
   LinkEstimate link;
-  if (!(o.simulate_rtt_seconds && o.simulate_bandwidth_bytes_per_second)) {
+  const bool measure_link = cloud_link != nullptr && o.calibration_steps > 0;
+  if (measure_link || !(o.simulate_rtt_seconds && o.simulate_bandwidth_bytes_per_second)) {
     log << "tandem-tune: measuring the link with echoes\n";
     LinkProbeOptions lo = o.link;
     for (const CodecCost& c : result.device.codecs) {
@@ -111,21 +124,35 @@ absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe, con
     ASSIGN_OR_RETURN(result.measured_link, ProbeLink(probe, lo));
     link = result.measured_link->estimate;
   }
+  if (measure_link) {
+    // Real steps at the first and the last split point, on the measured link.
+    in.link = link;
+    const CodecCost& codec = in.codecs.front();
+    for (int32_t k : {first, hp.n_layers - 1}) {
+      if (!result.calibration_samples.empty() && result.calibration_samples[0].split == k) break;
+      log << absl::StrFormat("tandem-tune: timing %d real decode steps on the worker at K = %d\n",
+                             o.calibration_steps, k);
+      ASSIGN_OR_RETURN(double step, TimeWorkerSteps(*cloud_link, {.model_id = model.identity(),
+                                                                  .n_layers = hp.n_layers,
+                                                                  .hidden_dim = hp.dim,
+                                                                  .split = k,
+                                                                  .codec = codec.kind,
+                                                                  .prompt_positions = timed_at,
+                                                                  .steps = o.calibration_steps,
+                                                                  .timeout = o.rpc_timeout}));
+      const double cloud = step - Predict(in, k, codec).link_seconds - codec.decode_seconds;
+      result.calibration_samples.push_back({.split = k, .cloud_seconds = std::max(0.0, cloud)});
+    }
+    result.calibration = FitWorkerCalibration(in.cloud, hp.n_layers, result.calibration_samples);
+    ApplyWorkerCalibration(result.calibration, in.cloud);
+  }
   if (o.simulate_rtt_seconds) link.rtt_seconds = *o.simulate_rtt_seconds;
   if (o.simulate_bandwidth_bytes_per_second) {
     link.uplink_bytes_per_second = link.downlink_bytes_per_second =
         *o.simulate_bandwidth_bytes_per_second;
   }
 
-  CostInputs& in = result.inputs;
-  in.n_layers = hp.n_layers;
-  in.device = result.device.profile;
-  in.cloud = CloudSide(timings, hp.n_layers);
-  in.codecs = result.device.codecs;
   in.link = link;
-  in.memory = result.device.memory;
-  in.memory.fallback_bytes = o.fallback_bytes;
-  in.workload = {.context_positions = context, .prompt_tokens = o.prompt_tokens};
   RETURN_IF_ERROR(ValidateCostInputs(in));
   result.predictions = PredictAll(in);
   ASSIGN_OR_RETURN(result.recommendation, Recommend(result.predictions, constraints));

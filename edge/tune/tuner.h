@@ -1,7 +1,9 @@
 // tandem-tune's procedure, with the worker behind WorkerProbe: check that the worker
 // serves this model, profile the device's layers and codecs, ask the worker for its
-// per-layer timings, measure the link (or take a simulated one), predict every (K, codec)
-// and recommend one under the constraints. Progress goes to `log`.
+// per-layer timings, measure the link, calibrate the worker's timings with a few real
+// decode steps over `link` (the edge's session protocol), take a simulated link if asked
+// to, predict every (K, codec) and recommend one under the constraints. Progress goes
+// to `log`.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/model/llama_model.h"
+#include "edge/cloud_link.h"
 #include "edge/tune/cost_model.h"
 #include "edge/tune/device_profiler.h"
 #include "edge/tune/link_prober.h"
@@ -32,6 +35,9 @@ struct TuneOptions {
   std::optional<double> simulate_rtt_seconds;
   std::optional<double> simulate_bandwidth_bytes_per_second;
   LinkProbeOptions link;
+  // Real decode steps per split point to calibrate the worker's profile with (at the
+  // first and the last split point); 0: trust the profile as it is.
+  int32_t calibration_steps = 16;
   absl::Duration rpc_timeout = absl::Seconds(120);  // Info and Profile
 
   absl::Status Validate() const;
@@ -40,7 +46,9 @@ struct TuneOptions {
 struct TuneResult {
   WorkerInfo worker;
   DeviceMeasurement device;
-  std::optional<LinkMeasurement> measured_link;  // absent if fully simulated
+  std::optional<LinkMeasurement> measured_link;       // absent if fully simulated
+  std::vector<WorkerStepSample> calibration_samples;  // real steps on the measured link
+  WorkerCalibration calibration;                      // applied to inputs.cloud
   CostInputs inputs;
   std::vector<Prediction> predictions;
   Recommendation recommendation;
@@ -48,7 +56,8 @@ struct TuneResult {
 
 // FailedPrecondition if the worker serves another model (identity, layers or width) or
 // none of the codecs; the probe's and the profiler's errors; Recommend's.
-absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe,
+// `link` may be null (no calibration).
+absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe, edge::CloudLink* link,
                                 const TuneOptions& options, const Constraints& constraints,
                                 std::ostream& log);
 

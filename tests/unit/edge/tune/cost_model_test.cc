@@ -200,6 +200,32 @@ TEST(CostModelTest, CandidatesStayInsideWhatBothSidesHold) {
   EXPECT_EQ(all.back().split, 5);
 }
 
+TEST(CostModelTest, WorkerCalibrationFitsRealSteps) {
+  CostInputs in = Inputs(10, 2);  // worker profile: 2 ms per layer, 3 ms fixed
+  // Real steps: 1.5x the profile plus 1 ms (K = 1: 7 layers, K = 7: 1 layer).
+  auto real = [&](int32_t k) { return 1e-3 + 1.5 * ((kLayers - k) * 2e-3 + 3e-3); };
+  WorkerCalibration c = FitWorkerCalibration(in.cloud, kLayers, {{1, real(1)}, {7, real(7)}});
+  EXPECT_NEAR(c.scale, 1.5, 1e-9);
+  EXPECT_NEAR(c.offset_seconds, 1e-3, 1e-12);
+  ApplyWorkerCalibration(c, in.cloud);
+  for (int32_t k : {2, 4, 6}) {
+    EXPECT_NEAR(Predict(in, k, in.codecs[0]).cloud_seconds - in.codecs[0].decode_seconds, real(k),
+                1e-12)
+        << k;
+  }
+  EXPECT_DOUBLE_EQ(in.cloud.layers[3].prompt_chunk_seconds, 8e-3);  // left as measured
+
+  // One split point: a pure scale. Noise that would make the offset negative: the same.
+  CostInputs one = Inputs(10, 2);
+  c = FitWorkerCalibration(one.cloud, kLayers, {{1, 2 * 17e-3}});
+  EXPECT_NEAR(c.scale, 2, 1e-9);
+  EXPECT_EQ(c.offset_seconds, 0);
+  c = FitWorkerCalibration(one.cloud, kLayers, {{1, 17e-3}, {7, 1e-3}});
+  EXPECT_EQ(c.offset_seconds, 0);
+  EXPECT_NEAR(c.scale, 18e-3 / 22e-3, 1e-9);
+  EXPECT_EQ(FitWorkerCalibration(one.cloud, kLayers, {}).scale, 1);
+}
+
 TEST(CostModelTest, BadInputsAreNamed) {
   CostInputs in = Inputs(10, 2);
   in.link.uplink_bytes_per_second = 0;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "cloud/cloud_server.h"
 #include "common/metrics/metrics_server.h"
+#include "edge/grpc_cloud_link.h"
 #include "edge/tune/tuner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -150,8 +151,16 @@ TEST_F(GrpcWorkerProbeTest, TunerOverTheRealLinkRecommendsASplit) {
   options.link.rounds = 3;
   options.link.sizes = {0, 4096, 65536};
   std::ostringstream log;
-  auto result = Tune(**model, *probe, options, {.min_edge_layers = 2}, log);
+  options.calibration_steps = 3;
+  edge::GrpcLinkOptions link_options{.target = absl::StrCat("127.0.0.1:", server_->port())};
+  link_options.tls.ca_file = certs_->ca;
+  auto link = edge::GrpcCloudLink::Create(link_options);
+  ASSERT_TRUE(link.ok()) << link.status();
+  auto result = Tune(**model, *probe, link->get(), options, {.min_edge_layers = 2}, log);
   ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->calibration_samples.size(), 2u);  // real sessions at K = 1 and K = 4
+  EXPECT_EQ(result->calibration_samples[1].split, 4);
+  EXPECT_GT(result->calibration.scale, 0);
   ASSERT_TRUE(result->measured_link.has_value());
   EXPECT_GT(result->inputs.link.rtt_seconds, 0);
   EXPECT_LT(result->inputs.link.rtt_seconds, 1);

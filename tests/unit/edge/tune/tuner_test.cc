@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/model/llama_model.h"
+#include "edge/fake_cloud_link.h"
 #include "edge/tune/device_profiler.h"
 #include "edge/tune/link_prober.h"
 #include "edge/tune/report_table.h"
@@ -99,7 +100,7 @@ TEST_F(TunerTest, LinkFitRecoversRttAndBandwidth) {
 
 TEST_F(TunerTest, TunesEndToEndAgainstAFakeWorker) {
   std::ostringstream log;
-  auto r = Tune(*model_, probe_, Options(), {}, log);
+  auto r = Tune(*model_, probe_, nullptr, Options(), {}, log);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(log.str(), HasSubstr("profiling layers [0, 5)"));
   ASSERT_EQ(probe_.profiles.size(), 1u);
@@ -117,7 +118,7 @@ TEST_F(TunerTest, TunesEndToEndAgainstAFakeWorker) {
   simulated.simulate_rtt_seconds = 0.04;
   simulated.simulate_bandwidth_bytes_per_second = 1e6;
   const int echoes = probe_.echoes;
-  r = Tune(*model_, probe_, simulated, {}, log);
+  r = Tune(*model_, probe_, nullptr, simulated, {}, log);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(probe_.echoes, echoes);
   EXPECT_FALSE(r->measured_link.has_value());
@@ -125,21 +126,50 @@ TEST_F(TunerTest, TunesEndToEndAgainstAFakeWorker) {
   EXPECT_GT(r->recommendation.choice.per_token_seconds, 0.04);
 }
 
+TEST_F(TunerTest, RealStepsCalibrateTheWorkerProfile) {
+  auto full = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(full.ok());
+  edge::FakeCloudLink link(**full);    // the real layers [K, N), head and sampler
+  probe_.layer_decode_seconds = 1e-9;  // a profile far off the real steps
+  probe_.head_seconds = 1e-9;
+  probe_.rtt_seconds = 0;  // the fake link is in process
+  probe_.server_seconds = 0;
+  probe_.bytes_per_second = 1e12;
+  TuneOptions options = Options();
+  options.calibration_steps = 4;
+  std::ostringstream log;
+  auto r = Tune(*model_, probe_, &link, options, {}, log);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(log.str(), HasSubstr("real decode steps on the worker at K = 1"));
+  ASSERT_EQ(r->calibration_samples.size(), 2u);
+  EXPECT_EQ(r->calibration_samples[0].split, 1);
+  EXPECT_EQ(r->calibration_samples[1].split, 4);
+  EXPECT_GT(r->calibration.scale, 1);
+  EXPECT_EQ(link.closes(), 2);  // both sessions ended
+  // Whether the fit is exact or a pure scale, it reproduces the sum of the samples.
+  const CodecCost& codec = r->inputs.codecs.front();
+  const double predicted = Predict(r->inputs, 1, codec).cloud_seconds +
+                           Predict(r->inputs, 4, codec).cloud_seconds - 2 * codec.decode_seconds;
+  EXPECT_NEAR(predicted,
+              r->calibration_samples[0].cloud_seconds + r->calibration_samples[1].cloud_seconds,
+              1e-9);
+}
+
 TEST_F(TunerTest, WorkerOfAnotherModelOrWithoutTheCodecsIsRefused) {
   std::ostringstream log;
   probe_.info.model_id = "other";
-  auto r = Tune(*model_, probe_, Options(), {}, log);
+  auto r = Tune(*model_, probe_, nullptr, Options(), {}, log);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(r.status().message(), HasSubstr("model mismatch"));
   probe_.info.model_id = model_->identity();
   probe_.info.codecs = {CodecKind::kQ4};
-  r = Tune(*model_, probe_, Options(), {}, log);
+  r = Tune(*model_, probe_, nullptr, Options(), {}, log);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(r.status().message(), HasSubstr("accepts none of the codecs f16,q8"));
   // A cloud shard from K = 3: only K = 3, 4 are candidates.
   probe_.info.codecs = {CodecKind::kQ8};
   probe_.info.first_layer = 3;
-  r = Tune(*model_, probe_, Options(), {}, log);
+  r = Tune(*model_, probe_, nullptr, Options(), {}, log);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->predictions.size(), 2u);
   EXPECT_EQ(r->predictions[0].split, 3);
@@ -179,7 +209,7 @@ TEST(TunedConfigTest, RoundTripAndErrors) {
 TEST_F(TunerTest, TableAndChartShowTheRecommendation) {
   std::ostringstream log;
   Constraints c{.memory_budget_bytes = 600 << 10, .latency_target_seconds = 1};
-  auto r = Tune(*model_, probe_, Options(), c, log);
+  auto r = Tune(*model_, probe_, nullptr, Options(), c, log);
   ASSERT_TRUE(r.ok()) << r.status();
   std::ostringstream table;
   WriteTable(r->predictions, c, r->recommendation, table);
