@@ -147,6 +147,7 @@ absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRe
   mode_ = GenerationMode::kCloud;
   fallback_run_tokens_ = 0;
   last_failure_ = absl::OkStatus();
+  resumed_from_.reset();
 
   absl::StatusOr<GenerationResult> result = GenerateTokens(prompt, request, sink);
 
