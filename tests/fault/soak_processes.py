@@ -158,10 +158,11 @@ def main():
             out = subprocess.run([edge_bin, "--split", "2", "--cloud", "127.0.0.1:1",
                                   "--model", model, "--fallback-model", fallback, "-p", "hi"],
                                  capture_output=True, text=True, timeout=60)
-            if out.returncode == 0 or not re.search(pattern, out.stderr):
+            m = re.search(r"^.*" + pattern + r".*$", out.stderr, re.M)
+            if out.returncode == 0 or not m:
                 fail("fallback %s: expected /%s/, got exit %d:\n%s" % (
                     fallback, pattern, out.returncode, out.stderr))
-            print("refused: " + out.stderr.strip().splitlines()[-1])
+            print("refused: " + m.group(0))
         for i in range(2):
             cloud, port = start_cloud(cloud_bin, certs, 0, os.path.join(tmp, "cloud%d.log" % i))
             clouds.append(cloud)
