@@ -152,12 +152,15 @@ WorkerCalibration FitWorkerCalibration(const SideProfile& cloud, int32_t n_layer
   }
   WorkerCalibration c;
   if (xy.empty()) return c;
-  double sx = 0, sy = 0;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
   for (const auto& [x, y] : xy) {
     sx += x;
     sy += y;
+    sxx += x * x;
+    sxy += x * y;
   }
-  if (sx > 0) c.scale = std::max(sy, 0.0) / sx;  // the fallback: a pure scale
+  // The fallback: a pure scale (least squares through the origin).
+  if (sxx > 0 && sxy > 0) c.scale = sxy / sxx;
   const double mx = sx / xy.size(), my = sy / xy.size();
   double cov = 0, var = 0;
   for (const auto& [x, y] : xy) {

@@ -123,8 +123,9 @@ struct WorkerCalibration {
   double offset_seconds = 0;
 };
 
-// Least squares through samples at two or more split points; one split point (or a fit
-// with a non-positive scale or a negative offset, i.e. noise) gives a pure scale.
+// Least squares through samples at two or more split points; one split point, or a fit
+// with a non-positive scale or a negative offset (noise), gives a pure scale (least
+// squares through the origin).
 WorkerCalibration FitWorkerCalibration(const SideProfile& cloud, int32_t n_layers,
                                        const std::vector<WorkerStepSample>& samples);
 

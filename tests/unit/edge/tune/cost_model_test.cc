@@ -222,7 +222,7 @@ TEST(CostModelTest, WorkerCalibrationFitsRealSteps) {
   EXPECT_EQ(c.offset_seconds, 0);
   c = FitWorkerCalibration(one.cloud, kLayers, {{1, 17e-3}, {7, 1e-3}});
   EXPECT_EQ(c.offset_seconds, 0);
-  EXPECT_NEAR(c.scale, 18e-3 / 22e-3, 1e-9);
+  EXPECT_NEAR(c.scale, (17.0 * 17 + 5 * 1) / (17.0 * 17 + 5 * 5), 1e-9);
   EXPECT_EQ(FitWorkerCalibration(one.cloud, kLayers, {}).scale, 1);
 }
 
