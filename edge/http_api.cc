@@ -253,11 +253,13 @@ void HttpApi::RunStream(StreamJob& job, httplib::DataSink& sink) {
 
 void HttpApi::HandleHealth(httplib::Response& res) {
   const absl::Status cloud = link_.Probe(clock_.Now() + options_.probe_timeout);
-  nlohmann::json body{{"status", cloud.ok() ? "ok" : "unavailable"},
+  const char* status = cloud.ok() ? "ok" : options_.fallback_available ? "degraded" : "unavailable";
+  nlohmann::json body{{"status", status},
                       {"model", model_.name()},
                       {"split_layer", model_.split()},
-                      {"cloud", cloud.ok() ? "ok" : std::string(cloud.message())}};
-  res.status = cloud.ok() ? 200 : 503;
+                      {"cloud", cloud.ok() ? "ok" : std::string(cloud.message())},
+                      {"fallback", options_.fallback_available}};
+  res.status = cloud.ok() || options_.fallback_available ? 200 : 503;
   res.set_content(DumpJson(body), kJson);
 }
 

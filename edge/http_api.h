@@ -3,7 +3,8 @@
 //                                "top_p", "seed", "stop", "stream", ...}
 //   POST /v1/chat/completions   {"messages", ...}; prompt from chat_template.h
 //   GET  /v1/models             the one model this daemon serves
-//   GET  /health                200 if the cloud worker answers a probe, else 503
+//   GET  /health                200 "ok" if the cloud worker answers a probe; 200 "degraded"
+//                               if not but a fallback model can serve; else 503
 // Streaming responses are server-sent events ("data: {...}\n\n" ... "data: [DONE]\n\n").
 // Errors are OpenAI error objects: 400 bad request, 413 body too large, 429 all
 // generation slots busy, 503/504 cloud unreachable/too slow, 500 otherwise. An error after
@@ -39,6 +40,8 @@ struct ApiOptions {
   int32_t http_threads = 8;                          // connections served at once
   absl::Duration queue_timeout = absl::Seconds(30);  // wait for a generation slot
   absl::Duration probe_timeout = absl::Seconds(2);   // /health's cloud probe
+  // A fallback model serves while the cloud is away: /health then says "degraded" (200).
+  bool fallback_available = false;
 
   absl::Status Validate() const;
 };

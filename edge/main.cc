@@ -171,6 +171,7 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
                    GenerationPool::Create(*model, endpoints, fallback.get(), clock, metrics,
                                           flags.split_options, flags.resilience, flags.pool));
   // /health probes the first (preferred) worker.
+  flags.api.fallback_available = fallback != nullptr;
   HttpApi api(*model, *pool, *links.front(), clock, metrics, flags.api);
   ASSIGN_OR_RETURN(int port, api.Start(listen.first, listen.second));
   std::cerr << "tandem-edge: model " << model->name() << ", layers [0, " << model->split()

@@ -309,6 +309,18 @@ TEST_F(HttpApiTest, CloudDownIs503AndHealthSaysSo) {
   EXPECT_THAT(events.back(), HasSubstr("link cut"));
 }
 
+TEST_F(HttpApiTest, HealthIsDegradedNotDownWhenAFallbackCanServe) {
+  Start({}, {.fallback_available = true});
+  link_->SetOpenStatus(absl::UnavailableError("no route to worker"));
+  auto health = client_->Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200) << health->body;
+  Json body = Json::parse(health->body);
+  EXPECT_EQ(body["status"], "degraded");
+  EXPECT_THAT(body["cloud"].get<std::string>(), HasSubstr("no route"));
+  EXPECT_EQ(body["fallback"], true);
+}
+
 TEST_F(HttpApiTest, ModesAreReportedWhenAskedAndTheFallbackFillsIn) {
   auto plain = Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 4})");
   ASSERT_TRUE(plain);
