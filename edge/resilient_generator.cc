@@ -129,13 +129,8 @@ void ResilientGenerator::CollectRetired() {
 absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRequest& request,
                                                               TokenSink sink) {
   RETURN_IF_ERROR(request.sampling.Validate());
-  const Tokenizer& tokenizer = model_.tokenizer();
-  std::vector<int32_t> prompt = tokenizer.Encode(request.prompt, tokenizer.add_bos());
-  if (prompt.empty()) return absl::InvalidArgumentError("the prompt is empty");
-  if (static_cast<int64_t>(prompt.size()) > max_context()) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "the prompt is %d tokens, longer than the context size %d", prompt.size(), max_context()));
-  }
+  ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
+                   TokenizePrompt(model_.tokenizer(), request.prompt, max_context()));
   metrics_.SessionStarted();
   absl::Cleanup ended = [this] { metrics_.SessionEnded(); };
   CollectRetired();

@@ -22,6 +22,17 @@ absl::Status SplitOptions::Validate() const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<int32_t>> TokenizePrompt(const Tokenizer& tokenizer,
+                                                    std::string_view text, int32_t max_context) {
+  std::vector<int32_t> prompt = tokenizer.Encode(text, tokenizer.add_bos());
+  if (prompt.empty()) return absl::InvalidArgumentError("the prompt is empty");
+  if (static_cast<int64_t>(prompt.size()) > max_context) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "the prompt is %d tokens, longer than the context size %d", prompt.size(), max_context));
+  }
+  return prompt;
+}
+
 std::string_view FinishReasonName(FinishReason reason) {
   switch (reason) {
     case FinishReason::kStop:
@@ -89,13 +100,8 @@ SplitGenerator::SplitGenerator(const EdgeModel& model, CloudLink& link, const Cl
 absl::StatusOr<GenerationResult> SplitGenerator::Generate(const GenerationRequest& request,
                                                           TokenSink sink) {
   RETURN_IF_ERROR(request.sampling.Validate());
-  const Tokenizer& tokenizer = model_.tokenizer();
-  std::vector<int32_t> prompt = tokenizer.Encode(request.prompt, tokenizer.add_bos());
-  if (prompt.empty()) return absl::InvalidArgumentError("the prompt is empty");
-  if (static_cast<int64_t>(prompt.size()) > max_context()) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "the prompt is %d tokens, longer than the context size %d", prompt.size(), max_context()));
-  }
+  ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
+                   TokenizePrompt(model_.tokenizer(), request.prompt, max_context()));
   metrics_.SessionStarted();
   absl::Cleanup ended = [this] { metrics_.SessionEnded(); };
   absl::StatusOr<GenerationResult> result = GenerateTokens(prompt, request, sink);

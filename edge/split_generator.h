@@ -128,6 +128,11 @@ void AddToModeRuns(GenerationMode mode, std::vector<ModeRun>& runs);
 // "cloud" | "fallback".
 std::string_view GenerationModeName(GenerationMode mode);
 
+// The prompt's token ids (with BOS as the model wants; typed "<s>" stays text).
+// InvalidArgument if empty, OutOfRange if longer than `max_context`.
+absl::StatusOr<std::vector<int32_t>> TokenizePrompt(const Tokenizer& tokenizer,
+                                                    std::string_view text, int32_t max_context);
+
 // "stop" | "length" | "cancelled".
 std::string_view FinishReasonName(FinishReason reason);
 
