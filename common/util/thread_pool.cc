@@ -86,9 +86,14 @@ struct ThreadPool::Impl {
   // and how many workers are inside it. A worker reads `job` only after joining, and the
   // caller returns only once nobody is inside, so the job outlives every reader.
   alignas(64) std::atomic<uint64_t> admission{0};
-  // Workers that left the current job; the caller sleeps on it.
+  // Workers that left the current job.
   alignas(64) std::atomic<uint32_t> finished{0};
-  // Set while the caller sleeps on `finished`; leaving workers then wake it.
+  // Bumped by every worker as the last step of leaving a job, never reset: the word the
+  // caller sleeps on. (Sleeping on `finished` or `admission` lost wake-ups: `finished`
+  // changes before the worker leaves, and `admission` can return to the value the caller
+  // read, a worker joining and leaving between the caller's check and its sleep.)
+  alignas(64) std::atomic<uint32_t> leaves{0};
+  // Set while the caller sleeps on `leaves`; leaving workers then wake it.
   alignas(64) std::atomic<uint32_t> caller_sleeping{0};
 
   alignas(64) const std::function<void(int, int)>* job = nullptr;
@@ -133,7 +138,8 @@ struct ThreadPool::Impl {
     // of this job touches `finished` again (the next job resets it).
     finished.fetch_add(1);
     admission.fetch_sub(1);
-    if (caller_sleeping.load() != 0) WakeAll(finished);
+    leaves.fetch_add(1);
+    if (caller_sleeping.load() != 0) WakeAll(leaves);
   }
 
   void Dispatch(const std::function<void(int, int)>* fn) {
@@ -161,9 +167,9 @@ struct ThreadPool::Impl {
       // Same handshake as the workers': a leaving worker sees the flag or we see it left.
       caller_sleeping.store(1);
       for (;;) {
-        const uint32_t f = finished.load();
+        const uint32_t l = leaves.load();
         if (done()) break;
-        WaitWhileEqual(finished, f);
+        WaitWhileEqual(leaves, l);
       }
       caller_sleeping.store(0);
       return;
