@@ -12,15 +12,10 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
   matmul_internal::neon::MatMul(w, x, n, y, pool);
 #elif defined(TANDEM_HAVE_AVX2_KERNELS)
   if (CpuHasAvx2Fma()) {
-    if (KernelCpuIsa() == CpuIsa::kAvx512Vnni) {
-      if (n > 1 && matmul_internal::avx512::GemmSupported(w.type)) {
-        matmul_internal::avx512::Gemm(w, x, n, y, pool);
-        return;
-      }
-      if (n == 1 && matmul_internal::avx512::GemvSupported(w.type)) {
-        matmul_internal::avx512::Gemv(w, x, y, pool);
-        return;
-      }
+    if (n > 1 && KernelCpuIsa() == CpuIsa::kAvx512Vnni &&
+        matmul_internal::avx512::GemmSupported(w.type)) {
+      matmul_internal::avx512::Gemm(w, x, n, y, pool);
+      return;
     }
     matmul_internal::avx2::MatMul(w, x, n, y, pool);
     return;

@@ -35,11 +35,6 @@ namespace avx512 {
 // accepts; only call when KernelCpuIsa() is kAvx512Vnni. Bit-identical to the AVX2 GEMM.
 bool GemmSupported(GgmlType type);
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
-
-// Decode (n == 1) for the weight types GemvSupported() accepts; same condition.
-// Bit-identical to the AVX2 decode kernels.
-bool GemvSupported(GgmlType type);
-void Gemv(const WeightView& w, const float* x, float* y, ThreadPool& pool);
 }  // namespace avx512
 
 namespace neon {
