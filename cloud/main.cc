@@ -28,6 +28,7 @@ struct Flags {
   tandem::cloud::WorkerConfig worker;
   tandem::cloud::ServerConfig server;
   std::string metrics_address;
+  std::string load_mode = "mmap";
   double idle_timeout_seconds = 300;
   int64_t kv_budget_mib = 1024;
   double shutdown_grace_seconds = 10;
@@ -41,6 +42,7 @@ using tandem::WithPort;
 
 absl::Status Run(Flags& flags, const sigset_t& signals) {
   using namespace tandem::cloud;
+  ASSIGN_OR_RETURN(flags.worker.load_mode, tandem::ParseLoadMode(flags.load_mode));
   flags.worker.limits.idle_timeout = absl::Seconds(flags.idle_timeout_seconds);
   flags.worker.limits.kv_budget_bytes = flags.kv_budget_mib * (int64_t{1} << 20);
   flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
@@ -102,6 +104,10 @@ int main(int argc, char** argv) {
                  "GGUF model (the whole model or a cloud shard)")
       ->capture_default_str();
   // Required unless --health-check (checked by ServerConfig::Validate).
+  app.add_option("--load", flags.load_mode,
+                 "mmap: map the model file (shared, lazy); copy: read it into huge pages "
+                 "(faster decode, private memory)")
+      ->capture_default_str();
   app.add_option("--listen", flags.server.listen_address,
                  "HOST:PORT to serve gRPC on (port 0: any); required");
   app.add_option("--health-listen", flags.server.health_listen_address,

@@ -14,7 +14,8 @@ namespace tandem::cloud {
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerConfig& config,
                                                        const Clock& clock) {
   RETURN_IF_ERROR(config.Validate());
-  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(config.model_path));
+  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model,
+                   LlamaModel::Load(config.model_path, {.load_mode = config.load_mode}));
   if (!model->has_head() || model->layer_end() != model->hparams().n_layers ||
       model->hparams().n_layers < 2) {
     return absl::FailedPreconditionError(absl::StrFormat(

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/util/mapped_file.h"
 
 namespace tandem::cloud {
 
@@ -28,7 +29,8 @@ struct WorkerLimits {
 
 struct WorkerConfig {
   std::string model_path;
-  int32_t threads = 2;  // compute threads of the worker's one pool (>= 1)
+  LoadMode load_mode = LoadMode::kMmap;  // kHugePageCopy: faster decode, private memory
+  int32_t threads = 2;                   // compute threads of the worker's one pool (>= 1)
   WorkerLimits limits;
 
   absl::Status Validate() const;

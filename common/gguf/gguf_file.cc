@@ -324,8 +324,8 @@ int64_t GgufTensorInfo::rows() const {
   return n;
 }
 
-absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
-  ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> mapped, MappedFile::Open(path));
+absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path, LoadMode mode) {
+  ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> mapped, MappedFile::Open(path, mode));
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = path;
   absl::Status st = f->ParseAll(mapped->bytes());

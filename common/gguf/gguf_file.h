@@ -76,7 +76,8 @@ struct GgufTensorInfo {
 class GgufFile {
  public:
   // Maps and parses `path`.
-  static absl::StatusOr<std::unique_ptr<GgufFile>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<GgufFile>> Open(const std::string& path,
+                                                        LoadMode mode = LoadMode::kMmap);
   // Parses bytes owned by the caller (must outlive the GgufFile); for tests and fuzzing.
   static absl::StatusOr<std::unique_ptr<GgufFile>> Parse(absl::Span<const uint8_t> bytes);
 

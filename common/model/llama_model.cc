@@ -131,7 +131,7 @@ std::string ModelIdentity(const GgufFile& f, const LlamaHparams& hp) {
 absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& path,
                                                              const LoadOptions& options) {
   auto model = std::unique_ptr<LlamaModel>(new LlamaModel());
-  ASSIGN_OR_RETURN(model->gguf_, GgufFile::Open(path));
+  ASSIGN_OR_RETURN(model->gguf_, GgufFile::Open(path, options.load_mode));
   const GgufFile& f = *model->gguf_;
   ASSIGN_OR_RETURN(model->hparams_, ReadHparams(f));
   LlamaHparams& hp = model->hparams_;

@@ -46,10 +46,11 @@ struct LayerWeights {
 // shard, see shard_info.h: its layers, and the embedding and head if it has them). Asking
 // for a part a shard does not hold is a FailedPrecondition naming what the shard holds.
 struct LoadOptions {
-  std::optional<int32_t> layer_begin;  // nullopt: the first layer the file holds
-  std::optional<int32_t> layer_end;    // nullopt: up to the last layer the file holds
-  std::optional<bool> embedding;       // nullopt: if the file holds it
-  std::optional<bool> head;            // output_norm + output; nullopt: if the file holds it
+  std::optional<int32_t> layer_begin;    // nullopt: the first layer the file holds
+  std::optional<int32_t> layer_end;      // nullopt: up to the last layer the file holds
+  std::optional<bool> embedding;         // nullopt: if the file holds it
+  std::optional<bool> head;              // output_norm + output; nullopt: if the file holds it
+  LoadMode load_mode = LoadMode::kMmap;  // see common/util/mapped_file.h
 };
 
 // GGUF key under which derived files (shards, quantized copies) store the identity of the

@@ -34,7 +34,8 @@ int32_t Argmax(absl::Span<const float> v) {
 }  // namespace
 
 absl::Status RunBench(const BenchConfig& config, std::ostream& out, std::ostream& err) {
-  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(config.model_path));
+  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model,
+                   LlamaModel::Load(config.model_path, {.load_mode = config.load_mode}));
   const LlamaHparams& hp = model->hparams();
   const int64_t context = static_cast<int64_t>(config.prompt_tokens) + config.gen_tokens;
   if (context > hp.context_length) {

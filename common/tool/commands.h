@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "common/sampler/sampler.h"
+#include "common/util/mapped_file.h"
 
 namespace tandem {
 
@@ -19,6 +20,7 @@ struct GenerateConfig {
   int32_t context = 0;      // 0: prompt + n_predict, capped at the model's context length
   int32_t threads = 2;
   SamplingParams sampling;
+  LoadMode load_mode = LoadMode::kMmap;
 };
 absl::Status RunGenerate(const GenerateConfig& config, std::ostream& out, std::ostream& err);
 
@@ -29,6 +31,7 @@ struct BenchConfig {
   int32_t gen_tokens = 64;
   int32_t repetitions = 5;
   bool json = false;
+  LoadMode load_mode = LoadMode::kMmap;
 };
 absl::Status RunBench(const BenchConfig& config, std::ostream& out, std::ostream& err);
 

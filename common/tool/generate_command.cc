@@ -13,7 +13,8 @@ namespace tandem {
 
 absl::Status RunGenerate(const GenerateConfig& config, std::ostream& out, std::ostream& err) {
   RETURN_IF_ERROR(config.sampling.Validate());
-  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(config.model_path));
+  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model,
+                   LlamaModel::Load(config.model_path, {.load_mode = config.load_mode}));
   ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::FromGguf(model->gguf()));
   const int32_t limit = model->hparams().context_length;
 

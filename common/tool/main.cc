@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <map>
+#include <string>
 
 #include "CLI/CLI.hpp"
 #include "common/tool/commands.h"
@@ -21,6 +23,16 @@ void AddThreads(CLI::App* cmd, int32_t* threads) {
   cmd->add_option("-t,--threads", *threads, "Worker threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+}
+
+void AddLoadMode(CLI::App* cmd, tandem::LoadMode* mode) {
+  const std::map<std::string, tandem::LoadMode> modes = {{"mmap", tandem::LoadMode::kMmap},
+                                                         {"copy", tandem::LoadMode::kHugePageCopy}};
+  cmd->add_option("--load", *mode,
+                  "mmap: map the file (shared, lazy); copy: read it into huge pages (faster "
+                  "decode, private memory)")
+      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
+      ->default_str("mmap");
 }
 
 }  // namespace
@@ -43,6 +55,7 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   AddSampling(generate, &gen.sampling);
   AddThreads(generate, &gen.threads);
+  AddLoadMode(generate, &gen.load_mode);
 
   tandem::BenchConfig bench;
   bench.model_path = default_model;
@@ -59,6 +72,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench_cmd->add_flag("--json", bench.json, "One JSON object on stdout");
   AddThreads(bench_cmd, &bench.threads);
+  AddLoadMode(bench_cmd, &bench.load_mode);
 
   tandem::QuantizeConfig quant;
   quant.show_progress = tty;

@@ -14,9 +14,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Generate(const std::string& model, const std::string& prompt, int n) {
+std::string Generate(const std::string& model, const std::string& prompt, int n,
+                     LoadMode load_mode = LoadMode::kMmap) {
   GenerateConfig config;
   config.model_path = model;
+  config.load_mode = load_mode;
   config.prompt = prompt;
   config.n_predict = n;
   config.sampling.temperature = 0;
@@ -42,6 +44,8 @@ TEST(GenerateTest, GoldenReferenceContinuation) {
             "One day, she saw a big, red ball.");
   EXPECT_TRUE(absl::StartsWith(reference, text));
   EXPECT_TRUE(absl::StartsWith(Generate(TANDEM_TEST_MODEL, "Once upon a time", 200), reference));
+  // The weights copied into huge pages instead of mapped: the same text.
+  EXPECT_EQ(Generate(TANDEM_TEST_MODEL, "Once upon a time", 40, LoadMode::kHugePageCopy), text);
 }
 
 TEST(GenerateTest, MatchesLlamaCppGreedy) {
