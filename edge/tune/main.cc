@@ -173,7 +173,12 @@ absl::Status Run(Flags& flags) {
     std::ofstream svg(flags.svg_path, std::ios::trunc);
     svg << LatencyMemoryChart(
         result.predictions, constraints, result.recommendation,
-        absl::StrFormat("%s: per-token latency and device memory vs K", model->identity()));
+        absl::StrFormat("%s; link %s; objective %s", model->identity(),
+                        result.measured_link && !flags.tune.simulate_rtt_seconds &&
+                                !flags.tune.simulate_bandwidth_bytes_per_second
+                            ? "measured"
+                            : "simulated",
+                        ObjectiveName(constraints.objective)));
     if (!svg) return absl::InternalError(absl::StrCat("cannot write ", flags.svg_path));
     std::cout << "chart written to " << flags.svg_path << "\n";
   }

@@ -11,7 +11,7 @@ namespace tandem::tune {
 namespace {
 
 constexpr double kWidth = 760, kHeight = 440;
-constexpr double kLeft = 70, kRight = 80, kTop = 50, kBottom = 60;
+constexpr double kLeft = 70, kRight = 80, kTop = 84, kBottom = 60;
 constexpr double kPlotW = kWidth - kLeft - kRight, kPlotH = kHeight - kTop - kBottom;
 
 // A "nice" axis maximum (1, 2, 2.5 or 5 times a power of ten) at or above v.
@@ -69,8 +69,10 @@ std::string LatencyMemoryChart(const std::vector<Prediction>& predictions, const
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
       "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      "<text x=\"%.0f\" y=\"24\" font-size=\"15\">%s</text>\n",
-      kWidth, kHeight, kWidth, kHeight, kLeft, Escape(title));
+      "<text x=\"%.0f\" y=\"22\" font-size=\"15\">per-token latency and device memory "
+      "against the split point</text>\n"
+      "<text x=\"%.0f\" y=\"40\" font-size=\"11\" fill=\"#555\">%s</text>\n",
+      kWidth, kHeight, kWidth, kHeight, kLeft, kLeft, Escape(title));
   if (predictions.empty()) return svg + "</svg>\n";
 
   int32_t k_min = predictions.front().split, k_max = k_min;
@@ -151,7 +153,9 @@ std::string LatencyMemoryChart(const std::vector<Prediction>& predictions, const
                         "stroke-dasharray=\"8 3\"/>\n",
                         points);
   // Latency per codec.
-  double legend_y = kTop + 14;
+  // The legend: one row above the plot.
+  const double legend_y = kTop - 18;
+  double legend_x = kLeft;
   for (const auto& [kind, ps] : by_codec) {
     points.clear();
     for (const Prediction* p : ps) {
@@ -162,15 +166,15 @@ std::string LatencyMemoryChart(const std::vector<Prediction>& predictions, const
                           "stroke-width=\"2\"/>\n"
                           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                           "stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">latency, %s</text>\n",
-                          points, ColorOf(kind), kLeft + 10, legend_y, kLeft + 34, legend_y,
-                          ColorOf(kind), kLeft + 40, legend_y + 4, CodecKindName(kind));
-    legend_y += 16;
+                          points, ColorOf(kind), legend_x, legend_y, legend_x + 24, legend_y,
+                          ColorOf(kind), legend_x + 30, legend_y + 4, CodecKindName(kind));
+    legend_x += 110;
   }
   absl::StrAppendFormat(&svg,
                         "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
                         "stroke-width=\"2\" stroke-dasharray=\"8 3\"/><text x=\"%.1f\" "
                         "y=\"%.1f\">device memory</text>\n",
-                        kLeft + 10, legend_y, kLeft + 34, legend_y, kLeft + 40, legend_y + 4);
+                        legend_x, legend_y, legend_x + 24, legend_y, legend_x + 30, legend_y + 4);
 
   // The recommendation.
   const Prediction& best = r.choice;
