@@ -3,7 +3,8 @@
 # Makes synthetic TinyLlama-1.1B-shape models (Q4_0, Q8_0) with `tandem synth` unless they
 # exist, then alternates the two engines per model and prints medians and ratios.
 # Usage: tests/bench/compare_llamacpp.sh [BUILD_DIR] [MODEL_DIR]
-#   env: THREADS (2), PROMPT_TOKENS (64), GEN_TOKENS (64), ROUNDS (3), TYPES ("q4_0 q8_0")
+#   env: THREADS (2), PROMPT_TOKENS (64), GEN_TOKENS (64), ROUNDS (3), TYPES ("q4_0 q8_0"),
+#        LOADS ("mmap copy": tandem's weight load modes, see common/util/mapped_file.h)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -14,6 +15,7 @@ pp=${PROMPT_TOKENS:-64}
 tg=${GEN_TOKENS:-64}
 rounds=${ROUNDS:-3}
 types=${TYPES:-q4_0 q8_0}
+loads=${LOADS:-mmap copy}
 vocab=${VOCAB:-$root/../shared/models/tokenizer.bin}
 anchor=${ANCHOR_DIR:-/tmp/llama-cpp-anchor}
 tandem="$build/common/tool/tandem"
@@ -30,18 +32,26 @@ for type in $types; do
   if [ ! -f "$model" ]; then
     "$tandem" synth --shape tinyllama-1.1b --type "$type" --vocab "$vocab" -o "$model" >&2
   fi
-  : > /tmp/cmp-t.$$; : > /tmp/cmp-l.$$
+  : > /tmp/cmp-l.$$
+  for mode in $loads; do : > /tmp/cmp-t-$mode.$$; done
   for _ in $(seq "$rounds"); do
-    "$tandem" bench -m "$model" -t "$threads" -p "$pp" -n "$tg" -r 1 --json >> /tmp/cmp-t.$$
+    for mode in $loads; do
+      "$tandem" bench -m "$model" -t "$threads" -p "$pp" -n "$tg" -r 1 --load "$mode" --json \
+        >> /tmp/cmp-t-$mode.$$
+    done
     (cd "$anchor" && node bench.mjs "$model" --threads "$threads" --prompt-tokens "$pp" \
       --gen-tokens "$tg") | tail -n 1 >> /tmp/cmp-l.$$
   done
   field() { grep -o "\"$1\": *[0-9.e+-]*" "$2" | sed 's/.*: *//'; }
-  t_pp=$(field pp_tok_s /tmp/cmp-t.$$ | median); t_tg=$(field tg_tok_s /tmp/cmp-t.$$ | median)
   l_pp=$(field pp_tok_s /tmp/cmp-l.$$ | median); l_tg=$(field tg_tok_s /tmp/cmp-l.$$ | median)
-  printf '| %s | tandem | %.2f | %.2f |\n' "$type" "$t_pp" "$t_tg"
   printf '| %s | llama.cpp | %.2f | %.2f |\n' "$type" "$l_pp" "$l_tg"
-  awk -v t="$type" -v a="$t_pp" -v b="$l_pp" -v c="$t_tg" -v d="$l_tg" \
-    'BEGIN { printf "| %s | ratio tandem/llama.cpp | %.2fx | %.2fx |\n", t, a / b, c / d }'
-  rm -f /tmp/cmp-t.$$ /tmp/cmp-l.$$
+  for mode in $loads; do
+    t_pp=$(field pp_tok_s /tmp/cmp-t-$mode.$$ | median)
+    t_tg=$(field tg_tok_s /tmp/cmp-t-$mode.$$ | median)
+    printf '| %s | tandem --load %s | %.2f | %.2f |\n' "$type" "$mode" "$t_pp" "$t_tg"
+    awk -v t="$type" -v m="$mode" -v a="$t_pp" -v b="$l_pp" -v c="$t_tg" -v d="$l_tg" \
+      'BEGIN { printf "| %s | ratio (--load %s) / llama.cpp | %.2fx | %.2fx |\n", t, m, a / b, c / d }'
+    rm -f /tmp/cmp-t-$mode.$$
+  done
+  rm -f /tmp/cmp-l.$$
 done
