@@ -37,8 +37,6 @@ struct GrpcCloudLink::Impl {
 absl::StatusOr<std::unique_ptr<GrpcCloudLink>> GrpcCloudLink::Create(
     const GrpcLinkOptions& options) {
   RETURN_IF_ERROR(options.Validate());
-  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
-                   MakeChannelCredentials(options.tls));
   grpc::ChannelArguments args;
   // Ping during calls only; a peer that does not answer a ping within the timeout is
   // dead, which fails the calls on it (the per-step deadline catches the rest).
@@ -55,12 +53,9 @@ absl::StatusOr<std::unique_ptr<GrpcCloudLink>> GrpcCloudLink::Create(
               static_cast<int>(absl::ToInt64Milliseconds(options.max_reconnect_backoff)));
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
-  if (!options.tls.insecure && !options.tls.server_name.empty()) {
-    args.SetSslTargetNameOverride(options.tls.server_name);
-  }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->channel = grpc::CreateCustomChannel(options.target, credentials, args);
+  ASSIGN_OR_RETURN(impl->channel, MakeChannel(options.target, options.tls, args));
   impl->stub = pb::SplitInference::NewStub(impl->channel);
   return std::unique_ptr<GrpcCloudLink>(new GrpcCloudLink(std::move(impl)));
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
+#include "grpcpp/create_channel.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace tandem {
@@ -65,6 +66,17 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
     ASSIGN_OR_RETURN(ssl.pem_private_key, ReadPem(options.key_file, "client key"));
   }
   return grpc::SslCredentials(ssl);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& target,
+                                                           const ClientTlsOptions& options,
+                                                           grpc::ChannelArguments args) {
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                   MakeChannelCredentials(options));
+  if (!options.insecure && !options.server_name.empty()) {
+    args.SetSslTargetNameOverride(options.server_name);
+  }
+  return grpc::CreateCustomChannel(target, credentials, args);
 }
 
 }  // namespace tandem

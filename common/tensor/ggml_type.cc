@@ -49,4 +49,17 @@ std::optional<GgmlType> ParseSupportedType(std::string_view name) {
   return std::nullopt;
 }
 
+uint32_t LlamaFileType(GgmlType t) {
+  switch (t) {
+    case GgmlType::kF16:
+      return 1;
+    case GgmlType::kQ4_0:
+      return 2;
+    case GgmlType::kQ8_0:
+      return 7;
+    default:
+      return 0;
+  }
+}
+
 }  // namespace tandem

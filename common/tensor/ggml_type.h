@@ -42,6 +42,10 @@ inline GgmlTypeTraits TraitsOf(GgmlType t) { return *TraitsOf(static_cast<uint32
 // Parses "f32", "f16", "q8_0", "q4_0" (case-insensitive) into a supported type.
 std::optional<GgmlType> ParseSupportedType(std::string_view name);
 
+// llama.cpp's llama_ftype value for general.file_type of a model whose matrices are `t`
+// (0, "all F32", for types without one).
+uint32_t LlamaFileType(GgmlType t);
+
 // Bytes of a row of `n` values; n must be a multiple of the block size.
 inline size_t RowBytes(GgmlType t, int64_t n) {
   GgmlTypeTraits tr = TraitsOf(t);

@@ -11,23 +11,6 @@
 #include "common/util/thread_pool.h"
 
 namespace tandem {
-namespace {
-
-// llama.cpp's llama_ftype values for general.file_type.
-uint32_t FileTypeOf(GgmlType t) {
-  switch (t) {
-    case GgmlType::kF16:
-      return 1;
-    case GgmlType::kQ4_0:
-      return 2;
-    case GgmlType::kQ8_0:
-      return 7;
-    default:
-      return 0;
-  }
-}
-
-}  // namespace
 
 absl::Status RunQuantize(const QuantizeConfig& config, std::ostream& out, std::ostream& err) {
   std::optional<GgmlType> target = ParseSupportedType(config.type);
@@ -46,7 +29,7 @@ absl::Status RunQuantize(const QuantizeConfig& config, std::ostream& out, std::o
   for (const auto& [key, value] : in.metadata()) {
     if (key != "general.file_type") writer.SetValue(key, value);
   }
-  writer.SetUint32("general.file_type", FileTypeOf(*target));
+  writer.SetUint32("general.file_type", LlamaFileType(*target));
 
   ThreadPool pool(config.threads);
   uint64_t in_bytes = 0, out_bytes = 0;

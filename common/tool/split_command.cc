@@ -24,20 +24,6 @@
 namespace tandem {
 namespace {
 
-// llama.cpp's llama_ftype values for general.file_type.
-uint32_t FileTypeOf(GgmlType t) {
-  switch (t) {
-    case GgmlType::kF16:
-      return 1;
-    case GgmlType::kQ4_0:
-      return 2;
-    case GgmlType::kQ8_0:
-      return 7;
-    default:
-      return 0;
-  }
-}
-
 // The layer of a "blk.<i>.<...>" tensor, nullopt for the others.
 std::optional<int32_t> LayerOf(const std::string& name) {
   if (!absl::StartsWith(name, "blk.")) return std::nullopt;
@@ -79,7 +65,7 @@ void AddMetadata(const GgufFile& in, const std::string& identity, const char* ro
     if (retype && key == "general.file_type") continue;
     w.SetValue(key, value);
   }
-  if (retype) w.SetUint32("general.file_type", FileTypeOf(*retype));
+  if (retype) w.SetUint32("general.file_type", LlamaFileType(*retype));
   w.SetString(kIdentityKey, identity);
   w.SetString(kShardRoleKey, role);
   w.SetUint32(kShardLayerBeginKey, static_cast<uint32_t>(begin));

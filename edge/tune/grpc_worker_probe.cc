@@ -42,17 +42,12 @@ struct GrpcWorkerProbe::Impl {
 absl::StatusOr<std::unique_ptr<GrpcWorkerProbe>> GrpcWorkerProbe::Create(
     const GrpcProbeOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("no cloud address given");
-  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
-                   MakeChannelCredentials(options.tls));
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(4 << 20);  // echo replies are at most 1 MiB
   args.SetMaxSendMessageSize(4 << 20);
-  if (!options.tls.insecure && !options.tls.server_name.empty()) {
-    args.SetSslTargetNameOverride(options.tls.server_name);
-  }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->channel = grpc::CreateCustomChannel(options.target, credentials, args);
+  ASSIGN_OR_RETURN(impl->channel, MakeChannel(options.target, options.tls, args));
   impl->stub = pb::SplitInference::NewStub(impl->channel);
   return std::unique_ptr<GrpcWorkerProbe>(new GrpcWorkerProbe(std::move(impl)));
 }
