@@ -73,7 +73,8 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
   std::cerr << "tandem-cloud listening on " << WithPort(flags.server.listen_address, server->port())
             << std::endl;
 
-  std::cerr << "tandem-cloud: " << tandem::WaitForTerminationSignal(signals) << ", shutting down\n";
+  const char* signal = tandem::WaitForTerminationSignal(signals);  // blocks
+  std::cerr << "tandem-cloud: " << signal << ", shutting down\n";
   server->Shutdown();
   return absl::OkStatus();
 }

@@ -182,7 +182,8 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
             << "\n";
   std::cerr << "tandem-edge serving http://" << listen.first << ":" << port << std::endl;
 
-  std::cerr << "tandem-edge: " << tandem::WaitForTerminationSignal(signals) << ", shutting down\n";
+  const char* signal = tandem::WaitForTerminationSignal(signals);  // blocks
+  std::cerr << "tandem-edge: " << signal << ", shutting down\n";
   api.Stop();
   return absl::OkStatus();
 }

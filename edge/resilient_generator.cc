@@ -7,6 +7,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/util/status_macros.h"
 
@@ -118,7 +119,8 @@ void ResilientGenerator::Warn(const std::string& line) {
   if (resilience_.warn) {
     resilience_.warn(line);
   } else {
-    std::cerr << "tandem-edge: WARNING: " << line << "\n";
+    // One write per line: several generations may warn at once.
+    std::cerr << absl::StrCat("tandem-edge: WARNING: ", line, "\n") << std::flush;
   }
 }
 
