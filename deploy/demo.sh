@@ -2,7 +2,8 @@
 # Sets up this machine, builds Tandem and runs the demo: a tandem-cloud worker and a
 # tandem-edge daemon on loopback, linked by gRPC with mutual TLS (dev certificates), the
 # embedded model split after layer SPLIT, and text generated through the edge's
-# OpenAI-compatible HTTP API (a plain completion, then a streamed chat completion).
+# OpenAI-compatible HTTP API (a plain completion, then a streamed chat completion); then
+# the worker is killed and the edge answers from its on-device fallback model.
 # Environment: PROMPT, N (tokens), SPLIT (K), CODEC (f32|f16|q8|q4), BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,7 @@ cloud_port=$(port_of "$work/cloud.log" 'listening on 127\.0\.0\.1:[0-9]+')
 
 "$build/edge/tandem-edge" --split "${SPLIT:-2}" --codec "${CODEC:-q8}" \
   --cloud "127.0.0.1:$cloud_port" --tls-ca "$work/certs/ca.pem" \
+  --fallback-model deploy/models/stories260K.gguf \
   --tls-cert "$work/certs/client.pem" --tls-key "$work/certs/client.key" \
   --listen 127.0.0.1:0 2>"$work/edge.log" &
 pids+=($!)
@@ -66,3 +68,11 @@ for line in sys.stdin:
         delta = json.loads(line[6:])["choices"][0]["delta"]
         print(delta.get("content", ""), end="", flush=True)
 print()'
+
+{ kill -9 "${pids[0]}"; wait "${pids[0]}"; } 2>/dev/null || true
+body=$(python3 -c 'import json, sys; print(json.dumps({"prompt": sys.argv[1], "max_tokens": int(sys.argv[2]), "temperature": 0, "tandem": {"modes": True}}))' "$prompt" "$n")
+echo
+echo "(worker killed) POST $api/completions  $body"
+curl -sS "$api/completions" -H 'Content-Type: application/json' -d "$body" |
+  python3 -c 'import json, sys; r = json.load(sys.stdin); print(r["choices"][0]["text"]); print("modes:", r["tandem"]["modes"])'
+grep -m1 WARNING "$work/edge.log" | sed 's/^/  /' || true
