@@ -10,11 +10,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "common/codec/codec_kind.h"
 #include "common/metrics/metrics_server.h"
 #include "common/net/tls.h"
@@ -126,12 +123,7 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
   RETURN_IF_ERROR(flags.sampling.Validate());
   ASSIGN_OR_RETURN(auto listen, SplitHostPort(flags.listen));
   if (!flags.auth_token_file.empty()) {
-    ASSIGN_OR_RETURN(std::string token, tandem::ReadSmallFile(flags.auth_token_file, 4096));
-    flags.link.auth_token = std::string(absl::StripAsciiWhitespace(token));
-    if (flags.link.auth_token.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the token file ", flags.auth_token_file, " is empty"));
-    }
+    ASSIGN_OR_RETURN(flags.link.auth_token, tandem::ReadBearerToken(flags.auth_token_file));
   }
   if (flags.link.tls.insecure) {
     std::cerr << "tandem-edge: WARNING: --insecure: the edge-cloud link is plaintext; hidden "

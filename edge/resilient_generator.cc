@@ -72,12 +72,7 @@ absl::StatusOr<std::unique_ptr<ResilientGenerator>> ResilientGenerator::Create(
   for (const CloudEndpoint& e : endpoints) {
     if (e.link == nullptr) return absl::InvalidArgumentError("a cloud endpoint has no link");
   }
-  const int32_t limit = model.hparams().context_length;
-  const int32_t context = options.max_context == 0 ? limit : options.max_context;
-  if (context > limit) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("context size %d exceeds the model's context length %d", context, limit));
-  }
+  ASSIGN_OR_RETURN(const int32_t context, options.ContextSize(model.hparams()));
   ASSIGN_OR_RETURN(std::unique_ptr<CloudSession> cloud,
                    CloudSession::Create(model, pool, clock, options.codec, context,
                                         options.prompt_chunk_positions));

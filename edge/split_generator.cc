@@ -33,6 +33,16 @@ absl::StatusOr<std::vector<int32_t>> TokenizePrompt(const Tokenizer& tokenizer,
   return prompt;
 }
 
+absl::StatusOr<int32_t> SplitOptions::ContextSize(const LlamaHparams& hparams) const {
+  const int32_t limit = hparams.context_length;
+  const int32_t context = max_context == 0 ? limit : max_context;
+  if (context > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("context size %d exceeds the model's context length %d", context, limit));
+  }
+  return context;
+}
+
 std::string_view FinishReasonName(FinishReason reason) {
   switch (reason) {
     case FinishReason::kStop:
@@ -74,12 +84,7 @@ absl::StatusOr<std::unique_ptr<SplitGenerator>> SplitGenerator::Create(
     EdgeMetrics& metrics, const SplitOptions& options) {
   RETURN_IF_ERROR(options.Validate());
   RETURN_IF_ERROR(ValidateCodecDim(options.codec, model.hparams().dim));
-  const int32_t limit = model.hparams().context_length;
-  const int32_t context = options.max_context == 0 ? limit : options.max_context;
-  if (context > limit) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("context size %d exceeds the model's context length %d", context, limit));
-  }
+  ASSIGN_OR_RETURN(const int32_t context, options.ContextSize(model.hparams()));
   ASSIGN_OR_RETURN(std::unique_ptr<CloudSession> cloud,
                    CloudSession::Create(model, pool, clock, options.codec, context,
                                         options.prompt_chunk_positions));

@@ -41,6 +41,9 @@ struct SplitOptions {
 
   // InvalidArgument for values out of range.
   absl::Status Validate() const;
+  // Positions a generation may use: max_context, or the model's context length if 0;
+  // InvalidArgument beyond the model's.
+  absl::StatusOr<int32_t> ContextSize(const LlamaHparams& hparams) const;
 };
 
 struct GenerationRequest {

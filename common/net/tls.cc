@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
@@ -77,6 +78,14 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& ta
     args.SetSslTargetNameOverride(options.server_name);
   }
   return grpc::CreateCustomChannel(target, credentials, args);
+}
+
+absl::StatusOr<std::string> ReadBearerToken(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, 4096));
+  std::string token(absl::StripAsciiWhitespace(text));
+  if (token.empty())
+    return absl::InvalidArgumentError(absl::StrCat("the token file ", path, " is empty"));
+  return token;
 }
 
 }  // namespace tandem

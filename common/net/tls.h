@@ -41,6 +41,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& ta
                                                            const ClientTlsOptions& options,
                                                            grpc::ChannelArguments args);
 
+// A device's bearer token from `path` (surrounding whitespace dropped); InvalidArgument
+// if the file holds none, the reader's errors otherwise.
+absl::StatusOr<std::string> ReadBearerToken(const std::string& path);
+
 // Reads a whole (small) file, with errors naming it.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes = 1 << 20);
 

@@ -15,8 +15,8 @@
 #include "common/gguf/gguf_writer.h"
 #include "common/model/llama_model.h"
 #include "common/model/shard_info.h"
-#include "common/tensor/quantize.h"
 #include "common/tool/commands.h"
+#include "common/tool/convert_rows.h"
 #include "common/tool/progress.h"
 #include "common/util/status_macros.h"
 #include "common/util/thread_pool.h"
@@ -90,14 +90,7 @@ void AddTensor(const GgufTensorInfo& t, std::optional<GgmlType> target, ThreadPo
     return;
   }
   shard.writer.AddTensor(t.name, t.shape, type, [&t, type, row, &pool](std::vector<uint8_t>& dst) {
-    const size_t src_row = RowBytes(t.type, row), dst_row = RowBytes(type, row);
-    pool.ParallelFor(t.rows(), 16, [&](int64_t begin, int64_t end) {
-      std::vector<float> values(row);
-      for (int64_t r = begin; r < end; ++r) {
-        DequantizeRow(t.type, t.data.data() + r * src_row, values.data(), row);
-        QuantizeRow(type, values.data(), dst.data() + r * dst_row, row);
-      }
-    });
+    ConvertRows(t.type, t.data.data(), type, dst.data(), t.rows(), row, pool);
     return absl::OkStatus();
   });
 }

@@ -81,12 +81,7 @@ absl::Status Run(Flags& flags) {
   }
   RETURN_IF_ERROR(flags.tune.Validate());
   if (!flags.auth_token_file.empty()) {
-    ASSIGN_OR_RETURN(std::string token, tandem::ReadSmallFile(flags.auth_token_file, 4096));
-    flags.probe.auth_token = std::string(absl::StripAsciiWhitespace(token));
-    if (flags.probe.auth_token.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the token file ", flags.auth_token_file, " is empty"));
-    }
+    ASSIGN_OR_RETURN(flags.probe.auth_token, tandem::ReadBearerToken(flags.auth_token_file));
   }
   if (flags.probe.tls.insecure) {
     std::cerr << "tandem-tune: WARNING: --insecure: plaintext link to the worker\n";

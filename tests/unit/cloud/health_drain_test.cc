@@ -19,6 +19,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "tests/unit/cloud/fake_clock.h"
+#include "tests/unit/cloud/hello_proto.h"
 #include "tests/unit/cloud/test_certs.h"
 #include "tests/unit/cloud/worker_test_util.h"
 
@@ -103,18 +104,7 @@ class HealthDrainTest : public ::testing::Test {
     auto open = std::make_unique<OpenStream>();
     open->context.set_deadline(absl::ToChronoTime(absl::Now() + kTimeout));
     open->stream = stub.Generate(&open->context);
-    const OpenRequest r = GreedyHello(*model_, split, id);
-    v1::EdgeMessage m;
-    v1::Hello* h = m.mutable_hello();
-    h->set_protocol_version(r.protocol_version);
-    h->set_model_id(r.model_id);
-    h->set_n_layers(r.n_layers);
-    h->set_split_layer(r.split_layer);
-    h->set_hidden_dim(r.hidden_dim);
-    h->set_codec(v1::HIDDEN_CODEC_F32);
-    h->mutable_sampling()->set_temperature(0);
-    h->set_session_id(r.session_id);
-    h->set_max_context(r.max_context);
+    const v1::EdgeMessage m = GreedyHelloProto(*model_, split, id);
     v1::CloudMessage reply;
     EXPECT_TRUE(open->stream->Write(m) && open->stream->Read(&reply) && reply.has_ready());
     return open;

@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/unit/cloud/fake_clock.h"
+#include "tests/unit/cloud/hello_proto.h"
 #include "tests/unit/cloud/test_certs.h"
 #include "tests/unit/cloud/worker_test_util.h"
 
@@ -120,19 +121,7 @@ class ServiceTest : public ::testing::Test {
   }
 
   v1::EdgeMessage Hello(int32_t split, const std::string& id) {
-    const OpenRequest r = GreedyHello(model(), split, id);
-    v1::EdgeMessage m;
-    v1::Hello* h = m.mutable_hello();
-    h->set_protocol_version(r.protocol_version);
-    h->set_model_id(r.model_id);
-    h->set_n_layers(r.n_layers);
-    h->set_split_layer(r.split_layer);
-    h->set_hidden_dim(r.hidden_dim);
-    h->set_codec(v1::HIDDEN_CODEC_F32);
-    h->mutable_sampling()->set_temperature(0);
-    h->set_session_id(r.session_id);
-    h->set_max_context(r.max_context);
-    return m;
+    return GreedyHelloProto(model(), split, id);
   }
 
   static v1::EdgeMessage ChunkMessage(int32_t start, int32_t n, std::string payload, bool sample,
