@@ -3,7 +3,9 @@
 //
 // Decode (n == 1) streams each weight row once: the rows are split across the pool and
 // each thread walks NR rows at a time so several streams of loads are in flight.
-// Prompt processing (n > 1) is in matmul_avx2_gemm.cc.
+// Prompt processing (n > 1) with quantized weights is in matmul_avx2_gemm.cc; float
+// weights use the decode kernels for every token. Either way a token's outputs do not
+// depend on n or on its place in the batch (see the notes at the kernels).
 #include <immintrin.h>
 
 #include <cmath>
@@ -97,44 +99,42 @@ void GemvF16Rows(const uint16_t* w, int64_t stride, const float* x, int64_t cols
 }
 
 // ---- Quantized weights against Q8_0 activations. ----
+//
+// Batch invariance: the GEMM (matmul_avx2_gemm.cc, and the AVX-512 one) computes each
+// output as acc = fma(d_w * d_x, float(exact int block sum), acc) over the blocks in
+// order, from acc = 0. These decode kernels do the same float steps, so a token's
+// outputs are bit-identical whether it is decoded alone or inside a prompt chunk or a
+// batch. Only the integer part is free to differ (int sums are exact), so the kernels
+// reduce each row's int32 partial sums per block, then do the float steps for 8 rows in
+// the 8 lanes of one register.
 
-// Quantized rows are processed in pairs: one 256-bit register holds a block of row A in
-// its low half and the same block of row B in its high half, so the nibble unpack, the
-// int->float convert and the FMA are shared by two rows. Each output lane belongs to one
-// row, so a row's result does not depend on which row it was paired with.
-
-// Scales d_w * d_x for rows A (low 4 lanes) and B (high 4 lanes) of block b.
-inline __m256 PairScale(const float* table, uint16_t da, uint16_t db, __m256 dx) {
-  const __m256 dw = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(table + da)),
-                                         _mm_broadcast_ss(table + db), 1);
-  return _mm256_mul_ps(dw, dx);
+// Scales d_w of 8 rows (in the lane order of the reduced sums) times d_x.
+inline __m256 RowScales(uint16_t d0, uint16_t d1, uint16_t d2, uint16_t d3, uint16_t d4,
+                        uint16_t d5, uint16_t d6, uint16_t d7, __m256 dx) {
+  const __m128i h =
+      _mm_setr_epi16(static_cast<int16_t>(d0), static_cast<int16_t>(d1), static_cast<int16_t>(d2),
+                     static_cast<int16_t>(d3), static_cast<int16_t>(d4), static_cast<int16_t>(d5),
+                     static_cast<int16_t>(d6), static_cast<int16_t>(d7));
+  return _mm256_mul_ps(_mm256_cvtph_ps(h), dx);  // fp16 -> fp32 is exact
 }
 
-// Sum of the four lanes of each half: the results of rows A and B.
-inline void StorePair(__m256 acc, float* ya, float* yb) {
-  __m256 s = _mm256_hadd_ps(acc, acc);  // per half: [a0+a1, a2+a3, ...]
-  s = _mm256_hadd_ps(s, s);
-  *ya = _mm_cvtss_f32(_mm256_castps256_ps128(s));
-  *yb = _mm_cvtss_f32(_mm256_extractf128_ps(s, 1));
-}
-
-// Q4_0: the nibbles q in [0, 15] go unsigned into maddubs against the signed activations
-// (low nibbles against x[0..15], high against x[16..31], both halves duplicated); the -8
-// offset comes back exactly through q4[b].corr, so the integer sums equal the reference's.
-template <int NP>
-void GemvQ4_0Pairs(const BlockQ4_0* const* rows, const ActivationRow& a, float* y) {
-  const float* table = Fp16ToFp32Table();
+// Q4_0, 8 rows: rows go in pairs (row 2p in the low half, 2p + 1 in the high half of one
+// register), so the nibble unpack is shared by two rows. The nibbles q in [0, 15] go
+// unsigned into maddubs against the signed activations (low nibbles against x[0..15],
+// high against x[16..31], both halves duplicated); the -8 offset comes back exactly
+// through q4[b].corr. Three hadds turn the four pair sums into per-row block sums in lane
+// order [0 2 4 6 | 1 3 5 7].
+void GemvQ4_0Rows8(const BlockQ4_0* const* rows, const ActivationRow& a, float* y) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[NP];
-  for (int p = 0; p < NP; ++p) acc[p] = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < a.nb; ++b) {
     const Q4Activation& xa = a.q4[b];
     const __m256i xlo = _mm256_load_si256(reinterpret_cast<const __m256i*>(xa.lo));
     const __m256i xhi = _mm256_load_si256(reinterpret_cast<const __m256i*>(xa.hi));
     const __m256i corr = _mm256_load_si256(reinterpret_cast<const __m256i*>(xa.corr));
-    const __m256 dx = _mm256_broadcast_ss(a.d + b);
-    for (int p = 0; p < NP; ++p) {
+    __m256i sum[4];
+    for (int p = 0; p < 4; ++p) {
       const BlockQ4_0* ba = rows[2 * p] + b;
       const BlockQ4_0* bb = rows[2 * p + 1] + b;
       if ((b & 1) == 0) {  // two blocks (36 bytes) per prefetch are enough
@@ -149,40 +149,56 @@ void GemvQ4_0Pairs(const BlockQ4_0* const* rows, const ActivationRow& a, float* 
       // |pair sums| <= 2 * 15 * 127, so adding the two int16 products cannot overflow.
       const __m256i prod =
           _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
-      const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(prod, ones), corr);
-      acc[p] = _mm256_fmadd_ps(PairScale(table, ba->d, bb->d, dx), _mm256_cvtepi32_ps(sum), acc[p]);
+      sum[p] = _mm256_add_epi32(_mm256_madd_epi16(prod, ones), corr);
     }
+    const __m256i isum =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(sum[0], sum[1]), _mm256_hadd_epi32(sum[2], sum[3]));
+    const __m256 d =
+        RowScales(rows[0][b].d, rows[2][b].d, rows[4][b].d, rows[6][b].d, rows[1][b].d,
+                  rows[3][b].d, rows[5][b].d, rows[7][b].d, _mm256_broadcast_ss(a.d + b));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
   }
-  for (int p = 0; p < NP; ++p) StorePair(acc[p], y + 2 * p, y + 2 * p + 1);
+  alignas(32) float out[8];
+  _mm256_store_ps(out, acc);
+  for (int i = 0; i < 4; ++i) {
+    y[2 * i] = out[i];
+    y[2 * i + 1] = out[4 + i];
+  }
 }
 
-// Q8_0: maddubs needs an unsigned operand: |x| (prepared once) against w carrying x's sign.
-template <int NP>
-void GemvQ8_0Pairs(const BlockQ8_0* const* rows, const ActivationRow& a, float* y) {
-  const float* table = Fp16ToFp32Table();
+// Q8_0, 8 rows: maddubs needs an unsigned operand: |x| (prepared once) against w carrying
+// x's sign. Six hadds and a lane swap reduce the 8 rows' sums to lanes [0 .. 7].
+void GemvQ8_0Rows8(const BlockQ8_0* const* rows, const ActivationRow& a, float* y) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[2 * NP];
-  for (int r = 0; r < 2 * NP; ++r) acc[r] = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < a.nb; ++b) {
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q[b].qs));
     const __m256i xabs = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.q8abs[b].v));
-    const __m256 dx = _mm256_broadcast_ss(a.d + b);
-    for (int r = 0; r < 2 * NP; ++r) {
+    __m256i sum[8];
+    for (int r = 0; r < 8; ++r) {
       const BlockQ8_0* blk = rows[r] + b;
       PrefetchNextStep<kQuantRows>(blk, a.nb * sizeof(BlockQ8_0));
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs));
-      const __m256i sum =
-          _mm256_madd_epi16(_mm256_maddubs_epi16(xabs, _mm256_sign_epi8(q, xq)), ones);
-      const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(table + blk->d), dx);
-      acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[r]);
+      sum[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(xabs, _mm256_sign_epi8(q, xq)), ones);
     }
+    // Per 128-bit half: h0123 = [0 1 2 3] (low half's lanes of each row, then high half's).
+    const __m256i h0123 =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(sum[0], sum[1]), _mm256_hadd_epi32(sum[2], sum[3]));
+    const __m256i h4567 =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(sum[4], sum[5]), _mm256_hadd_epi32(sum[6], sum[7]));
+    const __m256i isum = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
+                                          _mm256_permute2x128_si256(h0123, h4567, 0x31));
+    const __m256 d =
+        RowScales(rows[0][b].d, rows[1][b].d, rows[2][b].d, rows[3][b].d, rows[4][b].d,
+                  rows[5][b].d, rows[6][b].d, rows[7][b].d, _mm256_broadcast_ss(a.d + b));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
   }
-  for (int r = 0; r < 2 * NP; ++r) y[r] = HorizontalSum(acc[r]);
+  _mm256_storeu_ps(y, acc);
 }
 
-// Runs Kernel<NP> over rows [0, count) of a quantized matrix, kQuantRows at a time; an odd
-// last row is paired with itself.
-template <typename Block, template <int> class Kernel>
+// Runs Rows8 over rows [0, count) of a quantized matrix, 8 at a time; the last group
+// repeats its last row to fill 8 (each lane's result depends only on its own row).
+template <typename Block, void (*Rows8)(const Block* const*, const ActivationRow&, float*)>
 void QuantizedGemvRows(const uint8_t* base, size_t row_bytes, int64_t count, const ActivationRow& a,
                        float* y) {
   auto row = [&](int64_t r) { return reinterpret_cast<const Block*>(base + r * row_bytes); };
@@ -190,30 +206,15 @@ void QuantizedGemvRows(const uint8_t* base, size_t row_bytes, int64_t count, con
   for (; r + kQuantRows <= count; r += kQuantRows) {
     const Block* rows[kQuantRows];
     for (int i = 0; i < kQuantRows; ++i) rows[i] = row(r + i);
-    Kernel<kQuantRows / 2>::Run(rows, a, y + r);
+    Rows8(rows, a, y + r);
   }
-  for (; r < count; r += 2) {
-    const Block* rows[2] = {row(r), row(r + 1 < count ? r + 1 : r)};
-    float out[2];
-    Kernel<1>::Run(rows, a, out);
-    y[r] = out[0];
-    if (r + 1 < count) y[r + 1] = out[1];
-  }
+  if (r == count) return;
+  const Block* rows[kQuantRows];
+  for (int i = 0; i < kQuantRows; ++i) rows[i] = row(r + i < count ? r + i : count - 1);
+  float out[kQuantRows];
+  Rows8(rows, a, out);
+  for (int i = 0; r + i < count; ++i) y[r + i] = out[i];
 }
-
-template <int NP>
-struct Q4_0Kernel {
-  static void Run(const BlockQ4_0* const* rows, const ActivationRow& a, float* y) {
-    GemvQ4_0Pairs<NP>(rows, a, y);
-  }
-};
-
-template <int NP>
-struct Q8_0Kernel {
-  static void Run(const BlockQ8_0* const* rows, const ActivationRow& a, float* y) {
-    GemvQ8_0Pairs<NP>(rows, a, y);
-  }
-};
 
 // y[r] for r in [r0, r1) of one activation row; x is floats or its ActivationRow.
 void GemvRows(const WeightView& w, const float* x, const ActivationRow& a, int64_t r0, int64_t r1,
@@ -222,11 +223,11 @@ void GemvRows(const WeightView& w, const float* x, const ActivationRow& a, int64
   const uint8_t* base = w.data + r0 * row_bytes;
   const int64_t count = r1 - r0;
   if (w.type == GgmlType::kQ4_0) {
-    QuantizedGemvRows<BlockQ4_0, Q4_0Kernel>(base, row_bytes, count, a, y + r0);
+    QuantizedGemvRows<BlockQ4_0, GemvQ4_0Rows8>(base, row_bytes, count, a, y + r0);
     return;
   }
   if (w.type == GgmlType::kQ8_0) {
-    QuantizedGemvRows<BlockQ8_0, Q8_0Kernel>(base, row_bytes, count, a, y + r0);
+    QuantizedGemvRows<BlockQ8_0, GemvQ8_0Rows8>(base, row_bytes, count, a, y + r0);
     return;
   }
   auto run = [&](auto nr_tag, int64_t r) {
@@ -318,6 +319,19 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
   const bool quantized = w.type == GgmlType::kQ8_0 || w.type == GgmlType::kQ4_0;
   if (n > 1 && GemmSupported(w.type)) {
     Gemm(w, x, n, y, pool);
+    return;
+  }
+  if (!quantized && n > 1) {
+    // Float weights: every (row, token) by the decode kernel, so a token's outputs are the
+    // same in a prompt chunk as decoded alone; a thread keeps kFloatRows rows in L1 while
+    // it walks the tokens. (Float weights are for small models; big ones are quantized.)
+    const ActivationRow none;
+    pool.ParallelFor(w.rows, kGemvGrain, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; r += kFloatRows) {
+        const int64_t end = r + kFloatRows < r1 ? r + kFloatRows : r1;
+        for (int64_t t = 0; t < n; ++t) GemvRows(w, x + t * w.cols, none, r, end, y + t * w.rows);
+      }
+    });
     return;
   }
   // Decode, one activation row at a time.

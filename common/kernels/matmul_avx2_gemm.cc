@@ -5,11 +5,12 @@
 // consecutive k-values of each of the 8 rows; a 4-byte broadcast of one token's
 // activations then feeds maddubs, which leaves partial dot products for 8 rows in 8 lanes.
 // No horizontal sums, one convert and one FMA per block for 8 outputs, and each repacked
-// block is reused by every token. Quantized weights use Q8_0 activations (int8 products);
-// float weights are widened to F32 once and FMA'd against broadcast activations.
+// block is reused by every token. Weights are Q4_0 or Q8_0 against Q8_0 activations.
 //
-// Every output element is accumulated by one lane in block (or k) order, independent of
-// the tiling, so results do not depend on the thread count.
+// Every output element is accumulated by one lane in block order:
+// acc = fma(d_w * d_x, float(exact int block sum), acc), independent of the tiling, so
+// results do not depend on the thread count, and the decode kernels (matmul_avx2.cc) do
+// the same float steps, so neither on n or on a token's place in the batch.
 #include <immintrin.h>
 
 #include <cstring>
@@ -22,9 +23,8 @@
 namespace tandem::matmul_internal::avx2 {
 namespace {
 
-constexpr int kGroupRows = 8;  // rows per repacked group (one per lane); float: two groups
+constexpr int kGroupRows = 8;  // rows per repacked group (one per lane)
 constexpr int kQuantTile = 4;  // tokens per register tile, quantized weights
-constexpr int kFloatTile = 8;  // tokens per packed activation tile, float weights
 
 // 8 rows x one 32-value block: step s holds values 4s..4s+3 of row i in bytes 4i..4i+3.
 struct alignas(32) PackedBlock {
@@ -154,62 +154,6 @@ void TileQ8_0(const PackedBlock* w, const PackedActBlock* x, int64_t nb, __m256*
   for (int t = 0; t < RN; ++t) out[t] = acc[t];
 }
 
-// Float tile: 16 rows (wa, wb: [cols, 8] each, row lanes) x RN tokens (x: [cols, 8], token
-// lanes, RN used). Two weight vectors per broadcast keep the loads below the FMAs.
-template <int RN>
-void TileFloat(const float* wa, const float* wb, const float* x, int64_t cols, __m256* out_a,
-               __m256* out_b) {
-  __m256 acc_a[RN], acc_b[RN];
-  for (int t = 0; t < RN; ++t) acc_a[t] = acc_b[t] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < cols; ++k) {
-    const __m256 wka = _mm256_load_ps(wa + 8 * k);
-    const __m256 wkb = _mm256_load_ps(wb + 8 * k);
-    for (int t = 0; t < RN; ++t) {
-      const __m256 xk = _mm256_broadcast_ss(x + 8 * k + t);
-      acc_a[t] = _mm256_fmadd_ps(wka, xk, acc_a[t]);
-      acc_b[t] = _mm256_fmadd_ps(wkb, xk, acc_b[t]);
-    }
-  }
-  for (int t = 0; t < RN; ++t) {
-    out_a[t] = acc_a[t];
-    out_b[t] = acc_b[t];
-  }
-}
-
-// Widens 8 rows of F32 or F16 into packed[cols][8].
-void PackFloatGroup(GgmlType type, const uint8_t* const* rows, int64_t cols, float* packed) {
-  int64_t k = 0;
-  for (; k + 8 <= cols; k += 8) {
-    __m256 r[8];
-    for (int i = 0; i < kGroupRows; ++i) {
-      if (type == GgmlType::kF32) {
-        r[i] = _mm256_loadu_ps(reinterpret_cast<const float*>(rows[i]) + k);
-      } else {
-        r[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i] + 2 * k)));
-      }
-    }
-    __m256i in[8], t[8];
-    for (int i = 0; i < 8; ++i) in[i] = _mm256_castps_si256(r[i]);
-    Transpose8x8(in, t);
-    for (int j = 0; j < 8; ++j) {
-      _mm256_store_ps(packed + 8 * (k + j), _mm256_castsi256_ps(t[j]));
-    }
-  }
-  for (; k < cols; ++k) {
-    for (int i = 0; i < kGroupRows; ++i) {
-      float v;
-      if (type == GgmlType::kF32) {
-        std::memcpy(&v, rows[i] + 4 * k, sizeof(v));
-      } else {
-        uint16_t h;
-        std::memcpy(&h, rows[i] + 2 * k, sizeof(h));
-        v = Fp16ToFp32Table()[h];
-      }
-      packed[8 * k + i] = v;
-    }
-  }
-}
-
 // Stores tile results for tokens [t0, t0 + count) and rows [r0, r0 + valid).
 void StoreTile(const __m256* tile, int count, int64_t t0, int64_t r0, int valid, int64_t rows,
                float* y) {
@@ -238,11 +182,6 @@ void ForTokenTiles(int64_t n, const TileFn& tile) {
   }
   (std::make_integer_sequence<int, kTile - 1>());
 }
-
-// Eight floats, one per row lane (vector elements keep the 32-byte alignment).
-struct alignas(32) Float8 {
-  float v[8];
-};
 
 // Quantizes tokens [t0, t0 + count) (count <= kQuantTile) into one tile of packed blocks.
 void PackActivationTile(const float* x, int64_t cols, int count, bool q4, BlockQ8_0* row_buf,
@@ -275,7 +214,6 @@ void PackActivationTile(const float* x, int64_t cols, int count, bool q4, BlockQ
 // Per-thread scratch for the repacked row group.
 struct GemmScratch {
   std::vector<PackedBlock> blocks;
-  std::vector<Float8> floats;
   std::vector<BlockQ8_0> row;
 };
 
@@ -343,87 +281,12 @@ void GemmQuantized(const WeightView& w, const float* x, int64_t n, float* y, Thr
   });
 }
 
-// x tile i as [cols, 8] with token lanes (missing tokens 0).
-void PackFloatActivations(const float* x, int64_t cols, int count, float* out) {
-  for (int64_t k = 0; k < cols; ++k) {
-    for (int t = 0; t < kFloatTile; ++t) out[8 * k + t] = t < count ? x[t * cols + k] : 0.0f;
-  }
-}
-
-void GemmFloat(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  constexpr int kFloatGroupRows = 2 * kGroupRows;
-  const size_t row_bytes = RowBytes(w.type, w.cols);
-  const int64_t tiles = (n + kFloatTile - 1) / kFloatTile;
-  thread_local std::vector<Float8> act_buf;
-  float* act = CallerBuffer(act_buf, tiles * w.cols)->v;  // [tiles, cols, 8]
-  pool.ParallelFor(tiles, 1, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const int count =
-          static_cast<int>(n - i * kFloatTile < kFloatTile ? n - i * kFloatTile : kFloatTile);
-      PackFloatActivations(x + i * kFloatTile * w.cols, w.cols, count, act + i * w.cols * 8);
-    }
-  });
-  const int64_t groups = (w.rows + kFloatGroupRows - 1) / kFloatGroupRows;
-  pool.ParallelFor(groups, 1, [&](int64_t g0, int64_t g1) {
-    float* packed = CallerBuffer(ThreadScratch().floats, 2 * w.cols)->v;  // two [cols, 8]
-    float* packed_b = packed + 8 * w.cols;
-    for (int64_t g = g0; g < g1; ++g) {
-      const int64_t r0 = g * kFloatGroupRows;
-      const int valid =
-          static_cast<int>(w.rows - r0 < kFloatGroupRows ? w.rows - r0 : kFloatGroupRows);
-      // Missing rows of the last group repeat its first row; their lanes are not stored.
-      const uint8_t* rows[kFloatGroupRows];
-      for (int i = 0; i < kFloatGroupRows; ++i) {
-        rows[i] = w.data + (r0 + (i < valid ? i : 0)) * row_bytes;
-      }
-      PackFloatGroup(w.type, rows, w.cols, packed);
-      PackFloatGroup(w.type, rows + kGroupRows, w.cols, packed_b);
-      const int valid_a = valid < kGroupRows ? valid : kGroupRows;
-      const int valid_b = valid - valid_a;
-      // Each 8-token activation tile in register tiles of up to 4 tokens.
-      for (int64_t i = 0; i < tiles; ++i) {
-        const int count =
-            static_cast<int>(n - i * kFloatTile < kFloatTile ? n - i * kFloatTile : kFloatTile);
-        for (int half = 0; half * 4 < count; ++half) {
-          const int rn = count - half * 4 < 4 ? count - half * 4 : 4;
-          const float* xt = act + i * w.cols * 8 + half * 4;
-          const int64_t t0 = i * kFloatTile + half * 4;
-          __m256 ta[4], tb[4];
-          switch (rn) {
-            case 4:
-              TileFloat<4>(packed, packed_b, xt, w.cols, ta, tb);
-              break;
-            case 3:
-              TileFloat<3>(packed, packed_b, xt, w.cols, ta, tb);
-              break;
-            case 2:
-              TileFloat<2>(packed, packed_b, xt, w.cols, ta, tb);
-              break;
-            default:
-              TileFloat<1>(packed, packed_b, xt, w.cols, ta, tb);
-              break;
-          }
-          StoreTile(ta, rn, t0, r0, valid_a, w.rows, y);
-          if (valid_b > 0) StoreTile(tb, rn, t0, r0 + kGroupRows, valid_b, w.rows, y);
-        }
-      }
-    }
-  });
-}
-
 }  // namespace
 
-bool GemmSupported(GgmlType type) {
-  return type == GgmlType::kF32 || type == GgmlType::kF16 || type == GgmlType::kQ8_0 ||
-         type == GgmlType::kQ4_0;
-}
+bool GemmSupported(GgmlType type) { return type == GgmlType::kQ4_0 || type == GgmlType::kQ8_0; }
 
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  if (w.type == GgmlType::kQ4_0 || w.type == GgmlType::kQ8_0) {
-    GemmQuantized(w, x, n, y, pool);
-  } else {
-    GemmFloat(w, x, n, y, pool);
-  }
+  GemmQuantized(w, x, n, y, pool);
 }
 
 }  // namespace tandem::matmul_internal::avx2

@@ -61,7 +61,7 @@ struct ActivationScratch {
   }
 };
 
-// Prompt processing (n > 1) for the weight types GemmSupported() accepts.
+// Prompt processing (n > 1) with Q4_0 / Q8_0 weights (the types GemmSupported() accepts).
 bool GemmSupported(GgmlType type);
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 

@@ -1,7 +1,8 @@
 // NEON MatMul (aarch64): the scalar reference's loops with 128-bit integer and float dot
 // products. Same numerics contract (x quantized to Q8_0 with the shared quantizer, exact
-// int block sums); only the float summation order differs from the reference. Built
-// only on ARM, so it is compile-checked there rather than tested on x86 CI.
+// int block sums); only the float summation order differs from the reference. Batch
+// invariant: every (row, token) output comes from the same Dot* function whatever n is.
+// Built only on ARM (the arm64 cross build runs its tests under qemu).
 #include <arm_neon.h>
 
 #include <vector>

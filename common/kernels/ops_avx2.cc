@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "common/kernels/ops_internal.h"
 
@@ -168,13 +169,22 @@ void AttentionRow(const float* q, const float* k, const float* v, int64_t kv_str
 void SiluMul(float* gate, const float* up, int64_t count) {
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 sign = _mm256_set1_ps(-0.0f);
+  auto silu_mul = [&](__m256 g, __m256 u) {
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, Exp(_mm256_xor_ps(g, sign)))), u);
+  };
   int64_t i = 0;
   for (; i + 8 <= count; i += 8) {
-    const __m256 g = _mm256_loadu_ps(gate + i);
-    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, Exp(_mm256_xor_ps(g, sign))));
-    _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    _mm256_storeu_ps(gate + i, silu_mul(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
   }
-  for (; i < count; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  if (i == count) return;
+  // The tail goes through the same vector formula (an element's value must not depend on
+  // where the batch ends: count is n rows of ffn values).
+  alignas(32) float g[8] = {}, u[8] = {};
+  const int64_t rest = count - i;
+  std::memcpy(g, gate + i, sizeof(float) * rest);
+  std::memcpy(u, up + i, sizeof(float) * rest);
+  _mm256_store_ps(g, silu_mul(_mm256_load_ps(g), _mm256_load_ps(u)));
+  std::memcpy(gate + i, g, sizeof(float) * rest);
 }
 
 void AddInPlace(float* x, const float* y, int64_t count) {

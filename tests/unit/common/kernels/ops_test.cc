@@ -135,6 +135,34 @@ TEST(AttentionTest, BitIdenticalAcrossPoolSizes) {
   }
 }
 
+// Batch invariance: a query row's attention output does not depend on the chunk it is
+// computed in (alone as a decode step, or at any offset of a prompt chunk of any size).
+TEST(AttentionTest, RowsDoNotDependOnChunking) {
+  const int64_t total = 23;
+  const int n_heads = 8, n_kv = 2, hd = 64;
+  const int64_t kv_dim = n_kv * hd;
+  const std::vector<float> q = RandomFloats(total * n_heads * hd, 18, 2.0f);
+  const std::vector<float> k = RandomFloats(total * kv_dim, 19, 2.0f);
+  const std::vector<float> v = RandomFloats(total * kv_dim, 20);
+  ThreadPool pool(2);
+  std::vector<float> single(q.size());
+  const int64_t row = n_heads * hd;
+  for (int64_t p = 0; p < total; ++p) {
+    Attention(q.data() + p * row, k.data(), v.data(), 1, p, n_heads, n_kv, hd,
+              single.data() + p * row, pool);
+  }
+  for (int64_t pos0 : {0, 1, 4, 9}) {
+    for (int64_t n : {2, 3, 8, 13}) {
+      if (pos0 + n > total) continue;
+      std::vector<float> chunk(n * row);
+      Attention(q.data() + pos0 * row, k.data(), v.data(), n, pos0, n_heads, n_kv, hd, chunk.data(),
+                pool);
+      ASSERT_EQ(std::memcmp(chunk.data(), single.data() + pos0 * row, chunk.size() * 4), 0)
+          << "pos0=" << pos0 << " n=" << n;
+    }
+  }
+}
+
 TEST(AttentionTest, SingleKeyReturnsItsValue) {
   const int hd = 16;
   const std::vector<float> q = RandomFloats(hd, 11), k = RandomFloats(hd, 12),
@@ -160,6 +188,24 @@ TEST(ElementwiseTest, SiluMulMatchesFormula) {
     EXPECT_LT(Nmse(ref_gate, want), 1e-12) << count;
     EXPECT_LT(Nmse(gate, want), 1e-12) << count;
     EXPECT_LT(std::fabs(gate[0] - want[0]), 1e-6f);
+  }
+}
+
+// Element i's value does not depend on how many rows were passed with it (the row
+// length is not always a multiple of the vector width).
+TEST(ElementwiseTest, SiluMulDoesNotDependOnCount) {
+  const int64_t count = 45;
+  const std::vector<float> gate = RandomFloats(count, 21, 4.0f), up = RandomFloats(count, 22);
+  std::vector<float> all = gate;
+  SiluMul(all.data(), up.data(), count);
+  for (int64_t first : {0, 3, 8, 40}) {
+    for (int64_t len : {1, 2, 5, 9}) {
+      if (first + len > count) continue;
+      std::vector<float> part(gate.begin() + first, gate.begin() + first + len);
+      SiluMul(part.data(), up.data() + first, len);
+      ASSERT_EQ(std::memcmp(part.data(), all.data() + first, len * 4), 0)
+          << "first=" << first << " len=" << len;
+    }
   }
 }
 
