@@ -2,10 +2,12 @@
 // logits bit-identical to running [0, N), for every K, for prompt and decode steps.
 #include "common/model/layer_runner.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
 
+#include "common/model/local_session.h"
 #include "common/tool/commands.h"
 #include "gtest/gtest.h"
 
@@ -137,6 +139,85 @@ TEST(LayerRunnerTest, PositionsDoNotDependOnChunkingQuantizedModels) {
     std::ostringstream out, err;
     ASSERT_TRUE(RunSynth(synth, out, err).ok());
     ExpectChunkingInvariant(synth.output_path);
+  }
+}
+
+// The fallback hand-over: the worker (layers split at K, the prompt sent in chunks,
+// then one decode step per token) generates greedily; at every hand-over point the
+// edge's fallback (a LocalSession of the same model that prefills the whole context in
+// one pass) must produce bit-identical logits there and at every later position.
+void ExpectFallbackHandOverExact(const std::string& path) {
+  auto loaded = LlamaModel::Load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const LlamaModel& model = **loaded;
+  const int32_t vocab = model.hparams().n_vocab;
+  ThreadPool pool(2);
+  auto argmax = [&](const float* l) {
+    return static_cast<int32_t>(std::max_element(l, l + vocab) - l);
+  };
+  const std::vector<int32_t> prompt = {1, 200, 30, 77, 160, 5, 99, 42};
+  const int32_t gen = 12;
+  // The worker: chunks of 3 prompt positions, then decode steps.
+  std::vector<Step> steps;
+  for (size_t at = 0; at < prompt.size(); at += 3) {
+    steps.push_back({{prompt.begin() + at, prompt.begin() + std::min(at + 3, prompt.size())}});
+  }
+  std::vector<int32_t> context = prompt;
+  std::vector<std::vector<float>> worker_logits;  // logits after position P - 1 + i
+  {
+    const int32_t k = 2;
+    std::vector<std::unique_ptr<LayerRunner>> parts;
+    parts.push_back(*LayerRunner::Create(model, 0, k, 64));
+    parts.push_back(*LayerRunner::Create(model, k, model.hparams().n_layers, 64));
+    int32_t pos = 0;
+    std::vector<float> last;
+    auto run = [&](const std::vector<int32_t>& tokens) {
+      const int32_t n = static_cast<int32_t>(tokens.size());
+      std::vector<float> hidden(static_cast<size_t>(n) * model.hparams().dim);
+      ASSERT_TRUE(Embed(model, tokens, absl::MakeSpan(hidden)).ok());
+      for (auto& part : parts)
+        ASSERT_TRUE(part->Forward(absl::MakeSpan(hidden), n, pos, pool).ok());
+      std::vector<float> logits(vocab);
+      absl::Span<const float> tail(hidden.data() + (n - 1) * model.hparams().dim,
+                                   model.hparams().dim);
+      ASSERT_TRUE(Head(model, tail, absl::MakeSpan(logits), pool).ok());
+      last = std::move(logits);
+      pos += n;
+    };
+    for (const Step& s : steps) run(s.tokens);
+    for (int32_t i = 0; i < gen; ++i) {
+      worker_logits.push_back(last);
+      context.push_back(argmax(last.data()));
+      run({context.back()});
+    }
+  }
+  for (int32_t handover = 0; handover < gen; handover += 3) {
+    auto fallback = LocalSession::Create(model, 64, pool);
+    ASSERT_TRUE(fallback.ok());
+    const size_t known = prompt.size() + handover;  // positions the edge already has
+    auto logits = (*fallback)->Feed({context.data(), known});
+    for (int32_t i = handover; i < gen; ++i) {
+      ASSERT_TRUE(logits.ok()) << logits.status();
+      ASSERT_EQ(0, std::memcmp(logits->data(), worker_logits[i].data(), vocab * sizeof(float)))
+          << path << ": hand-over after " << handover << " tokens, token " << i;
+      logits = (*fallback)->Feed({&context[prompt.size() + i], 1});
+    }
+  }
+}
+
+TEST(LayerRunnerTest, FallbackHandOverIsExactRealModel) {
+  ExpectFallbackHandOverExact(TANDEM_TEST_MODEL);
+}
+
+TEST(LayerRunnerTest, FallbackHandOverIsExactQuantizedModels) {
+  const auto dir = std::filesystem::path(testing::TempDir());
+  for (const char* type : {"q4_0", "q8_0", "f16", "f32"}) {
+    SynthConfig synth{.shape = "tiny",
+                      .type = type,
+                      .output_path = (dir / (std::string("handover-") + type + ".gguf")).string()};
+    std::ostringstream out, err;
+    ASSERT_TRUE(RunSynth(synth, out, err).ok());
+    ExpectFallbackHandOverExact(synth.output_path);
   }
 }
 
