@@ -21,12 +21,6 @@ struct WeightView {
 // processing (matrix-matrix). Quantized weights are multiplied against x quantized to
 // Q8_0 blocks (as ggml does). Uses the fastest kernel this CPU supports; the result
 // does not depend on the pool size.
-//
-// Batch invariance (the rule for every kernel set and weight type): row t of y is
-// bit-identical to what MatMul gives for row t of x alone (n == 1), whatever n and t are.
-// So a position's result does not depend on whether it was decoded, computed in a prompt
-// chunk, or batched with other sessions' positions. Each kernel set fixes one reduction
-// order per output element and uses it on both its n == 1 and n > 1 paths.
 void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 
 namespace ref {

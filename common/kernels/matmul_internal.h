@@ -1,4 +1,10 @@
 // Pieces shared by the MatMul kernel sets (scalar, AVX2, NEON). Not a public API.
+//
+// Batch invariance, the rule for every kernel set and weight type: row t of MatMul's y is
+// bit-identical to what MatMul gives for row t of x alone (n == 1), whatever n and t are,
+// so a position's result does not depend on whether it was decoded, computed in a prompt
+// chunk, or batched with other sessions' positions. Each kernel set fixes one reduction
+// order per output element and uses it on both its n == 1 and n > 1 paths.
 #pragma once
 
 #include <cstdint>
