@@ -54,7 +54,22 @@ CloudMetrics::CloudMetrics(prometheus::Registry& registry)
                      .Name("tandem_cloud_positions_processed_total")
                      .Help("Hidden-state positions run through the worker's layers")
                      .Register(registry)
-                     .Add({})) {}
+                     .Add({})),
+      unauthenticated_(prometheus::BuildGauge()
+                           .Name("tandem_cloud_unauthenticated_listener")
+                           .Help("1 if the worker accepts clients beyond loopback without mutual "
+                                 "TLS or bearer tokens (--allow-unauthenticated)")
+                           .Register(registry)
+                           .Add({})),
+      evicted_streams_(prometheus::BuildCounter()
+                           .Name("tandem_cloud_streams_evicted_total")
+                           .Help("Streams cancelled for silence: no Hello in time (hello) or "
+                                 "an attached session's stream idle too long (idle)")
+                           .Register(registry)) {}
+
+void CloudMetrics::RecordStreamEvicted(std::string_view why) {
+  evicted_streams_.Add({{"why", std::string(why)}}).Increment();
+}
 
 void CloudMetrics::RecordStep(int32_t positions, bool sampled, double seconds) {
   (positions > 1 ? prompt_step_seconds_ : decode_step_seconds_).Observe(seconds);

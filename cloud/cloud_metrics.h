@@ -27,6 +27,12 @@ class CloudMetrics {
   void RecordSessionOpened(std::string_view codec);
   void StreamAttached() { active_sessions_.Increment(); }
   void StreamDetached() { active_sessions_.Decrement(); }
+  // The worker serves beyond loopback without client authentication
+  // (--allow-unauthenticated): 1, so that an alert can fire on it.
+  void SetUnauthenticated(bool on) { unauthenticated_.Set(on ? 1 : 0); }
+  // A stream cancelled by the worker for silence, by why ("hello": no Hello in time,
+  // "idle": an attached session's stream sent nothing for the stream idle timeout).
+  void RecordStreamEvicted(std::string_view why);
 
  private:
   prometheus::Family<prometheus::Counter>& errors_;
@@ -39,6 +45,8 @@ class CloudMetrics {
   prometheus::Counter& sent_bytes_;
   prometheus::Gauge& active_sessions_;
   prometheus::Counter& positions_;
+  prometheus::Gauge& unauthenticated_;
+  prometheus::Family<prometheus::Counter>& evicted_streams_;
 };
 
 }  // namespace tandem::cloud

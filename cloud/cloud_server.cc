@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/util/host_port.h"
 #include "common/util/status_macros.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -34,9 +35,26 @@ void RegisterHealthNames(grpc::Server* server) {
 
 }  // namespace
 
+bool ServerConfig::authenticates_clients() const {
+  return !auth_tokens_file.empty() || (!tls.insecure && !tls.client_ca_file.empty());
+}
+
+bool ServerConfig::beyond_loopback() const {
+  absl::StatusOr<std::pair<std::string, int>> host_port = SplitHostPort(listen_address);
+  return !host_port.ok() || !IsLoopbackHost(host_port->first);
+}
+
 absl::Status ServerConfig::Validate() const {
   if (listen_address.empty()) {
     return absl::InvalidArgumentError("no listen address given (--listen HOST:PORT)");
+  }
+  RETURN_IF_ERROR(SplitHostPort(listen_address).status());
+  if (beyond_loopback() && !authenticates_clients() && !allow_unauthenticated) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("refusing to serve ", listen_address,
+                     " without client authentication: give --tls-client-ca (mutual TLS) or "
+                     "--auth-tokens-file, listen on loopback, or accept the risk with "
+                     "--allow-unauthenticated"));
   }
   if (!tls.insecure && (tls.cert_file.empty() || tls.key_file.empty())) {
     return absl::InvalidArgumentError(
@@ -44,6 +62,12 @@ absl::Status ServerConfig::Validate() const {
   }
   if (tls.insecure && !tls.client_ca_file.empty()) {
     return absl::InvalidArgumentError("--tls-client-ca needs TLS (drop --insecure)");
+  }
+  RETURN_IF_ERROR(stream_deadlines.Validate());
+  if (max_concurrent_streams < 1 || pending_stream_threads < 1 ||
+      max_connection_idle <= absl::ZeroDuration() || max_connection_age <= absl::ZeroDuration() ||
+      max_connection_age_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("HTTP/2 connection limits must be positive");
   }
   if (keepalive_time <= absl::ZeroDuration() || keepalive_timeout <= absl::ZeroDuration() ||
       min_client_ping_interval <= absl::ZeroDuration() || shutdown_grace < absl::ZeroDuration() ||
@@ -75,7 +99,11 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(const ServerConf
 
   std::unique_ptr<CloudServer> server(
       new CloudServer(worker, config.shutdown_grace, config.drain_idle_wait));
-  server->service_ = std::make_unique<SplitInferenceService>(worker, metrics, std::move(tokens));
+  ServiceOptions service_options{.tokens = std::move(tokens), .deadlines = config.stream_deadlines};
+  service_options.profile.admin_principals = config.admin_principals;
+  service_options.profile.open = !config.authenticates_clients();
+  server->service_ =
+      std::make_unique<SplitInferenceService>(worker, metrics, std::move(service_options));
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen_address, credentials, &server->port_);
@@ -88,10 +116,21 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(const ServerConf
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              Millis(config.min_client_ping_interval));
-  // One sync-server thread per stream: bound them (sessions + unary calls + pollers);
-  // calls beyond the bound get RESOURCE_EXHAUSTED.
+  // Keepalive enforcement: a client pinging more often than allowed gets GOAWAY after
+  // two strikes.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  // HTTP/2 limits: streams per connection (bounds the calls one connection can start; the
+  // gRPC 1.51 of Debian has no rapid-reset fix, see README), connection idle time and age.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Millis(config.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Millis(config.max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             Millis(config.max_connection_age_grace));
+  // One sync-server thread per stream: bound them (sessions + streams waiting for their
+  // Hello, which the hello deadline frees + Profile + pollers); streams beyond the bound
+  // get RESOURCE_EXHAUSTED. Health and Echo are callback methods and need none of these.
   grpc::ResourceQuota quota("tandem-cloud");
-  quota.SetMaxThreads(worker.limits().max_sessions + 16);
+  quota.SetMaxThreads(worker.limits().max_sessions + config.pending_stream_threads + 16);
   builder.SetResourceQuota(quota);
 
   server->server_ = builder.BuildAndStart();

@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cloud/cloud_metrics.h"
 #include "cloud/split_inference_service.h"
+#include "cloud/stream_deadlines.h"
 #include "cloud/worker.h"
 #include "common/net/tls.h"
 #include "grpcpp/server.h"
@@ -20,6 +22,23 @@ struct ServerConfig {
   std::string listen_address;    // "host:port"; port 0 picks a free port
   ServerTlsOptions tls;          // TLS unless tls.insecure
   std::string auth_tokens_file;  // non-empty: bearer tokens required (bearer_auth.h)
+  // Serve beyond loopback without mutual TLS or tokens (refused otherwise: any host that
+  // reaches the port could use the worker and read other sessions' traffic patterns).
+  bool allow_unauthenticated = false;
+  // Hello and idle deadlines of streams (stream_deadlines.h).
+  StreamDeadlines stream_deadlines;
+  // Principals (token names, "cert:<subject>") allowed to call Profile; see profile_gate.h.
+  std::vector<std::string> admin_principals;
+  // Streams one HTTP/2 connection may have open at once (more wait on the client), and
+  // how long a connection may live / stay without calls before the server ends it
+  // gracefully (clients reconnect; edges resume their sessions).
+  int32_t max_concurrent_streams = 32;
+  absl::Duration max_connection_idle = absl::Minutes(10);
+  absl::Duration max_connection_age = absl::Hours(2);
+  absl::Duration max_connection_age_grace = absl::Minutes(5);
+  // Threads for streams waiting for their Hello, beyond one per session: a burst of new
+  // or idle connections waits for the hello deadline instead of exhausting the server.
+  int32_t pending_stream_threads = 128;
   // The server pings a connection after keepalive_time without traffic and drops it if
   // no answer comes within keepalive_timeout: a vanished edge (power loss, NAT timeout)
   // frees its stream thread and its session starts the idle countdown.
@@ -39,6 +58,10 @@ struct ServerConfig {
   std::string health_listen_address;
 
   absl::Status Validate() const;
+  // True if clients must authenticate: mutual TLS (a client CA) or bearer tokens.
+  bool authenticates_clients() const;
+  // True if the listener is reachable beyond this machine.
+  bool beyond_loopback() const;
 };
 
 // Service names in grpc.health.v1.Health. "" (the whole server) and kSplitInferenceService

@@ -25,9 +25,11 @@ double Median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
-// Runs fn on the pool in its own scheduler step and returns its wall time in seconds.
-absl::StatusOr<double> TimeStep(StepScheduler& scheduler,
+// Runs fn on the pool in its own scheduler step and returns its wall time in seconds;
+// Cancelled instead once the caller gave up (the profile stops burning CPU).
+absl::StatusOr<double> TimeStep(StepScheduler& scheduler, const ProfileCancelled& cancelled,
                                 absl::FunctionRef<absl::Status(ThreadPool&)> fn) {
+  if (cancelled && cancelled()) return absl::CancelledError("the profile was cancelled");
   absl::Status status;
   double seconds = 0;
   RETURN_IF_ERROR(scheduler.Run([&](ThreadPool& pool) {
@@ -42,7 +44,8 @@ absl::StatusOr<double> TimeStep(StepScheduler& scheduler,
 // Median time of `reps` forward passes of layer `layer`: a prompt chunk of `chunk`
 // positions from an empty cache, and one decode position after `context` cached ones.
 absl::StatusOr<LayerTiming> ProfileLayer(const LlamaModel& model, int32_t layer,
-                                         const ProfileRequest& r, StepScheduler& scheduler) {
+                                         const ProfileRequest& r, StepScheduler& scheduler,
+                                         const ProfileCancelled& cancelled) {
   const int32_t dim = model.hparams().dim;
   // The decode step runs at position `context` and needs one more cache slot.
   const int32_t context = std::min(r.context_positions, model.hparams().context_length - 1);
@@ -54,7 +57,7 @@ absl::StatusOr<LayerTiming> ProfileLayer(const LlamaModel& model, int32_t layer,
   std::vector<float> chunk;
   for (int32_t i = 0; i < r.repetitions; ++i) {
     chunk = SyntheticHidden(r.prompt_chunk_positions, dim);  // Forward works in place
-    ASSIGN_OR_RETURN(double s, TimeStep(scheduler, [&](ThreadPool& pool) {
+    ASSIGN_OR_RETURN(double s, TimeStep(scheduler, cancelled, [&](ThreadPool& pool) {
                        return runner->Forward(absl::MakeSpan(chunk), r.prompt_chunk_positions,
                                               /*pos=*/0, pool);
                      }));
@@ -67,14 +70,14 @@ absl::StatusOr<LayerTiming> ProfileLayer(const LlamaModel& model, int32_t layer,
   while (runner->num_cached() < context) {
     const int32_t n = std::min(r.prompt_chunk_positions, context - runner->num_cached());
     chunk = SyntheticHidden(n, dim);
-    RETURN_IF_ERROR(TimeStep(scheduler, [&](ThreadPool& pool) {
+    RETURN_IF_ERROR(TimeStep(scheduler, cancelled, [&](ThreadPool& pool) {
                       return runner->Forward(absl::MakeSpan(chunk), n, runner->num_cached(), pool);
                     }).status());
   }
   samples.clear();
   for (int32_t i = 0; i < r.repetitions; ++i) {
     chunk = SyntheticHidden(1, dim);
-    ASSIGN_OR_RETURN(double s, TimeStep(scheduler, [&](ThreadPool& pool) {
+    ASSIGN_OR_RETURN(double s, TimeStep(scheduler, cancelled, [&](ThreadPool& pool) {
                        return runner->Forward(absl::MakeSpan(chunk), 1, context, pool);
                      }));
     samples.push_back(s);
@@ -86,7 +89,8 @@ absl::StatusOr<LayerTiming> ProfileLayer(const LlamaModel& model, int32_t layer,
 }  // namespace
 
 absl::StatusOr<ProfileResult> ProfileLayers(const LlamaModel& model, const ProfileRequest& request,
-                                            StepScheduler& scheduler) {
+                                            StepScheduler& scheduler,
+                                            const ProfileCancelled& cancelled) {
   const LlamaHparams& hp = model.hparams();
   ProfileRequest r = request;
   if (r.end_layer == 0) r.end_layer = hp.n_layers;
@@ -109,7 +113,7 @@ absl::StatusOr<ProfileResult> ProfileLayers(const LlamaModel& model, const Profi
 
   ProfileResult result{.effective = r, .threads = scheduler.threads()};
   for (int32_t l = r.first_layer; l < r.end_layer; ++l) {
-    ASSIGN_OR_RETURN(LayerTiming t, ProfileLayer(model, l, r, scheduler));
+    ASSIGN_OR_RETURN(LayerTiming t, ProfileLayer(model, l, r, scheduler, cancelled));
     result.layers.push_back(t);
   }
 
@@ -118,7 +122,7 @@ absl::StatusOr<ProfileResult> ProfileLayers(const LlamaModel& model, const Profi
     std::vector<float> logits(hp.n_vocab);
     std::vector<double> samples;
     for (int32_t i = 0; i < r.repetitions; ++i) {
-      ASSIGN_OR_RETURN(double s, TimeStep(scheduler, [&](ThreadPool& pool) {
+      ASSIGN_OR_RETURN(double s, TimeStep(scheduler, cancelled, [&](ThreadPool& pool) {
                          RETURN_IF_ERROR(Head(model, hidden, absl::MakeSpan(logits), pool));
                          SampleAt(SamplingParams{}, 0, logits);
                          return absl::OkStatus();

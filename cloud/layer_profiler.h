@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -39,7 +40,11 @@ inline constexpr int32_t kDefaultProfileRepetitions = 5;
 // size exceeds the model's context length. Every timed run is its own scheduler step, so
 // sessions keep running in between; the caller bounds the sizes (they cost memory and
 // time). Unavailable if the scheduler shuts down meanwhile.
+// `cancelled` (may be empty) is asked before every timed run: once it says true, the
+// profile ends with Cancelled.
+using ProfileCancelled = std::function<bool()>;
 absl::StatusOr<ProfileResult> ProfileLayers(const LlamaModel& model, const ProfileRequest& request,
-                                            StepScheduler& scheduler);
+                                            StepScheduler& scheduler,
+                                            const ProfileCancelled& cancelled = {});
 
 }  // namespace tandem::cloud

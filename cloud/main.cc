@@ -32,6 +32,8 @@ struct Flags {
   double idle_timeout_seconds = 300;
   int64_t kv_budget_mib = 1024;
   double shutdown_grace_seconds = 10;
+  double hello_timeout_seconds = 10;
+  double stream_idle_timeout_seconds = 60;
   // Probe mode.
   std::string health_check_target;
   std::string health_service;
@@ -46,17 +48,26 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
   flags.worker.limits.idle_timeout = absl::Seconds(flags.idle_timeout_seconds);
   flags.worker.limits.kv_budget_bytes = flags.kv_budget_mib * (int64_t{1} << 20);
   flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
+  flags.server.stream_deadlines.hello_timeout = absl::Seconds(flags.hello_timeout_seconds);
+  flags.server.stream_deadlines.idle_timeout = absl::Seconds(flags.stream_idle_timeout_seconds);
   RETURN_IF_ERROR(flags.worker.Validate());
   RETURN_IF_ERROR(flags.server.Validate());
   if (flags.server.tls.insecure) {
     std::cerr << "tandem-cloud: WARNING: --insecure: the edge-cloud link is plaintext; hidden "
                  "states and tokens can be read and altered on the network\n";
   }
+  const bool unauthenticated =
+      flags.server.beyond_loopback() && !flags.server.authenticates_clients();
+  if (unauthenticated) {
+    std::cerr << "tandem-cloud: WARNING: --allow-unauthenticated: any client that reaches "
+              << flags.server.listen_address << " can open sessions (no mutual TLS, no tokens)\n";
+  }
 
   tandem::SystemClock clock;
   ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker, Worker::Create(flags.worker, clock));
   tandem::MetricsServer metrics_server;
   CloudMetrics metrics(metrics_server.registry());
+  metrics.SetUnauthenticated(unauthenticated);
   if (!flags.metrics_address.empty()) {
     ASSIGN_OR_RETURN(int port, metrics_server.Start(flags.metrics_address));
     std::cerr << "tandem-cloud metrics on " << WithPort(flags.metrics_address, port)
@@ -127,9 +138,27 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout-seconds", flags.idle_timeout_seconds,
                  "How long a session whose stream dropped stays resumable")
       ->capture_default_str();
-  app.add_option("--kv-budget-mib", flags.kv_budget_mib, "KV-cache memory of all sessions")
+  app.add_option("--kv-budget-mib", flags.kv_budget_mib,
+                 "Memory of all sessions: KV caches, scratch and logits")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
       ->capture_default_str();
+  app.add_option("--max-sessions-per-client", limits.max_sessions_per_principal,
+                 "Sessions one client (token or certificate) may hold (0: --max-sessions)")
+      ->capture_default_str();
+  app.add_option("--hello-timeout-seconds", flags.hello_timeout_seconds,
+                 "A new stream that sends no Hello for this long is cancelled")
+      ->capture_default_str();
+  app.add_option("--stream-idle-timeout-seconds", flags.stream_idle_timeout_seconds,
+                 "A session's stream that sends nothing for this long is cancelled (the "
+                 "session stays resumable)")
+      ->capture_default_str();
+  app.add_option("--max-concurrent-streams", flags.server.max_concurrent_streams,
+                 "Streams per HTTP/2 connection")
+      ->capture_default_str();
+  app.add_option("--admin-principal", flags.server.admin_principals,
+                 "Client allowed to call Profile (tandem-tune): a token's name from "
+                 "--auth-tokens-file or \"cert:<subject>\"; repeatable. Without client "
+                 "authentication anyone may");
   app.add_option("--shutdown-grace-seconds", flags.shutdown_grace_seconds,
                  "On SIGTERM, how long running steps may take to finish")
       ->capture_default_str();
@@ -139,7 +168,10 @@ int main(int argc, char** argv) {
                  "PEM CA: require client certificates signed by it (mutual TLS)");
   app.add_flag("--insecure", tls.insecure, "Plaintext gRPC (logs a warning)");
   app.add_option("--auth-tokens-file", flags.server.auth_tokens_file,
-                 "Bearer tokens accepted, one per line");
+                 "Bearer tokens accepted, one per line (\"NAME:TOKEN\" names the device)");
+  app.add_flag("--allow-unauthenticated", flags.server.allow_unauthenticated,
+               "Serve a non-loopback address without mutual TLS or tokens (logs a warning, "
+               "sets tandem_cloud_unauthenticated_listener)");
   app.add_option("--health-check", flags.health_check_target,
                  "Probe mode: ask grpc.health.v1 at HOST:PORT (plaintext, the --health-listen "
                  "port); exit 0 if SERVING, 1 otherwise");

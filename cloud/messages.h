@@ -34,6 +34,10 @@ struct OpenRequest {
   int32_t max_context = 0;      // 0: the worker's limit
   int32_t top_logprobs = 0;
   bool require_cached = false;  // NotFound instead of an empty session if unknown
+  // Who opens it (set by the transport from the client's credentials, never from the
+  // message): a bearer token's name or a client certificate's subject; "" if the worker
+  // authenticates nobody. Sessions belong to their principal.
+  std::string principal;
 };
 
 // Ready.

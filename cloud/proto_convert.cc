@@ -77,6 +77,7 @@ void ReadyToProto(const OpenReply& reply, v1::Ready* ready) {
   ready->set_max_chunk_bytes(reply.max_chunk_bytes);
   for (CodecKind kind : reply.codecs) ready->add_codecs(CodecToProto(kind));
   ready->set_max_top_logprobs(reply.max_top_logprobs);
+  ready->set_max_context(reply.max_context);
 }
 
 void TokenToProto(const TokenReply& token, v1::Token* proto) {

@@ -6,6 +6,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
+#include "cloud/session_memory.h"
 #include "common/codec/hidden_codec.h"
 #include "common/util/status_macros.h"
 
@@ -28,9 +29,10 @@ Worker::Worker(std::unique_ptr<LlamaModel> model, const WorkerConfig& config, co
     : model_(std::move(model)), limits_(config.limits), clock_(clock), scheduler_(config.threads) {}
 
 int64_t Worker::KvCacheBytes(int32_t split_layer, int32_t max_context) const {
-  // Keys and values, f32, for each of the layers [K, N): what KvCache allocates.
-  return int64_t{2} * sizeof(float) * (model_->hparams().n_layers - split_layer) * max_context *
-         model_->hparams().kv_dim();
+  // Everything the session allocates, not only its KV cache (session_memory.h).
+  return SessionMemoryBytes(model_->hparams(), split_layer, max_context,
+                            limits_.max_chunk_positions, max_chunk_bytes())
+      .total();
 }
 
 int64_t Worker::max_chunk_bytes() const {
@@ -71,6 +73,11 @@ absl::StatusOr<Worker::Opened> Worker::Open(const OpenRequest& request) {
         return absl::AbortedError(
             absl::StrFormat("session %s is being opened by another stream", request.session_id));
       }
+      if (entry.principal != request.principal) {
+        // Never another device's context, and no take-over of its stream.
+        return absl::PermissionDeniedError(
+            absl::StrFormat("session %s belongs to another client", request.session_id));
+      }
       if (entry.session->split_layer() != request.split_layer) {
         return absl::FailedPreconditionError(
             absl::StrFormat("session %s runs split layer %d, the hello asks for %d",
@@ -89,17 +96,16 @@ absl::StatusOr<Worker::Opened> Worker::Open(const OpenRequest& request) {
             "idle timeout, or lost in a restart)",
             request.session_id));
       }
-      if (static_cast<int32_t>(sessions_.size()) >= limits_.max_sessions) {
-        return absl::ResourceExhaustedError(
-            absl::StrFormat("the worker holds its maximum of %d sessions", limits_.max_sessions));
-      }
       const int64_t bytes = KvCacheBytes(request.split_layer, grant.max_context);
-      if (kv_bytes_in_use_ + bytes > limits_.kv_budget_bytes) {
-        return absl::ResourceExhaustedError(absl::StrFormat(
-            "a KV cache of %d bytes (%d positions) does not fit the worker's budget: %d of %d "
-            "bytes in use",
-            bytes, grant.max_context, kv_bytes_in_use_, limits_.kv_budget_bytes));
+      absl::Status admitted = AdmitLocked(request.principal, bytes, grant.max_context);
+      // Resumable sessions whose edges went quiet give way to a live request.
+      while (!admitted.ok() && !absl::IsPermissionDenied(admitted) && EvictOldestDetachedLocked()) {
+        admitted = AdmitLocked(request.principal, bytes, grant.max_context);
       }
+      if (absl::IsPermissionDenied(admitted)) {
+        return absl::ResourceExhaustedError(admitted.message());
+      }
+      RETURN_IF_ERROR(admitted);
       // Reserve the slot and the memory; the cache itself is allocated outside the lock.
       kv_bytes_in_use_ += bytes;
       generation = next_generation_++;
@@ -107,7 +113,8 @@ absl::StatusOr<Worker::Opened> Worker::Open(const OpenRequest& request) {
                                                   .attached = true,
                                                   .generation = generation,
                                                   .last_active = clock_.Now(),
-                                                  .kv_bytes = bytes});
+                                                  .kv_bytes = bytes,
+                                                  .principal = request.principal});
     }
   }
   if (existing == nullptr) return Start(request, grant, generation);
@@ -223,6 +230,43 @@ int32_t Worker::EvictIdleLocked() {
   return static_cast<int32_t>(expired.size());
 }
 
+absl::Status Worker::AdmitLocked(const std::string& principal, int64_t bytes,
+                                 int32_t max_context) const {
+  const int32_t share = limits_.max_sessions_per_principal > 0 ? limits_.max_sessions_per_principal
+                                                               : limits_.max_sessions;
+  int32_t own = 0;
+  for (const auto& [id, entry] : sessions_) own += entry.principal == principal ? 1 : 0;
+  if (own >= share) {
+    // PermissionDenied marks "this principal's share": evicting others' sessions must
+    // not make room for it (the caller turns it into ResourceExhausted).
+    return absl::PermissionDeniedError(
+        absl::StrFormat("this client holds its maximum of %d sessions on the worker", share));
+  }
+  if (static_cast<int32_t>(sessions_.size()) >= limits_.max_sessions) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("the worker holds its maximum of %d sessions", limits_.max_sessions));
+  }
+  if (kv_bytes_in_use_ + bytes > limits_.kv_budget_bytes) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "a session of %d bytes (KV cache for %d positions + scratch) does not fit the "
+        "worker's memory budget: %d of %d bytes in use",
+        bytes, max_context, kv_bytes_in_use_, limits_.kv_budget_bytes));
+  }
+  return absl::OkStatus();
+}
+
+bool Worker::EvictOldestDetachedLocked() {
+  auto oldest = sessions_.end();
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    const Entry& e = it->second;
+    if (e.attached || e.session == nullptr) continue;
+    if (oldest == sessions_.end() || e.last_active < oldest->second.last_active) oldest = it;
+  }
+  if (oldest == sessions_.end()) return false;
+  EraseLocked(std::string(oldest->first));
+  return true;
+}
+
 int32_t Worker::EvictIdle() {
   absl::MutexLock lock(&mu_);
   return EvictIdleLocked();
@@ -249,7 +293,8 @@ WorkerStatus Worker::Status() const {
   return status;
 }
 
-absl::StatusOr<ProfileResult> Worker::Profile(const ProfileRequest& request) {
+absl::StatusOr<ProfileResult> Worker::Profile(const ProfileRequest& request,
+                                              const ProfileCancelled& cancelled) {
   if (!profile_mu_.TryLock()) {
     return absl::ResourceExhaustedError("another profile is running; try again later");
   }
@@ -266,7 +311,7 @@ absl::StatusOr<ProfileResult> Worker::Profile(const ProfileRequest& request) {
         absl::StrFormat("profile repetitions must be in [0, %d], got %d",
                         limits_.max_profile_repetitions, request.repetitions));
   }
-  return ProfileLayers(*model_, request, scheduler_);
+  return ProfileLayers(*model_, request, scheduler_, cancelled);
 }
 
 void Worker::BeginDrain() {

@@ -42,7 +42,10 @@ class Worker {
   };
   // Validates the hello (see open_validation.h), then resumes the session with that id
   // (keeping min(resume_position, cached) positions) or starts a new one. NotFound for an
-  // unknown id with require_cached; ResourceExhausted without room (sessions, KV budget);
+  // unknown id with require_cached; PermissionDenied if the id belongs to another
+  // principal (request.principal); ResourceExhausted without room (sessions, the
+  // principal's share, the memory budget) once detached sessions were evicted, oldest
+  // first, to make room;
   // Unavailable while draining; FailedPrecondition if the id belongs to a session with
   // another split layer.
   absl::StatusOr<Opened> Open(const OpenRequest& request);
@@ -65,7 +68,9 @@ class Worker {
 
   // Per-layer timings (see layer_profiler.h), bounded by the limits. ResourceExhausted if
   // another profile is running.
-  absl::StatusOr<ProfileResult> Profile(const ProfileRequest& request);
+  // Stops with Cancelled once `cancelled` says so.
+  absl::StatusOr<ProfileResult> Profile(const ProfileRequest& request,
+                                        const ProfileCancelled& cancelled = {});
 
   // New sessions are refused with Unavailable; existing ones keep running.
   void BeginDrain();
@@ -87,7 +92,8 @@ class Worker {
     bool attached = false;
     uint64_t generation = 0;
     absl::Time last_active;
-    int64_t kv_bytes = 0;  // reserved in kv_bytes_in_use_
+    int64_t kv_bytes = 0;   // reserved in kv_bytes_in_use_ (KV cache + scratch)
+    std::string principal;  // who opened it; only they may resume or take it over
   };
 
   Worker(std::unique_ptr<LlamaModel> model, const WorkerConfig& config, const Clock& clock);
@@ -100,6 +106,11 @@ class Worker {
   absl::Status CheckAttachedLocked(const Attachment& attachment) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int32_t EvictIdleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the detached session idle longest (to admit a new one); false if none is.
+  bool EvictOldestDetachedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Refusal of a new session for `principal` needing `bytes`, or OK if it fits.
+  absl::Status AdmitLocked(const std::string& principal, int64_t bytes, int32_t max_context) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t KvCacheBytes(int32_t split_layer, int32_t max_context) const;
 

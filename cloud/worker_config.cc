@@ -18,6 +18,7 @@ absl::Status CheckRange(const char* name, int64_t value, int64_t lo, int64_t hi)
 absl::Status WorkerLimits::Validate() const {
   for (absl::Status st : {
            CheckRange("max sessions", max_sessions, 1, 1 << 16),
+           CheckRange("max sessions per principal", max_sessions_per_principal, 0, 1 << 16),
            CheckRange("max context", max_context, 1, 1 << 24),
            CheckRange("max chunk positions", max_chunk_positions, 1, 1 << 20),
            CheckRange("max chunk bytes", max_chunk_bytes, 1, int64_t{1} << 30),

@@ -12,11 +12,15 @@
 namespace tandem::cloud {
 
 struct WorkerLimits {
-  int32_t max_sessions = 64;          // sessions held at once (attached or resumable)
+  int32_t max_sessions = 64;  // sessions held at once (attached or resumable)
+  // Sessions one principal (device) may hold at once; 0: max_sessions. Fair share between
+  // devices: one device cannot take every slot.
+  int32_t max_sessions_per_principal = 0;
   int32_t max_context = 4096;         // per-session KV cache positions (capped by the model)
   int32_t max_chunk_positions = 512;  // positions per HiddenChunk
   int64_t max_chunk_bytes = 1 << 20;  // encoded payload bytes per HiddenChunk
-  int64_t kv_budget_bytes = int64_t{1} << 30;      // all sessions' KV caches together
+  // All sessions' memory together: KV caches, scratch, logits (session_memory.h).
+  int64_t kv_budget_bytes = int64_t{1} << 30;
   absl::Duration idle_timeout = absl::Minutes(5);  // detached sessions are kept this long
   int32_t max_top_logprobs = 20;                   // alternatives per Token
   int32_t max_session_id_bytes = 128;

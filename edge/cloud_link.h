@@ -43,6 +43,7 @@ struct SessionReady {
   int32_t max_chunk_positions = 0;
   int64_t max_chunk_bytes = 0;
   std::vector<CodecKind> codecs;  // accepted in chunks
+  int32_t max_context = 0;        // positions granted (0: not said, the edge's own limit)
 };
 
 // HiddenChunk: encoded hidden states at the cut for positions

@@ -24,6 +24,7 @@ absl::StatusOr<std::unique_ptr<CloudSession>> CloudSession::Create(
 void CloudSession::Reset() {
   stream_.reset();
   runner_->Truncate(0);
+  granted_context_ = runner_->max_context();
 }
 
 SessionHello CloudSession::Hello(const std::string& session_id, const SamplingParams& sampling,
@@ -37,7 +38,7 @@ SessionHello CloudSession::Hello(const std::string& session_id, const SamplingPa
                       .codec = codec_,
                       .sampling = sampling,
                       .resume_position = std::clamp(context_size - 1, 0, positions()),
-                      .max_context = max_context()};
+                      .max_context = runner_->max_context()};
 }
 
 absl::StatusOr<int32_t> CloudSession::Attach(std::unique_ptr<CloudStream> stream,
@@ -65,6 +66,8 @@ absl::StatusOr<int32_t> CloudSession::Attach(std::unique_ptr<CloudStream> stream
     n = std::min<int64_t>(n, ready.max_chunk_bytes / row_bytes);
   }
   stream_chunk_positions_ = static_cast<int32_t>(std::max<int64_t>(n, 1));
+  granted_context_ = ready.max_context > 0 ? std::min(ready.max_context, runner_->max_context())
+                                           : runner_->max_context();
   // Positions the worker no longer holds are recomputed from their tokens.
   runner_->Truncate(ready.cached_positions);
   stream_ = std::move(stream);

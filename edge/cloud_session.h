@@ -75,7 +75,10 @@ class CloudSession {
 
   // Positions run through [0, K) and sent on the current or an earlier stream.
   int32_t positions() const { return runner_->num_cached(); }
-  int32_t max_context() const { return runner_->max_context(); }
+  // Positions a generation may reach: the edge's own limit, or what the attached worker
+  // granted if less (Ready.max_context), so that the generation ends with "length" there
+  // instead of an OUT_OF_RANGE that looks like a failed worker.
+  int32_t max_context() const { return granted_context_; }
   CodecKind codec() const { return codec_; }
 
  private:
@@ -86,7 +89,8 @@ class CloudSession {
         clock_(clock),
         codec_(codec),
         chunk_positions_(chunk_positions),
-        runner_(std::move(runner)) {}
+        runner_(std::move(runner)),
+        granted_context_(runner_->max_context()) {}
 
   const EdgeModel& model_;
   ThreadPool& pool_;
@@ -95,6 +99,7 @@ class CloudSession {
   const int32_t chunk_positions_;        // upper bound; the worker's limits may lower it
   std::unique_ptr<LayerRunner> runner_;  // layers [0, K) and their KV cache
   std::unique_ptr<CloudStream> stream_;
+  int32_t granted_context_ = 0;         // see max_context()
   int32_t stream_chunk_positions_ = 1;  // for the current stream
   std::vector<float> hidden_;           // [chunk, dim]
 };

@@ -13,6 +13,7 @@
 #include "edge/json_body.h"
 #include "edge/openai_request.h"
 #include "edge/openai_response.h"
+#include "edge/peer_socket.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 
@@ -52,10 +53,14 @@ absl::Status ApiOptions::Validate() const {
   if (http_threads < 1 || http_threads > 1024) {
     return absl::InvalidArgumentError("HTTP threads must be in [1, 1024]");
   }
-  if (queue_timeout < absl::ZeroDuration() || probe_timeout <= absl::ZeroDuration()) {
+  if (default_chat_max_tokens < 0) {
+    return absl::InvalidArgumentError("default chat max_tokens < 0");
+  }
+  if (queue_timeout < absl::ZeroDuration() || probe_timeout <= absl::ZeroDuration() ||
+      read_timeout <= absl::ZeroDuration() || keep_alive_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("API timeouts must be positive");
   }
-  return absl::OkStatus();
+  return access.Validate();
 }
 
 // A validated request, ready to generate.
@@ -69,6 +74,7 @@ struct HttpApi::Prepared {
 };
 
 struct HttpApi::StreamJob {
+  int peer_fd = -1;  // the client's socket (peer_socket.h), -1 if not found
   GenerationPool::Lease lease;
   Prepared request;
   CompletionMeta meta;
@@ -82,6 +88,7 @@ HttpApi::HttpApi(const EdgeModel& model, GenerationPool& pool, CloudLink& link, 
       clock_(clock),
       metrics_(metrics),
       options_(options),
+      guard_(options.access),
       server_(std::make_unique<httplib::Server>()) {}
 
 HttpApi::~HttpApi() { Stop(); }
@@ -92,6 +99,12 @@ absl::StatusOr<int> HttpApi::Start(const std::string& host, int port) {
   const size_t threads = static_cast<size_t>(options_.http_threads);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
+  s.set_read_timeout(std::chrono::microseconds(absl::ToInt64Microseconds(options_.read_timeout)));
+  s.set_keep_alive_timeout(std::max<time_t>(1, absl::ToInt64Seconds(options_.keep_alive_timeout)));
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return Guard(req, res) ? httplib::Server::HandlerResponse::Handled
+                           : httplib::Server::HandlerResponse::Unhandled;
+  });
   s.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
     HandleCompletion(/*chat=*/false, req, res);
   });
@@ -154,8 +167,8 @@ absl::StatusOr<HttpApi::Prepared> HttpApi::Prepare(bool chat, const std::string&
     p.generation.prompt = std::move(request.prompt);
     options = std::move(request.options);
   }
-  // Chat replies run until EOS or the context end unless limited (as OpenAI).
-  p.generation.max_tokens = options.max_tokens.value_or(chat ? -1 : options_.default_max_tokens);
+  p.generation.max_tokens = options.max_tokens.value_or(chat ? options_.default_chat_max_tokens
+                                                             : options_.default_max_tokens);
   thread_local absl::BitGen gen;
   p.generation.sampling = SamplingParams{
       .temperature = options.temperature,
@@ -184,9 +197,11 @@ void HttpApi::HandleCompletion(bool chat, const httplib::Request& req, httplib::
       .created = absl::ToUnixSeconds(clock_.Now()),
       .model = model_.name(),
       .chat = chat};
+  // Generating for a client that left only keeps a slot from the others.
+  const int peer_fd = FindPeerSocket(req.local_port, req.remote_addr, req.remote_port);
   if (prepared->stream) {
     auto job = std::make_shared<StreamJob>(
-        StreamJob{std::move(*lease), std::move(*prepared), std::move(meta)});
+        StreamJob{peer_fd, std::move(*lease), std::move(*prepared), std::move(meta)});
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider("text/event-stream",
                                      [this, job](size_t /*offset*/, httplib::DataSink& sink) {
@@ -201,7 +216,7 @@ void HttpApi::HandleCompletion(bool chat, const httplib::Request& req, httplib::
   absl::StatusOr<GenerationResult> result =
       lease->generator().Generate(prepared->generation, [&](const GeneratedToken& t) {
         out += text.Push(t.piece);
-        return !text.stopped() && !stopping_;
+        return !text.stopped() && !stopping_ && !PeerHungUp(peer_fd);
       });
   if (!result.ok()) return SendError(res, result.status());
   if (stopping_ && !text.stopped() && result->finish_reason == FinishReason::kCancelled) {
@@ -227,7 +242,7 @@ void HttpApi::RunStream(StreamJob& job, httplib::DataSink& sink) {
       job.lease.generator().Generate(job.request.generation, [&](const GeneratedToken& t) {
         const std::string out = text.Push(t.piece);
         if (!out.empty()) send(SseEvent(StreamChunkJson(meta, out, std::nullopt, false)));
-        return connected && !text.stopped() && !stopping_;
+        return connected && !text.stopped() && !stopping_ && !PeerHungUp(job.peer_fd);
       });
   if (result.ok() && stopping_ && !text.stopped() &&
       result->finish_reason == FinishReason::kCancelled) {
@@ -249,6 +264,35 @@ void HttpApi::RunStream(StreamJob& job, httplib::DataSink& sink) {
   }
   send(kSseDone);
   sink.done();
+}
+
+bool HttpApi::Guard(const httplib::Request& req, httplib::Response& res) const {
+  const bool has_origin = req.has_header("Origin");
+  const std::string origin = req.get_header_value("Origin");
+  const std::string host = req.get_header_value("Host");
+  const std::string authorization = req.get_header_value("Authorization");
+  // A browser asks before a cross-origin JSON POST (CORS preflight): answered for allowed
+  // origins, refused (no CORS headers, so the browser never sends the POST) for others.
+  const bool preflight = req.method == "OPTIONS";
+  const absl::Status allowed = guard_.Check(
+      {.host = host, .origin = origin, .has_origin = has_origin, .authorization = authorization},
+      /*needs_key=*/!preflight && req.path != "/health");
+  if (!allowed.ok()) {
+    SendError(res, allowed);
+    return true;
+  }
+  if (has_origin) {
+    res.set_header("Access-Control-Allow-Origin", origin);
+    res.set_header("Vary", "Origin");
+  }
+  if (preflight) {
+    res.status = 204;
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    res.set_header("Access-Control-Max-Age", "600");
+    return true;
+  }
+  return false;
 }
 
 void HttpApi::HandleHealth(httplib::Response& res) {

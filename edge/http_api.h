@@ -5,8 +5,9 @@
 //   GET  /v1/models             the one model this daemon serves
 //   GET  /health                200 "ok" if the cloud worker answers a probe; 200 "degraded"
 //                               if not but a fallback model can serve; else 503
-// Streaming responses are server-sent events ("data: {...}\n\n" ... "data: [DONE]\n\n").
-// Errors are OpenAI error objects: 400 bad request, 413 body too large, 429 all
+// Access: see request_guard.h (Host, Origin, optional API key). A generation stops when
+// its client disconnects. Streaming responses are server-sent events ("data: {...}\n\n" ... "data:
+// [DONE]\n\n"). Errors are OpenAI error objects: 400 bad request, 413 body too large, 429 all
 // generation slots busy, 503/504 cloud unreachable/too slow, 500 otherwise. An error after
 // streaming started is sent as a last event {"error": {...}} without [DONE].
 #pragma once
@@ -24,6 +25,7 @@
 #include "edge/edge_metrics.h"
 #include "edge/edge_model.h"
 #include "edge/generation_pool.h"
+#include "edge/request_guard.h"
 
 namespace httplib {
 class Server;
@@ -36,8 +38,19 @@ namespace tandem::edge {
 
 struct ApiOptions {
   int32_t default_max_tokens = 16;  // /v1/completions without max_tokens (as OpenAI)
+  // /v1/chat/completions without max_tokens: OpenAI runs to the context end, which lets
+  // one request hold a generation slot for minutes; bounded here.
+  int32_t default_chat_max_tokens = 512;
   int64_t max_body_bytes = 1 << 20;
-  int32_t http_threads = 8;                          // connections served at once
+  // Connections served at once. Generations are bounded separately (GenerationPool), so
+  // these threads only read requests and write answers: many, so that slow or idle
+  // clients (each holds one until the read timeout) cannot starve the others.
+  int32_t http_threads = 64;
+  // A connection that sends nothing for this long while a request is read is closed
+  // (slowloris); an idle keep-alive connection is closed after keep_alive_timeout.
+  absl::Duration read_timeout = absl::Seconds(5);
+  absl::Duration keep_alive_timeout = absl::Seconds(2);
+  AccessPolicy access;  // Host, Origin and API key checks (request_guard.h)
   absl::Duration queue_timeout = absl::Seconds(30);  // wait for a generation slot
   absl::Duration probe_timeout = absl::Seconds(2);   // /health's cloud probe
   // A fallback model serves while the cloud is away: /health then says "degraded" (200).
@@ -68,6 +81,8 @@ class HttpApi {
   void HandleHealth(httplib::Response& res);
   void RunStream(StreamJob& job, httplib::DataSink& sink);
   absl::StatusOr<Prepared> Prepare(bool chat, const std::string& body) const;
+  // Host/Origin/key checks and CORS headers; true if the request was answered here.
+  bool Guard(const httplib::Request& req, httplib::Response& res) const;
 
   const EdgeModel& model_;
   GenerationPool& pool_;
@@ -75,6 +90,7 @@ class HttpApi {
   const Clock& clock_;
   EdgeMetrics& metrics_;
   const ApiOptions options_;
+  const RequestGuard guard_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

@@ -41,6 +41,8 @@ struct Flags {
   GrpcLinkOptions link;             // target unused: one link per --cloud
   std::vector<std::string> clouds;  // HOST:PORT of each worker, in order of preference
   std::string auth_token_file;
+  bool token_over_plaintext = false;
+  std::string api_key_file;
   std::string listen = "127.0.0.1:8080";
   std::string metrics_address;
   SplitOptions split_options;
@@ -119,12 +121,21 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
         "--step-deadline-floor-ms must not be above --step-timeout-seconds");
   }
   RETURN_IF_ERROR(flags.pool.Validate());
-  RETURN_IF_ERROR(flags.api.Validate());
   RETURN_IF_ERROR(flags.sampling.Validate());
   ASSIGN_OR_RETURN(auto listen, SplitHostPort(flags.listen));
   if (!flags.auth_token_file.empty()) {
+    if (flags.link.tls.insecure && !flags.token_over_plaintext) {
+      return absl::InvalidArgumentError(
+          "--auth-token-file with --insecure would send the token in plaintext; use TLS, or "
+          "add --token-over-plaintext if the network is trusted");
+    }
     ASSIGN_OR_RETURN(flags.link.auth_token, tandem::ReadBearerToken(flags.auth_token_file));
   }
+  flags.api.access.loopback_listener = tandem::IsLoopbackHost(listen.first);
+  if (!flags.api_key_file.empty()) {
+    ASSIGN_OR_RETURN(flags.api.access.api_key, ReadApiKeyFile(flags.api_key_file));
+  }
+  RETURN_IF_ERROR(flags.api.Validate());
   if (flags.link.tls.insecure) {
     std::cerr << "tandem-edge: WARNING: --insecure: the edge-cloud link is plaintext; hidden "
                  "states and tokens can be read and altered on the network\n";
@@ -260,7 +271,22 @@ int main(int argc, char** argv) {
   app.add_option("--tls-server-name", tls.server_name, "Expected name in the worker's certificate");
   app.add_flag("--insecure", tls.insecure, "Plaintext gRPC (logs a warning)");
   app.add_option("--auth-token-file", flags.auth_token_file,
-                 "File holding this device's bearer token");
+                 "File holding this device's bearer token (needs TLS unless "
+                 "--token-over-plaintext)");
+  app.add_flag("--token-over-plaintext", flags.token_over_plaintext,
+               "With --insecure: send the bearer token anyway (trusted network only)");
+  app.add_option("--api-key-file", flags.api_key_file,
+                 "File holding the key apps must send (\"Authorization: Bearer KEY\") to the "
+                 "HTTP API; required when --listen is not a loopback address");
+  app.add_option("--allow-origin", flags.api.access.allowed_origins,
+                 "Web origin (scheme://host[:port]) whose pages may call the HTTP API, besides "
+                 "loopback origins; repeatable");
+  app.add_option("--http-threads", flags.api.http_threads,
+                 "HTTP connections served at once (generations are bounded by --slots)")
+      ->capture_default_str();
+  app.add_option("--default-chat-max-tokens", flags.api.default_chat_max_tokens,
+                 "max_tokens of chat requests that give none")
+      ->capture_default_str();
   app.add_option("-p,--prompt", flags.prompt, "One-shot mode: generate from this prompt and exit");
   app.add_option("-n,--n-predict", flags.n_predict, "One-shot mode: tokens to generate")
       ->capture_default_str();

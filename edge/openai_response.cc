@@ -91,6 +91,10 @@ int HttpStatusFor(const absl::Status& status) {
       return 400;
     case absl::StatusCode::kResourceExhausted:
       return 429;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
     case absl::StatusCode::kUnavailable:
       return 503;
     case absl::StatusCode::kDeadlineExceeded:
@@ -109,6 +113,10 @@ std::string ErrorJson(const absl::Status& status) {
       return DumpJson(Error(message, "invalid_request_error", "context_length_exceeded"));
     case absl::StatusCode::kResourceExhausted:
       return DumpJson(Error(message, "rate_limit_error", "rate_limit_exceeded"));
+    case absl::StatusCode::kUnauthenticated:
+      return DumpJson(Error(message, "authentication_error", "invalid_api_key"));
+    case absl::StatusCode::kPermissionDenied:
+      return DumpJson(Error(message, "permission_error", nullptr));
     case absl::StatusCode::kUnavailable:
       return DumpJson(Error(message, "server_error", "service_unavailable"));
     case absl::StatusCode::kDeadlineExceeded:

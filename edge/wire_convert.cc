@@ -48,7 +48,8 @@ void ChunkToProto(const HiddenChunk& chunk, pb::HiddenChunk* out) {
 SessionReady ReadyFromProto(const pb::Ready& ready) {
   SessionReady out{.cached_positions = ready.cached_positions(),
                    .max_chunk_positions = ready.max_chunk_positions(),
-                   .max_chunk_bytes = ready.max_chunk_bytes()};
+                   .max_chunk_bytes = ready.max_chunk_bytes(),
+                   .max_context = ready.max_context()};
   for (int codec : ready.codecs()) {
     if (auto kind = CodecFromProto(codec); kind.ok()) out.codecs.push_back(*kind);
   }

@@ -117,7 +117,8 @@ try:
     certs = make_certs(tmp)
     replacements = {values["--model"]: os.path.join(source_dir, "deploy/models/stories260K.gguf"),
                     values["--tls-cert"]: certs["server.pem"],
-                    values["--tls-key"]: certs["server.key"]}
+                    values["--tls-key"]: certs["server.key"],
+                    values["--tls-client-ca"]: certs["ca.pem"]}
     for flag in ("--listen", "--health-listen", "--metrics"):
         replacements[values[flag]] = "127.0.0.1:0"
     cloud, ports = run_cloud_args(cloud_binary, cmd + ["--threads", "1"], replacements, certs)

@@ -165,7 +165,12 @@ if mounts.get("models") != "/models" or not values["--model"].startswith("/model
 tls_dir = mounts.get("tls")
 if not tls_dir or "secret" not in volumes.get("tls", {}):
     fail("the TLS certificate must come from a Secret volume")
-for flag in ("--tls-cert", "--tls-key"):
+# Fail closed: the worker serves 0.0.0.0, so clients must authenticate.
+if "--tls-client-ca" not in values and "--auth-tokens-file" not in values:
+    fail("the Deployment's worker does not authenticate clients (mutual TLS or tokens)")
+if "--allow-unauthenticated" in values:
+    fail("the Deployment's worker allows unauthenticated clients")
+for flag in ("--tls-cert", "--tls-key", "--tls-client-ca"):
     if not values[flag].startswith(tls_dir + "/"):
         fail("%s=%s is not in the TLS secret's mount %s" % (flag, values[flag], tls_dir))
 print("manifests agree with each other")
@@ -193,6 +198,7 @@ try:
     replacements = {
         values["--model"]: os.path.join(source_dir, "deploy/models/stories260K.gguf"),
         values["--tls-cert"]: certs["server.pem"], values["--tls-key"]: certs["server.key"],
+        values["--tls-client-ca"]: certs["ca.pem"],
         "--threads=" + values["--threads"]: "--threads=1",
     }
     for flag in ("--listen", "--health-listen", "--metrics"):

@@ -70,11 +70,15 @@ try:
     if "LoadCredential=tls-key:/etc/tandem/tls/server.key" not in unit:
         fail("tandem-cloud.service does not load the TLS key as a credential")
     shutil.copy(certs["server.key"], os.path.join(credentials, "tls-key"))
+    edge_credentials = os.path.join(tmp, "edge-credentials")
+    os.makedirs(edge_credentials)
+    shutil.copy(certs["client.key"], os.path.join(edge_credentials, "tls-key"))
 
     env = read_env(os.path.join(source_dir, "deploy/config/tandem-cloud.env"))
     env.update(TANDEM_CLOUD_MODEL=MODEL, TANDEM_CLOUD_LISTEN="127.0.0.1:0",
                TANDEM_CLOUD_HEALTH_LISTEN="127.0.0.1:0", TANDEM_CLOUD_METRICS="127.0.0.1:0",
-               TANDEM_CLOUD_TLS_CERT=certs["server.pem"], TANDEM_CLOUD_THREADS="1")
+               TANDEM_CLOUD_TLS_CERT=certs["server.pem"], TANDEM_CLOUD_THREADS="1",
+               TANDEM_CLOUD_TLS_CLIENT_CA=certs["ca.pem"])
     argv = binary_for(expand(exec_start(os.path.join(
         source_dir, "deploy/systemd/tandem-cloud.service")), env, credentials),
         "tandem-cloud", cloud_binary)
@@ -89,9 +93,10 @@ try:
     env = read_env(os.path.join(source_dir, "deploy/config/tandem-edge.env"))
     env.update(TANDEM_EDGE_MODEL=MODEL, TANDEM_EDGE_CLOUD="127.0.0.1:%d" % port,
                TANDEM_EDGE_LISTEN="127.0.0.1:0", TANDEM_EDGE_METRICS="127.0.0.1:0",
-               TANDEM_EDGE_TLS_CA=certs["ca.pem"], TANDEM_EDGE_THREADS="1")
+               TANDEM_EDGE_TLS_CA=certs["ca.pem"], TANDEM_EDGE_TLS_CERT=certs["client.pem"],
+               TANDEM_EDGE_THREADS="1")
     argv = binary_for(expand(exec_start(os.path.join(
-        source_dir, "deploy/systemd/tandem-edge.service")), env, credentials),
+        source_dir, "deploy/systemd/tandem-edge.service")), env, edge_credentials),
         "tandem-edge", edge_binary)
     print("edge:", " ".join(argv))
     edge = Process(argv)

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cloud/idle_reaper.h"
+#include "cloud/session_memory.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/cloud/fake_clock.h"
@@ -250,9 +251,11 @@ TEST_F(WorkerTest, SessionAndMemoryLimits) {
   auto third = worker->Open(GreedyHello(*model_, 1, "c"));
   EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted) << third.status();
 
-  // KV budget: one session of 128 positions over layers [1, 5) fits, two do not.
-  const LlamaHparams& hp = model_->hparams();
-  const int64_t one = int64_t{2} * 4 * (n_layers_ - 1) * 128 * hp.kv_dim();
+  // Memory budget: one session of 128 positions over layers [1, 5) fits, two do not. A
+  // session counts its KV cache and its scratch (session_memory.h).
+  const int64_t one = SessionMemoryBytes(model_->hparams(), 1, 128, limits.max_chunk_positions,
+                                         worker->max_chunk_bytes())
+                          .total();
   WorkerLimits tight;
   tight.kv_budget_bytes = one + one / 2;
   auto small = MakeWorker(tight);
@@ -398,17 +401,19 @@ TEST_F(WorkerTest, IdleReaperEvictsInTheBackground) {
   EXPECT_EQ(worker->Status().sessions, 0);
 }
 
-TEST_F(WorkerTest, OpenEvictsExpiredSessionsToMakeRoom) {
+TEST_F(WorkerTest, OpenEvictsDetachedSessionsToMakeRoom) {
   WorkerLimits limits;
   limits.max_sessions = 1;
   limits.idle_timeout = absl::Seconds(10);
   auto worker = MakeWorker(limits);
   auto a = worker->Open(GreedyHello(*model_, 1, "a"));
   ASSERT_TRUE(a.ok());
-  worker->Detach(a->attachment);
+  // Attached: never evicted for another session.
   EXPECT_EQ(worker->Open(GreedyHello(*model_, 1, "b")).status().code(),
             absl::StatusCode::kResourceExhausted);
-  clock_.Advance(absl::Seconds(10));
+  // Detached (its edge went away or its stream was cancelled for silence): it gives way
+  // to a live request before its idle timeout.
+  worker->Detach(a->attachment);
   EXPECT_TRUE(worker->Open(GreedyHello(*model_, 1, "b")).ok());
 }
 
