@@ -99,7 +99,10 @@ absl::StatusOr<Worker::Opened> Worker::Open(const OpenRequest& request) {
       const int64_t bytes = KvCacheBytes(request.split_layer, grant.max_context);
       absl::Status admitted = AdmitLocked(request.principal, bytes, grant.max_context);
       // Resumable sessions whose edges went quiet give way to a live request.
-      while (!admitted.ok() && !absl::IsPermissionDenied(admitted) && EvictOldestDetachedLocked()) {
+      // (The principal's own when its share is used up, anyone's when the worker is full.)
+      while (!admitted.ok() &&
+             EvictOldestDetachedLocked(absl::IsPermissionDenied(admitted) ? &request.principal
+                                                                          : nullptr)) {
         admitted = AdmitLocked(request.principal, bytes, grant.max_context);
       }
       if (absl::IsPermissionDenied(admitted)) {
@@ -255,11 +258,12 @@ absl::Status Worker::AdmitLocked(const std::string& principal, int64_t bytes,
   return absl::OkStatus();
 }
 
-bool Worker::EvictOldestDetachedLocked() {
+bool Worker::EvictOldestDetachedLocked(const std::string* principal) {
   auto oldest = sessions_.end();
   for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
     const Entry& e = it->second;
     if (e.attached || e.session == nullptr) continue;
+    if (principal != nullptr && e.principal != *principal) continue;
     if (oldest == sessions_.end() || e.last_active < oldest->second.last_active) oldest = it;
   }
   if (oldest == sessions_.end()) return false;

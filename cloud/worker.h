@@ -106,8 +106,9 @@ class Worker {
   absl::Status CheckAttachedLocked(const Attachment& attachment) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int32_t EvictIdleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Drops the detached session idle longest (to admit a new one); false if none is.
-  bool EvictOldestDetachedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the detached session idle longest (to admit a new one), of `principal` only if
+  // given; false if there is none.
+  bool EvictOldestDetachedLocked(const std::string* principal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Refusal of a new session for `principal` needing `bytes`, or OK if it fits.
   absl::Status AdmitLocked(const std::string& principal, int64_t bytes, int32_t max_context) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

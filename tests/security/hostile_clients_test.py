@@ -345,9 +345,9 @@ def test_granted_context(cloud_bin, edge_bin, certs):
         fail("generation past the worker's granted context: %d %s" % (code, body))
     answer = json.loads(body)
     usage = answer["usage"]
+    # 24 positions hold the prompt and all but the last token (which is sampled, never fed).
     if answer["choices"][0]["finish_reason"] != "length" or \
-            usage["prompt_tokens"] + usage["completion_tokens"] > 24 or \
-            usage["completion_tokens"] < 24 - usage["prompt_tokens"] - 1:
+            usage["prompt_tokens"] + usage["completion_tokens"] != 24 + 1:
         fail("granted context: %r" % answer)
     print("ok: worker granted 24 positions: %d + %d tokens, finish_reason length" % (
         usage["prompt_tokens"], usage["completion_tokens"]))

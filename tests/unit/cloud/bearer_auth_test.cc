@@ -36,5 +36,21 @@ TEST(BearerTokensTest, RejectsEmptySets) {
   EXPECT_EQ(BearerTokens::FromList({""}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(BearerTokensTest, EachTokenNamesItsPrincipal) {
+  auto tokens = BearerTokens::FromFile(
+      WriteFile("named", "alpha-123 device-17\nbeta-456\tdevice-18\ngamma-789\n"));
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  EXPECT_EQ(*tokens->Authenticate("Bearer alpha-123"), "device-17");
+  EXPECT_EQ(*tokens->Authenticate("Bearer beta-456"), "device-18");
+  // Unnamed: derived from the token's digest, stable and not the token itself.
+  absl::StatusOr<std::string> unnamed = tokens->Authenticate("Bearer gamma-789");
+  ASSERT_TRUE(unnamed.ok());
+  EXPECT_EQ(unnamed->rfind("token:", 0), 0u);
+  EXPECT_EQ(unnamed->size(), 6u + 16u);
+  EXPECT_EQ(unnamed->find("gamma"), std::string::npos);
+  // The name is not part of the token.
+  EXPECT_FALSE(tokens->Authenticate("Bearer alpha-123 device-17").ok());
+}
+
 }  // namespace
 }  // namespace tandem::cloud

@@ -109,7 +109,7 @@ TEST_F(WorkerSecurityTest, MemoryBudgetCoversEverythingASessionAllocates) {
   WorkerLimits limits;
   limits.max_sessions = 64;
   limits.max_context = hp.context_length;
-  limits.max_chunk_positions = 128;
+  limits.max_chunk_positions = 256;
   const int64_t chunk_bytes = int64_t{4} * hp.dim * limits.max_chunk_positions;
   const SessionMemory one =
       SessionMemoryBytes(hp, 1, hp.context_length, limits.max_chunk_positions, chunk_bytes);
@@ -150,6 +150,21 @@ TEST_F(WorkerSecurityTest, MemoryBudgetCoversEverythingASessionAllocates) {
   std::cout << "RSS grew " << grown / 1024 << " KiB for a budget of "
             << limits.kv_budget_bytes / 1024 << " KiB (" << admitted << " sessions of "
             << one.total() / 1024 << " KiB, of which KV " << one.kv_cache_bytes / 1024 << " KiB)\n";
+}
+
+TEST_F(WorkerSecurityTest, ACancelledProfileStopsAndFreesTheProfiler) {
+  auto worker = MakeWorker({});
+  const ProfileRequest request{
+      .context_positions = 256, .prompt_chunk_positions = 64, .repetitions = 100};
+  int asked = 0;
+  // The caller goes away after the third timed run (of 5 layers x 2 x 100 + 100 head runs).
+  auto profile = worker->Profile(request, [&] { return ++asked > 3; });
+  EXPECT_EQ(profile.status().code(), absl::StatusCode::kCancelled) << profile.status();
+  EXPECT_EQ(asked, 4);
+  // The profiler is free again at once.
+  EXPECT_TRUE(
+      worker->Profile({.context_positions = 8, .prompt_chunk_positions = 4, .repetitions = 1})
+          .ok());
 }
 
 TEST(StreamDeadlinesTest, SilentStreamsAreJudgedByTheirDeadline) {
