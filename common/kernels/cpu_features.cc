@@ -8,6 +8,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 namespace tandem {
 namespace {
@@ -42,6 +46,15 @@ CpuIsa Detect() {
 }
 #endif
 
+#if defined(__aarch64__)
+// The kernel reports the CPU's features (it reads the ID registers, which user space may
+// not); the compiler's own baseline says nothing about the CPU the binary runs on.
+CpuIsa Detect() {
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  return (hwcap & HWCAP_ASIMDDP) != 0 ? CpuIsa::kNeonDotProd : CpuIsa::kNeon;
+}
+#endif
+
 constexpr CpuIsa kTopIsa = CpuIsa::kAvx512Vnni;  // a cap at the top level caps nothing
 
 CpuIsa InitialCap() {
@@ -50,8 +63,12 @@ CpuIsa InitialCap() {
   CpuIsa isa;
   if (!ParseCpuIsa(env, &isa)) {
     // Once, at the first kernel call; a typo must not silently benchmark the wrong kernels.
+#if defined(__aarch64__)
+    std::fprintf(stderr, "warning: ignoring unknown TANDEM_CPU=%s (neon, dotprod)\n", env);
+#else
     std::fprintf(stderr, "warning: ignoring unknown TANDEM_CPU=%s (avx2, avxvnni, avx512vnni)\n",
                  env);
+#endif
     return kTopIsa;
   }
   return isa;
@@ -75,7 +92,7 @@ bool CpuHasAvx2Fma() {
 }
 
 CpuIsa DetectedCpuIsa() {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
   static const CpuIsa isa = Detect();
   return isa;
 #else
@@ -92,6 +109,16 @@ CpuIsa KernelCpuIsa() {
 CpuIsa SetCpuIsaCap(CpuIsa cap) { return Cap().exchange(cap, std::memory_order_relaxed); }
 
 bool ParseCpuIsa(const char* name, CpuIsa* isa) {
+#if defined(__aarch64__)
+  if (std::strcmp(name, "neon") == 0) {
+    *isa = CpuIsa::kNeon;
+  } else if (std::strcmp(name, "dotprod") == 0) {
+    *isa = CpuIsa::kNeonDotProd;
+  } else {
+    return false;
+  }
+  return true;
+#else
   if (std::strcmp(name, "avx2") == 0) {
     *isa = CpuIsa::kAvx2;
   } else if (std::strcmp(name, "avxvnni") == 0) {
@@ -102,11 +129,12 @@ bool ParseCpuIsa(const char* name, CpuIsa* isa) {
     return false;
   }
   return true;
+#endif
 }
 
 const char* KernelSetName() {
-#if defined(__ARM_NEON)
-  return "neon";
+#if defined(__aarch64__)
+  return KernelCpuIsa() == CpuIsa::kNeonDotProd ? "neon-dotprod" : "neon";
 #else
   if (!CpuHasAvx2Fma()) return "scalar";
   switch (KernelCpuIsa()) {

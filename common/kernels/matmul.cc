@@ -8,7 +8,7 @@ namespace tandem {
 
 void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
   if (n <= 0 || w.rows <= 0) return;
-#if defined(__ARM_NEON)
+#if defined(__aarch64__)
   matmul_internal::neon::MatMul(w, x, n, y, pool);
 #elif defined(TANDEM_HAVE_AVX2_KERNELS)
   if (CpuHasAvx2Fma()) {

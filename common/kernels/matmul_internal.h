@@ -44,7 +44,17 @@ void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& 
 }  // namespace avx512
 
 namespace neon {
+// Same contract as tandem::MatMul (aarch64); picks the dotprod rows at run time.
 void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out);
+
+namespace dotprod {
+// y[t * w.rows + r] for rows [r0, r1) and all n tokens of a Q8_0 / Q4_0 matrix (rows
+// row_bytes apart) against the Q8_0 activations xq [n, cols / 32]; fp16 is
+// Fp16ToFp32Table(). Only call when KernelCpuIsa() is kNeonDotProd.
+void QuantizedRows(const WeightView& w, size_t row_bytes, const BlockQ8_0* xq, int64_t n,
+                   int64_t r0, int64_t r1, const float* fp16, float* y);
+}  // namespace dotprod
 }  // namespace neon
 
 }  // namespace tandem::matmul_internal

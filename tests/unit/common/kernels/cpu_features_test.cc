@@ -7,6 +7,29 @@
 namespace tandem {
 namespace {
 
+#if defined(__aarch64__)
+TEST(CpuFeaturesTest, ParsesKernelLevelNames) {
+  CpuIsa isa = CpuIsa::kNeonDotProd;
+  ASSERT_TRUE(ParseCpuIsa("neon", &isa));
+  EXPECT_EQ(isa, CpuIsa::kNeon);
+  ASSERT_TRUE(ParseCpuIsa("dotprod", &isa));
+  EXPECT_EQ(isa, CpuIsa::kNeonDotProd);
+  EXPECT_FALSE(ParseCpuIsa("avx2", &isa));  // another architecture's level
+  EXPECT_FALSE(ParseCpuIsa("", &isa));
+}
+
+TEST(CpuFeaturesTest, CapLowersTheKernelLevelAndRestores) {
+  const CpuIsa before = KernelCpuIsa();
+  const CpuIsa previous = SetCpuIsaCap(CpuIsa::kNeon);
+  EXPECT_EQ(KernelCpuIsa(), CpuIsa::kNeon);
+  EXPECT_STREQ(KernelSetName(), "neon");
+  SetCpuIsaCap(CpuIsa::kNeonDotProd);
+  EXPECT_EQ(KernelCpuIsa(), DetectedCpuIsa());
+  EXPECT_STREQ(KernelSetName(), DetectedCpuIsa() == CpuIsa::kNeonDotProd ? "neon-dotprod" : "neon");
+  SetCpuIsaCap(previous);
+  EXPECT_EQ(KernelCpuIsa(), before);
+}
+#else
 TEST(CpuFeaturesTest, ParsesKernelLevelNames) {
   CpuIsa isa = CpuIsa::kAvx2;
   ASSERT_TRUE(ParseCpuIsa("avx512vnni", &isa));
@@ -18,6 +41,7 @@ TEST(CpuFeaturesTest, ParsesKernelLevelNames) {
   EXPECT_FALSE(ParseCpuIsa("avx512", &isa));
   EXPECT_FALSE(ParseCpuIsa("", &isa));
 }
+#endif
 
 #if defined(__x86_64__)
 // cpuid/XGETBV detection agrees with the compiler runtime's view of the same bits.

@@ -1,5 +1,6 @@
 #include "common/kernels/matmul.h"
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -97,6 +98,7 @@ TEST(MatMulRefTest, QuantizedActivationsAreCloseToInput) {
   EXPECT_LT(Nmse(back, x), 1e-4);
 }
 
+#if defined(__x86_64__)
 TEST(MatMulAvx2Test, ActivationQuantizerBitIdenticalToScalar) {
   if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
   for (uint32_t seed = 1; seed <= 30; ++seed) {
@@ -116,6 +118,7 @@ TEST(MatMulAvx2Test, ActivationQuantizerBitIdenticalToScalar) {
     EXPECT_EQ(a[0].qs[2], -4);
   }
 }
+#endif
 
 // MatMul (fastest kernels, 2 threads) against the scalar reference over many shapes,
 // including row counts and token counts that are not multiples of the tile sizes.
@@ -234,6 +237,7 @@ class ScopedCpuIsaCap {
   CpuIsa previous_;
 };
 
+#if defined(__x86_64__)
 // The kernels of each x86 level above AVX2, on the CPUs that have it: the int dot products
 // are exact and the float steps the same, so the output is bit-identical to the AVX2
 // kernels' (which the tests above check against the scalar reference), and close to the
@@ -283,6 +287,73 @@ INSTANTIATE_TEST_SUITE_P(X86Levels, MatMulIsaTest,
                                                    : "avxvnni";
                            return std::string(level) + "_" + TypeName(std::get<1>(info.param));
                          });
+#endif
+
+#if defined(__aarch64__)
+TEST(MatMulNeonTest, ActivationQuantizerBitIdenticalToScalar) {
+  for (uint32_t seed = 1; seed <= 30; ++seed) {
+    const int64_t cols = 32 * 40;
+    std::vector<float> x = RandomFloats(cols, seed, 0.01f * seed);
+    x[0] = 127.0f;  // exact ties after scaling: this block's amax 127 gives id 1
+    x[1] = 2.5f;
+    x[2] = -3.5f;
+    x[3] = 0.5f;
+    for (int j = 32; j < 64; ++j) x[j] = 0.0f;  // an all-zero block
+    x[70] = std::nanf("");                      // max ignores NaN, as std::fmax does
+    std::vector<BlockQ8_0> a(cols / 32), b(cols / 32);
+    matmul_internal::QuantizeActivationRow(x.data(), cols, a.data());
+    matmul_internal::neon::QuantizeActivationRow(x.data(), cols, b.data());
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), 2 * sizeof(BlockQ8_0)), 0) << seed;
+    // The NaN's own quant is implementation-defined; compare the other blocks.
+    ASSERT_EQ(a[2].d, b[2].d) << seed;
+    ASSERT_EQ(std::memcmp(a.data() + 3, b.data() + 3, (a.size() - 3) * sizeof(BlockQ8_0)), 0)
+        << seed;
+    EXPECT_EQ(a[0].qs[1], 2);  // half to even
+    EXPECT_EQ(a[0].qs[2], -4);
+  }
+}
+
+// The aarch64 kernel levels this CPU has (ARMv8.0 NEON everywhere; sdot where the kernel
+// reports HWCAP_ASIMDDP): quantized products are bit-identical to the scalar reference
+// (exact int block sums, the reference's float steps), for every token count, so decode
+// (n == 1) and prompt rows (n > 1) agree bit for bit too.
+class MatMulNeonLevelTest : public ::testing::TestWithParam<std::tuple<CpuIsa, GgmlType>> {};
+
+TEST_P(MatMulNeonLevelTest, QuantizedBitIdenticalToReference) {
+  const auto [isa, type] = GetParam();
+  if (static_cast<int>(DetectedCpuIsa()) < static_cast<int>(isa)) {
+    GTEST_SKIP() << "CPU lacks this kernel level (qemu: -cpu cortex-a76 or max has dotprod)";
+  }
+  ScopedCpuIsaCap cap(isa);
+  ASSERT_EQ(KernelCpuIsa(), isa);
+  ThreadPool pool(2);
+  uint32_t seed = 700;
+  for (int64_t rows : {1, 5, 16, 67}) {
+    for (int64_t cols : {32, 96, 512}) {
+      for (int64_t n : {1, 2, 7, 17}) {
+        ++seed;
+        TestWeights w = MakeWeights(type, rows, cols, seed);
+        std::vector<float> x = RandomFloats(n * cols, seed + 1000);
+        x[0] = 300.0f;  // an outlier channel: full-range int8 activations
+        std::vector<float> got(n * rows, -1.0f), want(n * rows, -2.0f);
+        MatMul(w.view, x.data(), n, got.data(), pool);
+        ref::MatMul(w.view, x.data(), n, want.data());
+        ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+            << TypeName(type) << " rows=" << rows << " cols=" << cols << " n=" << n;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Aarch64Levels, MatMulNeonLevelTest,
+                         ::testing::Combine(::testing::Values(CpuIsa::kNeon, CpuIsa::kNeonDotProd),
+                                            ::testing::Values(GgmlType::kQ8_0, GgmlType::kQ4_0)),
+                         [](const ::testing::TestParamInfo<std::tuple<CpuIsa, GgmlType>>& info) {
+                           const char* level =
+                               std::get<0>(info.param) == CpuIsa::kNeonDotProd ? "dotprod" : "neon";
+                           return std::string(level) + "_" + TypeName(std::get<1>(info.param));
+                         });
+#endif
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatMulVsRefTest,
                          ::testing::Values(GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0,
