@@ -41,7 +41,7 @@ done
 # Depends names a package for each library the binaries need (not libc alone).
 depends=$(dpkg-deb --field "$deb" Depends)
 echo "Depends: $depends"
-for lib in libgrpc++ libprotobuf libabsl libssl libprometheus-cpp-pull libcpp-httplib; do
+for lib in libgrpc++ libprotobuf libabsl libprometheus-cpp-pull libcpp-httplib; do
   grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib"
 done
 echo "PASS"
