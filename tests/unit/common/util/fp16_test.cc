@@ -1,6 +1,10 @@
 #include "common/util/fp16.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 
 #include <cmath>
 #include <cstdint>
@@ -71,12 +75,24 @@ TEST(Fp16Test, KnownValues) {
   EXPECT_TRUE(std::signbit(Fp16ToFp32(0x8000)));
 }
 
+#if defined(__x86_64__)
 __attribute__((target("f16c"))) uint16_t HardwareFp32ToFp16(float f) {
   return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
 }
+bool HaveHardwareFp16() { return __builtin_cpu_supports("f16c"); }
+#elif defined(__aarch64__)
+// fcvtn (ARMv8.0): round to nearest even in the default FPCR mode.
+uint16_t HardwareFp32ToFp16(float f) {
+  return vget_lane_u16(vreinterpret_u16_f16(vcvt_f16_f32(vdupq_n_f32(f))), 0);
+}
+bool HaveHardwareFp16() { return true; }
+#else
+uint16_t HardwareFp32ToFp16(float) { return 0; }
+bool HaveHardwareFp16() { return false; }
+#endif
 
 TEST(Fp16Test, MatchesF16cOnRandomFloats) {
-  if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "no F16C";
+  if (!HaveHardwareFp16()) GTEST_SKIP() << "no hardware half conversion (F16C / fcvtn)";
   std::mt19937 rng(7);
   // Random bit patterns cover every exponent; the narrow ranges hit the subnormal and
   // overflow edges densely.
