@@ -47,30 +47,47 @@ void RmsNorm(const float* x, const float* weight, int64_t n, int64_t dim, float 
   }
 }
 
-void RopeNormal(float* x, int64_t n, int n_heads, int head_dim, int64_t pos0, float freq_base) {
+void Rope(float* x, int64_t n, int n_heads, int head_dim, int64_t pos0, const RopeParams& params) {
   // theta_i = pos * freq_base^(-2i/head_dim), built by repeated multiplication like
   // llama.cpp's rope cache so the angles match it bit for bit.
-  const float theta_scale = std::pow(freq_base, -2.0f / head_dim);
+  const float theta_scale = std::pow(params.freq_base, -2.0f / head_dim);
+  const int half = head_dim / 2;
   thread_local std::vector<float> cos_sin;
   cos_sin.resize(head_dim);
   for (int64_t r = 0; r < n; ++r) {
     float theta = static_cast<float>(pos0 + r);
-    for (int i = 0; i < head_dim / 2; ++i) {
-      cos_sin[2 * i] = std::cos(theta);
-      cos_sin[2 * i + 1] = std::sin(theta);
+    for (int i = 0; i < half; ++i) {
+      const float t = params.freq_factors != nullptr ? theta / params.freq_factors[i] : theta;
+      cos_sin[2 * i] = std::cos(t);
+      cos_sin[2 * i + 1] = std::sin(t);
       theta *= theta_scale;
     }
+    // Element pair i of a head: (2i, 2i+1) in normal mode, (i, i + half) in neox mode.
+    const int stride = params.neox ? 1 : 2;
+    const int partner = params.neox ? half : 1;
     float* row = x + r * n_heads * head_dim;  // [n_heads, head_dim]
     for (int h = 0; h < n_heads; ++h) {
       float* v = row + h * head_dim;
-      for (int i = 0; i < head_dim / 2; ++i) {
+      for (int i = 0; i < half; ++i) {
         const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
-        const float x0 = v[2 * i], x1 = v[2 * i + 1];
-        v[2 * i] = x0 * c - x1 * s;
-        v[2 * i + 1] = x0 * s + x1 * c;
+        float* a = v + i * stride;
+        const float x0 = a[0], x1 = a[partner];
+        a[0] = x0 * c - x1 * s;
+        a[partner] = x0 * s + x1 * c;
       }
     }
   }
+}
+
+void AddBias(float* x, const float* bias, int64_t n, int64_t dim) {
+  for (int64_t r = 0; r < n; ++r) {
+    float* row = x + r * dim;
+    for (int64_t i = 0; i < dim; ++i) row[i] += bias[i];
+  }
+}
+
+void RopeNormal(float* x, int64_t n, int n_heads, int head_dim, int64_t pos0, float freq_base) {
+  Rope(x, n, n_heads, head_dim, pos0, {.freq_base = freq_base});
 }
 
 void Attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int n_heads,

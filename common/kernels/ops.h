@@ -10,8 +10,22 @@ namespace tandem {
 // out[n, dim] = x / rms(x) * weight, per row; rms over dim with eps inside the sqrt.
 void RmsNorm(const float* x, const float* weight, int64_t n, int64_t dim, float eps, float* out);
 
-// Rotary embedding, llama.cpp "normal" mode: rotates adjacent pairs (2i, 2i+1) of each
-// head by pos * freq_base^(-2i/head_dim). x: [n, n_heads, head_dim], row r at pos0 + r.
+// How a model rotates q and k (llama.cpp's rope types).
+struct RopeParams {
+  float freq_base = 10000.0f;
+  // false: llama.cpp "normal" mode, pairs (2i, 2i+1) (llama GGUFs, whose converter permuted
+  // Q/K); true: "neox" mode, pairs (i, i + head_dim/2) (Qwen and other HF-layout models).
+  bool neox = false;
+  // Llama 3 rope scaling (rope_freqs.weight): pair i's angle is divided by
+  // freq_factors[i]; [head_dim / 2], or nullptr for none.
+  const float* freq_factors = nullptr;
+};
+
+// Rotary embedding of each head of x: [n, n_heads, head_dim], row r at position pos0 + r.
+// Pair i rotates by pos * freq_base^(-2i/head_dim) / freq_factors[i], as llama.cpp does.
+void Rope(float* x, int64_t n, int n_heads, int head_dim, int64_t pos0, const RopeParams& params);
+
+// Rope in "normal" mode without frequency factors.
 void RopeNormal(float* x, int64_t n, int n_heads, int head_dim, int64_t pos0, float freq_base);
 
 // Causal grouped-query attention for n query positions starting at pos0.
@@ -23,6 +37,9 @@ void Attention(const float* q, const float* k, const float* v, int64_t n, int64_
 
 // gate[i] = silu(gate[i]) * up[i] for i < count (SwiGLU).
 void SiluMul(float* gate, const float* up, int64_t count);
+
+// x[r, i] += bias[i] for each of the n rows of x: [n, dim].
+void AddBias(float* x, const float* bias, int64_t n, int64_t dim);
 
 // x[i] += y[i].
 void AddInPlace(float* x, const float* y, int64_t count);

@@ -35,8 +35,8 @@ void LayerRunner::EnsureScratch(int32_t n) {
   const size_t rows = static_cast<size_t>(n);
   if (xb_.size() >= rows * hp.dim) return;
   xb_.resize(rows * hp.dim);
-  q_.resize(rows * hp.dim);
-  att_.resize(rows * hp.dim);
+  q_.resize(rows * hp.q_dim());
+  att_.resize(rows * hp.q_dim());
   k_.resize(rows * hp.kv_dim());
   v_.resize(rows * hp.kv_dim());
   gate_.resize(rows * hp.ffn_dim);
@@ -64,22 +64,35 @@ absl::Status LayerRunner::Forward(absl::Span<float> hidden, int32_t n, int32_t p
   }
   Truncate(pos);
   EnsureScratch(n);
-  const int64_t dim = hp.dim, kv_dim = hp.kv_dim(), ffn = hp.ffn_dim;
+  const int64_t dim = hp.dim, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), ffn = hp.ffn_dim;
+  const RopeParams rope{.freq_base = hp.rope_freq_base,
+                        .neox = hp.arch.neox_rope,
+                        .freq_factors = model_.rope_freqs()};
   float* x = hidden.data();  // [n, dim], the residual stream
 
   for (int32_t l = begin_; l < end_; ++l) {
     const LayerWeights& w = model_.layer(l);
     const int32_t local = l - begin_;
 
-    // Attention block: xb = norm(x); q, k, v = xb Wq, xb Wk, xb Wv.
+    // Attention block: xb = norm(x); q, k, v = xb Wq (+ bq), xb Wk (+ bk), xb Wv (+ bv).
     RmsNorm(x, w.attn_norm, n, dim, hp.rms_eps, xb_.data());  // [n, dim]
-    MatMul(w.wq, xb_.data(), n, q_.data(), pool);             // [n, dim]
+    MatMul(w.wq, xb_.data(), n, q_.data(), pool);             // [n, q_dim]
     MatMul(w.wk, xb_.data(), n, k_.data(), pool);             // [n, kv_dim]
     MatMul(w.wv, xb_.data(), n, v_.data(), pool);             // [n, kv_dim]
+    if (w.bq != nullptr) {
+      AddBias(q_.data(), w.bq, n, q_dim);
+      AddBias(k_.data(), w.bk, n, kv_dim);
+      AddBias(v_.data(), w.bv, n, kv_dim);
+    }
+    // Qwen3: RMSNorm of each q and k head (in place; rows of head_dim).
+    if (w.q_norm != nullptr) {
+      RmsNorm(q_.data(), w.q_norm, n * hp.n_heads, hp.head_dim, hp.rms_eps, q_.data());
+      RmsNorm(k_.data(), w.k_norm, n * hp.n_kv_heads, hp.head_dim, hp.rms_eps, k_.data());
+    }
 
     // Rotate q and k by their positions, then append k and v to the cache.
-    RopeNormal(q_.data(), n, hp.n_heads, hp.head_dim, pos, hp.rope_freq_base);
-    RopeNormal(k_.data(), n, hp.n_kv_heads, hp.head_dim, pos, hp.rope_freq_base);
+    Rope(q_.data(), n, hp.n_heads, hp.head_dim, pos, rope);
+    Rope(k_.data(), n, hp.n_kv_heads, hp.head_dim, pos, rope);
     float* k_cache = cache_.keys(local);    // [max_context, kv_dim]
     float* v_cache = cache_.values(local);  // [max_context, kv_dim]
     std::memcpy(k_cache + static_cast<size_t>(pos) * kv_dim, k_.data(), sizeof(float) * n * kv_dim);
@@ -87,7 +100,7 @@ absl::Status LayerRunner::Forward(absl::Span<float> hidden, int32_t n, int32_t p
 
     // att = softmax(q k^T / sqrt(head_dim)) v over positions [0, pos + i], per head.
     Attention(q_.data(), k_cache, v_cache, n, pos, hp.n_heads, hp.n_kv_heads, hp.head_dim,
-              att_.data(), pool);  // [n, dim]
+              att_.data(), pool);  // [n, q_dim]
 
     // x += att Wo.
     MatMul(w.wo, att_.data(), n, xb_.data(), pool);  // [n, dim]

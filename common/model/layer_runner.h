@@ -42,7 +42,7 @@ class LayerRunner {
   const LlamaModel& model_;
   int32_t begin_, end_;
   KvCache cache_;
-  // Per-call scratch, grown on demand: [n, dim], [n, dim], [n, kv_dim] x2, [n, ffn_dim] x2.
+  // Per-call scratch, grown on demand: [n, dim], [n, q_dim] x2, [n, kv_dim] x2, [n, ffn_dim] x2.
   std::vector<float> xb_, q_, k_, v_, att_, gate_, up_;
 };
 

@@ -1,5 +1,6 @@
 #include "common/model/llama_model.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -7,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/model/shard_info.h"
 #include "common/util/status_macros.h"
+#include "common/util/string_view_compat.h"
 
 namespace tandem {
 namespace {
@@ -20,39 +22,67 @@ absl::StatusOr<int32_t> GetPositive(const GgufFile& f, std::string_view key) {
   return static_cast<int32_t>(v);
 }
 
+// Llama 3.1 and later (rope base 500000, context beyond Llama 3's 8192) scale RoPE by the
+// factors in rope_freqs.weight; without them every position's angles are wrong.
+bool NeedsRopeFreqs(const LlamaHparams& hp) {
+  return hp.arch.arch == Architecture::kLlama && hp.rope_freq_base == 500000.0f &&
+         hp.context_length > 8192;
+}
+
 absl::StatusOr<LlamaHparams> ReadHparams(const GgufFile& f) {
   ASSIGN_OR_RETURN(std::string arch, f.GetString("general.architecture"));
-  if (arch != "llama") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unsupported architecture '", arch, "' (only 'llama' is supported)"));
-  }
   LlamaHparams hp;
-  ASSIGN_OR_RETURN(hp.dim, GetPositive(f, "llama.embedding_length"));
-  ASSIGN_OR_RETURN(hp.ffn_dim, GetPositive(f, "llama.feed_forward_length"));
-  ASSIGN_OR_RETURN(hp.n_layers, GetPositive(f, "llama.block_count"));
-  ASSIGN_OR_RETURN(hp.n_heads, GetPositive(f, "llama.attention.head_count"));
+  ASSIGN_OR_RETURN(hp.arch, ArchitectureByName(arch));
+  // Every hyperparameter key is prefixed by the architecture's name.
+  auto key = [&arch](std::string_view suffix) { return absl::StrCat(arch, ".", AbslView(suffix)); };
+  ASSIGN_OR_RETURN(hp.dim, GetPositive(f, key("embedding_length")));
+  ASSIGN_OR_RETURN(hp.ffn_dim, GetPositive(f, key("feed_forward_length")));
+  ASSIGN_OR_RETURN(hp.n_layers, GetPositive(f, key("block_count")));
+  ASSIGN_OR_RETURN(hp.n_heads, GetPositive(f, key("attention.head_count")));
   hp.n_kv_heads = hp.n_heads;
-  if (f.Find("llama.attention.head_count_kv") != nullptr) {
-    ASSIGN_OR_RETURN(hp.n_kv_heads, GetPositive(f, "llama.attention.head_count_kv"));
+  if (f.Find(key("attention.head_count_kv")) != nullptr) {
+    ASSIGN_OR_RETURN(hp.n_kv_heads, GetPositive(f, key("attention.head_count_kv")));
   }
-  ASSIGN_OR_RETURN(hp.context_length, GetPositive(f, "llama.context_length"));
-  if (f.Find("llama.attention.layer_norm_rms_epsilon") != nullptr) {
-    ASSIGN_OR_RETURN(double eps, f.GetFloat("llama.attention.layer_norm_rms_epsilon"));
+  ASSIGN_OR_RETURN(hp.context_length, GetPositive(f, key("context_length")));
+  if (f.Find(key("attention.layer_norm_rms_epsilon")) != nullptr) {
+    ASSIGN_OR_RETURN(double eps, f.GetFloat(key("attention.layer_norm_rms_epsilon")));
     hp.rms_eps = static_cast<float>(eps);
   }
-  if (f.Find("llama.rope.freq_base") != nullptr) {
-    ASSIGN_OR_RETURN(double base, f.GetFloat("llama.rope.freq_base"));
+  if (f.Find(key("rope.freq_base")) != nullptr) {
+    ASSIGN_OR_RETURN(double base, f.GetFloat(key("rope.freq_base")));
     hp.rope_freq_base = static_cast<float>(base);
   }
-  if (hp.dim % hp.n_heads != 0 || hp.n_heads % hp.n_kv_heads != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("inconsistent head counts: dim %d, heads %d, kv heads %d", hp.dim,
-                        hp.n_heads, hp.n_kv_heads));
+  if (hp.n_heads % hp.n_kv_heads != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "inconsistent head counts: heads %d, kv heads %d", hp.n_heads, hp.n_kv_heads));
   }
-  hp.head_dim = hp.dim / hp.n_heads;
+  // The head size: key_length where given (Qwen3: 128 with dim 1024 and 16 heads), else
+  // dim / heads.
+  if (f.Find(key("attention.key_length")) != nullptr) {
+    ASSIGN_OR_RETURN(hp.head_dim, GetPositive(f, key("attention.key_length")));
+  } else if (hp.dim % hp.n_heads == 0) {
+    hp.head_dim = hp.dim / hp.n_heads;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("dim %d is not a multiple of the %d heads and %s is not given", hp.dim,
+                        hp.n_heads, key("attention.key_length")));
+  }
+  for (const char* other : {"attention.value_length", "rope.dimension_count"}) {
+    if (f.Find(key(other)) == nullptr) continue;
+    ASSIGN_OR_RETURN(int32_t v, GetPositive(f, key(other)));
+    if (v != hp.head_dim) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s = %d differs from the head dimension %d, which is not supported",
+                          key(other), v, hp.head_dim));
+    }
+  }
   if (hp.head_dim % 2 != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("head dimension ", hp.head_dim, " must be even for RoPE"));
+  }
+  if (auto scaling = f.GetString(key("rope.scaling.type")); scaling.ok() && *scaling != "none") {
+    return absl::InvalidArgumentError(absl::StrCat(key("rope.scaling.type"), " '", *scaling,
+                                                   "' is not supported (only llama3 rope_freqs)"));
   }
   if (!(hp.rms_eps > 0) || !(hp.rope_freq_base > 0)) {
     return absl::InvalidArgumentError("rms epsilon and rope freq base must be positive");
@@ -86,11 +116,12 @@ absl::StatusOr<WeightView> Matrix(const GgufFile& f, const std::string& name, in
   return WeightView{t->type, rows, cols, t->data.data()};
 }
 
-// Norm weights are always F32 in llama GGUF files; they are tiny, so nothing else is needed.
+// Norm weights and biases are always F32 in llama.cpp's GGUF files; they are tiny, so
+// nothing else is needed.
 absl::StatusOr<const float*> Vector(const GgufFile& f, const std::string& name, int64_t n) {
   ASSIGN_OR_RETURN(const GgufTensorInfo* t, Expect(f, name, {n}));
   if (t->type != GgmlType::kF32) {
-    return absl::InvalidArgumentError(absl::StrCat("norm tensor ", name, " must be f32"));
+    return absl::InvalidArgumentError(absl::StrCat("vector tensor ", name, " must be f32"));
   }
   if (reinterpret_cast<uintptr_t>(t->data.data()) % alignof(float) != 0) {
     return absl::InvalidArgumentError(absl::StrCat("tensor ", name, " is misaligned"));
@@ -125,7 +156,8 @@ std::string ModelIdentity(const GgufFile& f, const LlamaHparams& hp) {
   }
   std::string name = "model";
   if (auto n = f.GetString("general.name"); n.ok()) name = *n;
-  return absl::StrFormat("%s/llama-%dL-%dd-%dv/%016x", name, hp.n_layers, hp.dim, hp.n_vocab, h);
+  return absl::StrFormat("%s/%s-%dL-%dd-%dv/%016x", name, hp.arch.name, hp.n_layers, hp.dim,
+                         hp.n_vocab, h);
 }
 
 absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& path,
@@ -165,20 +197,60 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& 
   model->layer_begin_ = begin;
   model->layer_end_ = end;
 
-  const int64_t dim = hp.dim, kv_dim = hp.kv_dim(), ffn = hp.ffn_dim;
+  const ArchitectureTraits& arch = hp.arch;
+  const int64_t dim = hp.dim, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), ffn = hp.ffn_dim;
   for (int32_t i = begin; i < end; ++i) {
     const std::string p = absl::StrCat("blk.", i, ".");
     LayerWeights w;
     ASSIGN_OR_RETURN(w.attn_norm, Vector(f, p + "attn_norm.weight", dim));
-    ASSIGN_OR_RETURN(w.wq, Matrix(f, p + "attn_q.weight", dim, dim));
+    ASSIGN_OR_RETURN(w.wq, Matrix(f, p + "attn_q.weight", q_dim, dim));
     ASSIGN_OR_RETURN(w.wk, Matrix(f, p + "attn_k.weight", kv_dim, dim));
     ASSIGN_OR_RETURN(w.wv, Matrix(f, p + "attn_v.weight", kv_dim, dim));
-    ASSIGN_OR_RETURN(w.wo, Matrix(f, p + "attn_output.weight", dim, dim));
+    if (arch.qkv_bias_allowed) {
+      const bool present = f.FindTensor(p + "attn_q.bias") != nullptr;
+      if (present || arch.qkv_bias_required) {
+        auto bias = [&](const char* which, int64_t n) -> absl::StatusOr<const float*> {
+          const std::string name = absl::StrCat(p, which, ".bias");
+          if (f.FindTensor(name) == nullptr) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "missing tensor ", name, " (", AbslView(arch.name), " models have Q/K/V biases)"));
+          }
+          return Vector(f, name, n);
+        };
+        ASSIGN_OR_RETURN(w.bq, bias("attn_q", q_dim));
+        ASSIGN_OR_RETURN(w.bk, bias("attn_k", kv_dim));
+        ASSIGN_OR_RETURN(w.bv, bias("attn_v", kv_dim));
+      }
+    }
+    if (arch.qk_norm) {
+      ASSIGN_OR_RETURN(w.q_norm, Vector(f, p + "attn_q_norm.weight", hp.head_dim));
+      ASSIGN_OR_RETURN(w.k_norm, Vector(f, p + "attn_k_norm.weight", hp.head_dim));
+    }
+    ASSIGN_OR_RETURN(w.wo, Matrix(f, p + "attn_output.weight", dim, q_dim));
     ASSIGN_OR_RETURN(w.ffn_norm, Vector(f, p + "ffn_norm.weight", dim));
     ASSIGN_OR_RETURN(w.w_gate, Matrix(f, p + "ffn_gate.weight", ffn, dim));
     ASSIGN_OR_RETURN(w.w_up, Matrix(f, p + "ffn_up.weight", ffn, dim));
     ASSIGN_OR_RETURN(w.w_down, Matrix(f, p + "ffn_down.weight", dim, ffn));
     model->layers_.push_back(w);
+  }
+  // Llama 3 rope scaling: one [head_dim / 2] vector for all layers, needed by every part
+  // that runs layers.
+  if (begin < end) {
+    if (arch.rope_freqs_allowed && f.FindTensor("rope_freqs.weight") != nullptr) {
+      ASSIGN_OR_RETURN(model->rope_freqs_, Vector(f, "rope_freqs.weight", hp.head_dim / 2));
+      for (int i = 0; i < hp.head_dim / 2; ++i) {
+        if (!(model->rope_freqs_[i] > 0) || !std::isfinite(model->rope_freqs_[i])) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("rope_freqs.weight[", i, "] is not a positive finite number"));
+        }
+      }
+    } else if (NeedsRopeFreqs(hp)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "missing tensor rope_freqs.weight: a llama model with rope base %g and context %d "
+          "(Llama 3.1 or later) needs its llama3 rope scaling factors; reconvert the model "
+          "with llama.cpp's convert_hf_to_gguf.py",
+          hp.rope_freq_base, hp.context_length));
+    }
   }
   if (embedding) {
     ASSIGN_OR_RETURN(model->token_embd_, Matrix(f, "token_embd.weight", hp.n_vocab, dim));
@@ -186,9 +258,10 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& 
   }
   if (head) {
     ASSIGN_OR_RETURN(model->output_norm_, Vector(f, "output_norm.weight", dim));
-    // Models with tied embeddings have no output.weight: the head reuses token_embd.
-    const char* head_name =
-        f.FindTensor("output.weight") != nullptr ? "output.weight" : "token_embd.weight";
+    // Models with tied embeddings have no output.weight: the head reuses token_embd's
+    // (mapped or copied) bytes, so the matrix is in memory once.
+    model->tied_head_ = f.FindTensor("output.weight") == nullptr;
+    const char* head_name = model->tied_head_ ? "token_embd.weight" : "output.weight";
     ASSIGN_OR_RETURN(model->output_, Matrix(f, head_name, hp.n_vocab, dim));
     model->has_head_ = true;
   }

@@ -64,6 +64,92 @@ GgufValue Ints(GgufValueType t, std::vector<int64_t> v) {
   return GgufValue{GgufValueType::kArray, GgufArray{t, std::move(v), {}, {}}};
 }
 
+// A complete one-layer model of `arch` (dim 32, 2 heads of 16, vocab 4) with the tensors
+// its architecture has; `drop` names a tensor to leave out. Parses as GGUF; the model
+// loader accepts it or refuses it with one error (tests/unit/common/model/architecture_test).
+void TinyModel(GgufWriter& w, const std::string& arch, const std::string& drop = "",
+               uint32_t context = 16, float rope_base = 10000.0f) {
+  auto key = [&](const char* k) { return arch + "." + k; };
+  w.SetString("general.architecture", arch);
+  w.SetUint32(key("context_length"), context);
+  w.SetUint32(key("embedding_length"), 32);
+  w.SetUint32(key("block_count"), 1);
+  w.SetUint32(key("feed_forward_length"), 32);
+  w.SetUint32(key("attention.head_count"), 2);
+  w.SetFloat32(key("attention.layer_norm_rms_epsilon"), 1e-5f);
+  w.SetFloat32(key("rope.freq_base"), rope_base);
+  w.SetString("tokenizer.ggml.model", "llama");
+  w.SetStringArray("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "a"});
+  w.SetFloat32Array("tokenizer.ggml.scores", {0, 0, 0, -1});
+  w.SetInt32Array("tokenizer.ggml.token_type", {2, 3, 3, 1});
+  std::vector<std::pair<std::string, std::vector<int64_t>>> tensors = {
+      {"token_embd.weight", {32, 4}},         {"output_norm.weight", {32}},
+      {"blk.0.attn_norm.weight", {32}},       {"blk.0.attn_q.weight", {32, 32}},
+      {"blk.0.attn_k.weight", {32, 32}},      {"blk.0.attn_v.weight", {32, 32}},
+      {"blk.0.attn_output.weight", {32, 32}}, {"blk.0.ffn_norm.weight", {32}},
+      {"blk.0.ffn_gate.weight", {32, 32}},    {"blk.0.ffn_up.weight", {32, 32}},
+      {"blk.0.ffn_down.weight", {32, 32}}};
+  if (arch == "qwen2") {
+    for (const char* b : {"blk.0.attn_q.bias", "blk.0.attn_k.bias", "blk.0.attn_v.bias"}) {
+      tensors.push_back({b, {32}});
+    }
+  }
+  if (arch == "qwen3") {
+    tensors.push_back({"blk.0.attn_q_norm.weight", {16}});
+    tensors.push_back({"blk.0.attn_k_norm.weight", {16}});
+  }
+  if (arch == "llama" && rope_base == 500000.0f) tensors.push_back({"rope_freqs.weight", {8}});
+  uint32_t seed = 100;
+  for (const auto& [name, shape] : tensors) {
+    if (name == drop) continue;
+    if (shape.size() == 1) {  // norms, biases, rope factors: positive, finite f32
+      w.AddTensor(name, shape, GgmlType::kF32, [](std::vector<uint8_t>& out) {
+        const float one = 1.0f;
+        for (size_t i = 0; i + 4 <= out.size(); i += 4) std::memcpy(out.data() + i, &one, 4);
+        return absl::OkStatus();
+      });
+    } else {
+      w.AddTensor(name, shape, GgmlType::kQ8_0, Pattern(++seed));
+    }
+  }
+}
+
+bool WriteModels(const fs::path& dir) {
+  bool ok = true;
+  for (const char* arch : {"qwen2", "qwen3"}) {
+    GgufWriter w;
+    TinyModel(w, arch);
+    ok &= Emit(w, dir, std::string("model_") + arch, false);
+  }
+  {
+    GgufWriter w;
+    TinyModel(w, "llama", "", 131072, 500000.0f);
+    ok &= Emit(w, dir, "model_llama3", false);
+  }
+  // Valid GGUF, invalid models: one clear error each from the loader.
+  {
+    GgufWriter w;
+    TinyModel(w, "gpt2");
+    ok &= Emit(w, dir, "badmodel_unknown_arch", false);
+  }
+  {
+    GgufWriter w;
+    TinyModel(w, "qwen2", "blk.0.attn_k.bias");
+    ok &= Emit(w, dir, "badmodel_qwen2_no_bias", false);
+  }
+  {
+    GgufWriter w;
+    TinyModel(w, "qwen3", "blk.0.attn_q_norm.weight");
+    ok &= Emit(w, dir, "badmodel_qwen3_no_q_norm", false);
+  }
+  {
+    GgufWriter w;
+    TinyModel(w, "llama", "rope_freqs.weight", 131072, 500000.0f);
+    ok &= Emit(w, dir, "badmodel_llama3_no_rope_freqs", false);
+  }
+  return ok;
+}
+
 bool WriteValid(const fs::path& dir) {
   bool ok = true;
   {
@@ -143,6 +229,7 @@ bool WriteValid(const fs::path& dir) {
     GgufWriter w;
     ok &= Emit(w, dir, "empty", true);
   }
+  ok &= WriteModels(dir);
   return ok;
 }
 

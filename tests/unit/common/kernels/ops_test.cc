@@ -53,6 +53,31 @@ TEST(RopeTest, MatchesRotationFormula) {
   }
 }
 
+// NEOX mode pairs element i with i + head_dim/2; frequency factors divide the angles.
+TEST(RopeTest, NeoxWithFreqFactorsMatchesRotationFormula) {
+  const int n = 4, n_heads = 2, head_dim = 16, half = head_dim / 2;
+  const int64_t pos0 = 1000;
+  const float base = 500000.0f;
+  std::vector<float> factors(half);
+  for (int i = 0; i < half; ++i) factors[i] = 1.0f + 3.0f * i;
+  const std::vector<float> x = RandomFloats(n * n_heads * head_dim, 5);
+  std::vector<float> y = x;
+  Rope(y.data(), n, n_heads, head_dim, pos0,
+       {.freq_base = base, .neox = true, .freq_factors = factors.data()});
+  for (int r = 0; r < n; ++r) {
+    for (int h = 0; h < n_heads; ++h) {
+      for (int i = 0; i < half; ++i) {
+        const double theta =
+            (pos0 + r) * std::pow(static_cast<double>(base), -2.0 * i / head_dim) / factors[i];
+        const size_t o = (static_cast<size_t>(r) * n_heads + h) * head_dim + i;
+        const double x0 = x[o], x1 = x[o + half];
+        EXPECT_NEAR(y[o], x0 * std::cos(theta) - x1 * std::sin(theta), 2e-3) << r << " " << i;
+        EXPECT_NEAR(y[o + half], x0 * std::sin(theta) + x1 * std::cos(theta), 2e-3);
+      }
+    }
+  }
+}
+
 TEST(RopeTest, PositionZeroIsIdentity) {
   const std::vector<float> x = RandomFloats(2 * 64, 4);
   std::vector<float> y = x;

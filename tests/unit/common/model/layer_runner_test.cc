@@ -79,6 +79,23 @@ TEST(LayerRunnerTest, SplitIsBitIdenticalOnQuantizedModels) {
   }
 }
 
+// Every architecture: Llama 3 rope scaling and a tied head, qwen2 biases and NEOX rope,
+// qwen3 per-head norms with head_dim * heads != dim.
+TEST(LayerRunnerTest, SplitIsBitIdenticalForEveryArchitecture) {
+  const auto dir = std::filesystem::path(testing::TempDir());
+  for (const char* shape : {"tiny-llama3", "tiny-qwen2", "tiny-qwen3"}) {
+    for (const char* type : {"f32", "q8_0"}) {
+      SynthConfig synth{.shape = shape,
+                        .type = type,
+                        .output_path = (dir / (std::string(shape) + type + ".gguf")).string()};
+      std::ostringstream out, err;
+      ASSERT_TRUE(RunSynth(synth, out, err).ok());
+      SCOPED_TRACE(synth.output_path);
+      ExpectSplitExact(synth.output_path, 2);
+    }
+  }
+}
+
 TEST(LayerRunnerTest, ThreadCountDoesNotChangeResults) {
   auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
   ASSERT_TRUE(model.ok());
