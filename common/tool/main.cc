@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/tool/commands.h"
+#include "common/tool/synth_shapes.h"
 
 namespace {
 
@@ -53,6 +54,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   generate->add_option("-c,--ctx-size", gen.context, "Context size (0: prompt + n)")
       ->check(CLI::NonNegativeNumber);
+  generate->add_flag("--json", gen.json, "Print one JSON object: prompt_ids, ids, text, timings");
+  generate
+      ->add_option("--logprobs", gen.logprobs,
+                   "With --json: the top-N [id, logprob] of each generated token")
+      ->check(CLI::Range(0, 100));
   AddSampling(generate, &gen.sampling);
   AddThreads(generate, &gen.threads);
   AddLoadMode(generate, &gen.load_mode);
@@ -97,7 +103,9 @@ int main(int argc, char** argv) {
   tandem::SynthConfig synth;
   synth.show_progress = tty;
   CLI::App* synth_cmd = app.add_subcommand("synth", "Random-weight model at a real shape");
-  synth_cmd->add_option("--shape", synth.shape, "tinyllama-1.1b | llama-110m | tiny")->required();
+  synth_cmd->add_option("--shape", synth.shape, tandem::SynthShapeNames())->required();
+  synth_cmd->add_option("--arch", synth.arch,
+                        "llama | qwen2 | qwen3 (default: the shape's architecture)");
   synth_cmd->add_option("--type", synth.type, "q8_0 | q4_0 | f16 | f32")->required();
   synth_cmd->add_option("-o,--output", synth.output_path, "Output GGUF")->required();
   synth_cmd->add_option("--vocab", synth.vocab_path, "llama2.c tokenizer.bin for the vocabulary");
@@ -119,6 +127,10 @@ int main(int argc, char** argv) {
   AddThreads(ppl_cmd, &ppl.threads);
 
   CLI11_PARSE(app, argc, argv);
+  if (gen.logprobs > 0 && !gen.json) {
+    std::cerr << "tandem: error: --logprobs needs --json\n";
+    return 1;
+  }
 
   absl::Status status;
   if (generate->parsed()) status = tandem::RunGenerate(gen, std::cout, std::cerr);

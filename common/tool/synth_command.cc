@@ -1,38 +1,26 @@
-// `tandem synth`: a llama model with random weights at a real shape, for speed work
-// where no trained model of that size is at hand. Weights are N(0, 0.02)-ish (sum of
-// uniforms), norms are 1, and each row's values depend only on (seed, tensor, row), so
-// the file is reproducible whatever the thread count.
+// `tandem synth`: a llama-family model (llama, qwen2, qwen3) with random weights at a real
+// shape (synth_shapes.h), for speed and correctness work where no trained model of that size
+// is at hand. Weights are N(0, 0.02)-ish (sum of uniforms), biases N(0, 0.1)-ish, norms are
+// 1 (per-head q/k norms 2 + N(0, 0.5)), q and k weights
+// scaled for peaked attention (below), and each row's values depend only on (seed, tensor,
+// row), so the file is reproducible whatever the thread count.
 #include <cmath>
-#include <map>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/gguf/gguf_writer.h"
+#include "common/model/architecture.h"
 #include "common/tensor/quantize.h"
 #include "common/tokenizer/llama2c_vocab.h"
 #include "common/tool/commands.h"
 #include "common/tool/progress.h"
+#include "common/tool/synth_shapes.h"
 #include "common/util/status_macros.h"
 #include "common/util/thread_pool.h"
 
 namespace tandem {
 namespace {
-
-struct Shape {
-  int32_t vocab, dim, ffn, layers, heads, kv_heads, context;
-};
-
-const std::map<std::string, Shape>& Shapes() {
-  static const auto* shapes = new std::map<std::string, Shape>{
-      // TinyLlama-1.1B (Llama 2 architecture, GQA).
-      {"tinyllama-1.1b", {32000, 2048, 5632, 22, 32, 4, 2048}},
-      // llama2.c stories110M (Llama 2 architecture, ~110M parameters).
-      {"llama-110m", {32000, 768, 2048, 12, 12, 12, 1024}},
-      // A small model for fast tests of the quantized paths.
-      {"tiny", {0, 128, 384, 4, 4, 2, 256}},
-  };
-  return *shapes;
-}
 
 // A byte-level vocabulary: <unk>, <s>, </s>, then the 256 byte tokens.
 Vocabulary ByteVocabulary() {
@@ -72,17 +60,14 @@ void RandomRow(uint64_t seed, float stddev, float* row, int64_t n) {
 }  // namespace
 
 absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream& err) {
-  auto it = Shapes().find(config.shape);
-  if (it == Shapes().end()) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown shape '", config.shape,
-                                                   "' (use tinyllama-1.1b, llama-110m or tiny)"));
-  }
+  ASSIGN_OR_RETURN(SynthShape shape, FindSynthShape(config.shape));
+  if (!config.arch.empty()) shape.arch = config.arch;
+  ASSIGN_OR_RETURN(const ArchitectureTraits arch, ArchitectureByName(shape.arch));
   std::optional<GgmlType> type = ParseSupportedType(config.type);
   if (!type) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown type '", config.type, "' (use q8_0, q4_0, f16 or f32)"));
   }
-  Shape shape = it->second;
   Vocabulary vocab;
   if (!config.vocab_path.empty()) {
     ASSIGN_OR_RETURN(vocab, LoadLlama2cVocabulary(config.vocab_path));
@@ -90,27 +75,41 @@ absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream
     vocab = ByteVocabulary();
   }
   if (shape.vocab == 0) shape.vocab = static_cast<int32_t>(vocab.pieces.size());
-  if (static_cast<int32_t>(vocab.pieces.size()) != shape.vocab) {
+  if (static_cast<int32_t>(vocab.pieces.size()) > shape.vocab) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "shape %s needs a vocabulary of %d tokens; %s has %d (pass --vocab with the 32k "
-        "llama2.c tokenizer.bin)",
-        config.shape, shape.vocab,
-        config.vocab_path.empty() ? "the byte vocabulary" : config.vocab_path,
+        "shape %s has a vocabulary of %d tokens; %s has %d, more than that", config.shape,
+        shape.vocab, config.vocab_path.empty() ? "the byte vocabulary" : config.vocab_path,
         vocab.pieces.size()));
   }
+  // A real shape's vocabulary (128k, 152k) can be bigger than the one at hand: the rest are
+  // unused tokens, so the embedding and head have the real size and the tokenizer the real
+  // pieces.
+  const size_t padded = shape.vocab - vocab.pieces.size();
+  for (size_t i = 0; i < padded; ++i) {
+    vocab.pieces.push_back(absl::StrFormat("<|unused_%d|>", i));
+    vocab.types.push_back(TokenType::kUnused);
+    vocab.scores.push_back(0.0f);
+  }
+  const int32_t head_dim = shape.head_dim > 0 ? shape.head_dim : shape.dim / shape.heads;
+  const bool rope_freqs = arch.rope_freqs_allowed && shape.rope_scaling.factor > 0;
 
   GgufWriter w;
-  w.SetString("general.architecture", "llama");
+  auto key = [&](const char* suffix) { return absl::StrCat(shape.arch, ".", suffix); };
+  w.SetString("general.architecture", shape.arch);
   w.SetString("general.name", absl::StrCat("synthetic-", config.shape));
-  w.SetUint32("llama.context_length", shape.context);
-  w.SetUint32("llama.embedding_length", shape.dim);
-  w.SetUint32("llama.feed_forward_length", shape.ffn);
-  w.SetUint32("llama.block_count", shape.layers);
-  w.SetUint32("llama.attention.head_count", shape.heads);
-  w.SetUint32("llama.attention.head_count_kv", shape.kv_heads);
-  w.SetUint32("llama.rope.dimension_count", shape.dim / shape.heads);
-  w.SetFloat32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.SetFloat32("llama.rope.freq_base", 10000.0f);
+  w.SetUint32(key("context_length"), shape.context);
+  w.SetUint32(key("embedding_length"), shape.dim);
+  w.SetUint32(key("feed_forward_length"), shape.ffn);
+  w.SetUint32(key("block_count"), shape.layers);
+  w.SetUint32(key("attention.head_count"), shape.heads);
+  w.SetUint32(key("attention.head_count_kv"), shape.kv_heads);
+  if (shape.head_dim > 0) {
+    w.SetUint32(key("attention.key_length"), head_dim);
+    w.SetUint32(key("attention.value_length"), head_dim);
+  }
+  w.SetUint32(key("rope.dimension_count"), head_dim);
+  w.SetFloat32(key("attention.layer_norm_rms_epsilon"), shape.rms_eps);
+  w.SetFloat32(key("rope.freq_base"), shape.rope_base);
   w.SetString("tokenizer.ggml.model", "llama");
   w.SetStringArray("tokenizer.ggml.tokens", vocab.pieces);
   w.SetFloat32Array("tokenizer.ggml.scores", vocab.scores);
@@ -123,46 +122,79 @@ absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream
 
   ThreadPool pool(2);
   uint64_t tensor_index = 0;
-  auto add = [&](const std::string& name, int64_t rows, int64_t cols, GgmlType t) {
+  // A tensor of `rows` rows whose values are `base` + N(0, stddev); 1-row tensors are
+  // written as vectors.
+  auto add = [&](const std::string& name, int64_t rows, int64_t cols, GgmlType t, float base,
+                 float stddev) {
     const uint64_t seed = config.seed * 0x100000001b3ull + (++tensor_index << 32);
     std::vector<int64_t> dims =
         rows == 1 ? std::vector<int64_t>{cols} : std::vector<int64_t>{cols, rows};
     w.AddTensor(name, dims, t, [=, &pool](std::vector<uint8_t>& dst) {
       const size_t row_bytes = RowBytes(t, cols);
       pool.ParallelFor(rows, 16, [&](int64_t begin, int64_t end) {
-        std::vector<float> values(cols);
+        std::vector<float> values(cols, 0.0f);
         for (int64_t r = begin; r < end; ++r) {
-          if (rows == 1) {
-            std::fill(values.begin(), values.end(), 1.0f);  // norm weights
+          if (stddev > 0) {
+            RandomRow(seed + static_cast<uint64_t>(r), stddev, values.data(), cols);
           } else {
-            RandomRow(seed + static_cast<uint64_t>(r), 0.02f, values.data(), cols);
+            std::fill(values.begin(), values.end(), 0.0f);
           }
+          for (float& v : values) v += base;
           QuantizeRow(t, values.data(), dst.data() + r * row_bytes, cols);
         }
       });
       return absl::OkStatus();
     });
   };
-  const int32_t kv_dim = shape.dim / shape.heads * shape.kv_heads;
-  add("token_embd.weight", shape.vocab, shape.dim, *type);
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
+    add(name, rows, cols, *type, 0.0f, 0.02f);
+  };
+  auto vector = [&](const std::string& name, int64_t n, float base, float stddev) {
+    add(name, 1, n, GgmlType::kF32, base, stddev);
+  };
+  const int32_t q_dim = head_dim * shape.heads, kv_dim = head_dim * shape.kv_heads;
+  // Attention scores of standard deviation ~3 (std(q.k / sqrt(head_dim)) = stddev^2 dim),
+  // as in trained models, so that attention is peaked and positions (RoPE) matter; with
+  // 0.02 every head would average uniformly and a wrong rotation would go unnoticed.
+  const float qk_stddev = std::sqrt(3.0f / shape.dim);
+  matrix("token_embd.weight", shape.vocab, shape.dim);
+  if (rope_freqs) {
+    const std::vector<float> freqs = Llama3RopeFreqs(shape.rope_scaling, shape.rope_base, head_dim);
+    w.AddTensor("rope_freqs.weight", {head_dim / 2}, GgmlType::kF32,
+                [freqs](std::vector<uint8_t>& dst) {
+                  std::memcpy(dst.data(), freqs.data(), freqs.size() * sizeof(float));
+                  return absl::OkStatus();
+                });
+  }
   for (int32_t l = 0; l < shape.layers; ++l) {
     const std::string p = absl::StrCat("blk.", l, ".");
-    add(p + "attn_norm.weight", 1, shape.dim, GgmlType::kF32);
-    add(p + "attn_q.weight", shape.dim, shape.dim, *type);
-    add(p + "attn_k.weight", kv_dim, shape.dim, *type);
-    add(p + "attn_v.weight", kv_dim, shape.dim, *type);
-    add(p + "attn_output.weight", shape.dim, shape.dim, *type);
-    add(p + "ffn_norm.weight", 1, shape.dim, GgmlType::kF32);
-    add(p + "ffn_gate.weight", shape.ffn, shape.dim, *type);
-    add(p + "ffn_up.weight", shape.ffn, shape.dim, *type);
-    add(p + "ffn_down.weight", shape.dim, shape.ffn, *type);
+    vector(p + "attn_norm.weight", shape.dim, 1.0f, 0.0f);
+    add(p + "attn_q.weight", q_dim, shape.dim, *type, 0.0f, qk_stddev);
+    add(p + "attn_k.weight", kv_dim, shape.dim, *type, 0.0f, qk_stddev);
+    matrix(p + "attn_v.weight", kv_dim, shape.dim);
+    if (arch.qkv_bias_required) {
+      vector(p + "attn_q.bias", q_dim, 0.0f, 0.1f);
+      vector(p + "attn_k.bias", kv_dim, 0.0f, 0.1f);
+      vector(p + "attn_v.bias", kv_dim, 0.0f, 0.1f);
+    }
+    if (arch.qk_norm) {
+      vector(p + "attn_q_norm.weight", head_dim, 2.0f, 0.5f);
+      vector(p + "attn_k_norm.weight", head_dim, 2.0f, 0.5f);
+    }
+    matrix(p + "attn_output.weight", shape.dim, q_dim);
+    vector(p + "ffn_norm.weight", shape.dim, 1.0f, 0.0f);
+    matrix(p + "ffn_gate.weight", shape.ffn, shape.dim);
+    matrix(p + "ffn_up.weight", shape.ffn, shape.dim);
+    matrix(p + "ffn_down.weight", shape.dim, shape.ffn);
   }
-  add("output_norm.weight", 1, shape.dim, GgmlType::kF32);
-  add("output.weight", shape.vocab, shape.dim, *type);
+  vector("output_norm.weight", shape.dim, 1.0f, 0.0f);
+  if (!shape.tied_head) matrix("output.weight", shape.vocab, shape.dim);
   RETURN_IF_ERROR(
       w.Write(config.output_path, TerminalProgress(config.show_progress, err, "synth")));
-  out << absl::StrFormat("wrote %s: %s shape, %s weights\n", config.output_path, config.shape,
-                         TraitsOf(*type).name);
+  out << absl::StrFormat("wrote %s: %s shape, %s architecture, %s weights%s%s\n",
+                         config.output_path, config.shape, shape.arch, TraitsOf(*type).name,
+                         shape.tied_head ? ", tied head" : "",
+                         padded > 0 ? absl::StrFormat(", %d unused tokens", padded) : "");
   return absl::OkStatus();
 }
 

@@ -1,5 +1,6 @@
 // End-to-end tests of the `tandem` commands on the real model: golden greedy output,
 // conversions that must keep the model working, and clear errors for bad input.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -8,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "common/tool/commands.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace tandem {
 namespace {
@@ -46,6 +48,48 @@ TEST(GenerateTest, GoldenReferenceContinuation) {
   EXPECT_TRUE(absl::StartsWith(Generate(TANDEM_TEST_MODEL, "Once upon a time", 200), reference));
   // The weights copied into huge pages instead of mapped: the same text.
   EXPECT_EQ(Generate(TANDEM_TEST_MODEL, "Once upon a time", 40, LoadMode::kHugePageCopy), text);
+}
+
+// --json: the same ids and text as the streamed run; --logprobs: per token the top-N,
+// most likely first, whose first entry is the greedy token with its own logprob.
+TEST(GenerateTest, JsonWithLogprobs) {
+  GenerateConfig config;
+  config.model_path = TANDEM_TEST_MODEL;
+  config.prompt = "Once upon a time";
+  config.n_predict = 12;
+  config.sampling.temperature = 0;
+  config.json = true;
+  config.logprobs = 3;
+  std::ostringstream out, err;
+  ASSERT_TRUE(RunGenerate(config, out, err).ok());
+  const auto j = nlohmann::json::parse(out.str());
+  ASSERT_GE(j["prompt_ids"].size(), 2u);
+  EXPECT_EQ(j["prompt_ids"][0], 1);  // <s>
+  ASSERT_EQ(j["ids"].size(), 12u);
+  EXPECT_EQ(j["text"].get<std::string>(), Generate(TANDEM_TEST_MODEL, config.prompt, 12));
+  EXPECT_EQ(j["timings"]["predicted_n"].get<int>(), 12);
+  const auto& probs = j["completion_probabilities"];
+  ASSERT_EQ(probs.size(), 12u);
+  for (size_t i = 0; i < probs.size(); ++i) {
+    const auto& p = probs[i];
+    EXPECT_EQ(p["id"], j["ids"][i]);
+    ASSERT_EQ(p["top_logprobs"].size(), 3u);
+    EXPECT_EQ(p["top_logprobs"][0][0], p["id"]);  // greedy: the most likely token
+    EXPECT_EQ(p["top_logprobs"][0][1], p["logprob"]);
+    double total = 0;
+    for (size_t r = 0; r < 3; ++r) {
+      const double lp = p["top_logprobs"][r][1].get<double>();
+      EXPECT_LE(lp, 0.0);
+      if (r > 0) EXPECT_LE(lp, p["top_logprobs"][r - 1][1].get<double>());
+      total += std::exp(lp);
+    }
+    EXPECT_LE(total, 1.0 + 1e-5);
+  }
+  // Without --json, stdout is the plain text.
+  config.json = false;
+  std::ostringstream plain;
+  ASSERT_TRUE(RunGenerate(config, plain, err).ok());
+  EXPECT_EQ(plain.str(), j["text"].get<std::string>() + "\n");
 }
 
 TEST(GenerateTest, MatchesLlamaCppGreedy) {
