@@ -26,4 +26,21 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
 #endif
 }
 
+MatMulKernelNames MatMulKernelsFor(GgmlType type) {
+  if (!TraitsOf(type).supported) return {"none", "none"};
+#if defined(__ARM_NEON)
+  return {"neon", "neon"};
+#elif defined(TANDEM_HAVE_AVX2_KERNELS)
+  if (CpuHasAvx2Fma()) {
+    if (KernelCpuIsa() == CpuIsa::kAvx512Vnni && matmul_internal::avx512::GemmSupported(type)) {
+      return {"avx2", "avx512vnni gemm"};
+    }
+    return {"avx2", matmul_internal::avx2::GemmSupported(type) ? "avx2 gemm" : "avx2 row by row"};
+  }
+  return {"scalar", "scalar"};
+#else
+  return {"scalar", "scalar"};
+#endif
+}
+
 }  // namespace tandem

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "common/tensor/ggml_type.h"
 #include "common/util/thread_pool.h"
@@ -22,6 +23,14 @@ struct WeightView {
 // Q8_0 blocks (as ggml does). Uses the fastest kernel this CPU supports; the result
 // does not depend on the pool size.
 void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+
+// The kernels MatMul runs for weights of `type` on this CPU (after any TANDEM_CPU cap),
+// for decode (n = 1) and prompt (n > 1), e.g. {"avx2", "avx512vnni gemm"}; for `tandem info`.
+struct MatMulKernelNames {
+  std::string decode;
+  std::string prompt;
+};
+MatMulKernelNames MatMulKernelsFor(GgmlType type);
 
 namespace ref {
 // Scalar reference with the same numerics contract, for tests.

@@ -34,6 +34,8 @@ namespace avx2 {
 // Same contract as tandem::MatMul; only call when CpuHasAvx2Fma().
 void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out);
+// Whether MatMul has a matrix-matrix kernel for `type` (else prompts run row by row).
+bool GemmSupported(GgmlType type);
 }  // namespace avx2
 
 namespace avx512 {
