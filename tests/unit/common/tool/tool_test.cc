@@ -80,7 +80,9 @@ TEST(GenerateTest, JsonWithLogprobs) {
     for (size_t r = 0; r < 3; ++r) {
       const double lp = p["top_logprobs"][r][1].get<double>();
       EXPECT_LE(lp, 0.0);
-      if (r > 0) EXPECT_LE(lp, p["top_logprobs"][r - 1][1].get<double>());
+      if (r > 0) {
+        EXPECT_LE(lp, p["top_logprobs"][r - 1][1].get<double>());
+      }
       total += std::exp(lp);
     }
     EXPECT_LE(total, 1.0 + 1e-5);
