@@ -47,14 +47,13 @@ absl::Status TuneOptions::Validate() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe,
-                                edge::CloudLink* cloud_link, const TuneOptions& o,
-                                const Constraints& constraints, std::ostream& log) {
-  RETURN_IF_ERROR(o.Validate());
+namespace {
+
+// The codecs both sides take; FailedPrecondition if the worker serves another model or
+// none of the candidate codecs.
+absl::StatusOr<std::vector<CodecKind>> CommonCodecs(const LlamaModel& model, const WorkerInfo& w,
+                                                    const TuneOptions& o) {
   const LlamaHparams& hp = model.hparams();
-  TuneResult result;
-  ASSIGN_OR_RETURN(result.worker, probe.Info(o.rpc_timeout));
-  const WorkerInfo& w = result.worker;
   if (w.model_id != model.identity() || w.n_layers != hp.n_layers || w.hidden_dim != hp.dim) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "model mismatch: this device has \"%s\" (%d layers of width %d), the worker serves "
@@ -70,6 +69,61 @@ absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe,
         absl::StrFormat("the worker accepts none of the codecs %s (it accepts %s)",
                         CodecList(o.codecs), CodecList(w.codecs)));
   }
+  return codecs;
+}
+
+// Echo payload sizes: the configured ones plus each codec's row and prompt chunk, up to
+// the worker's 1 MiB echo limit.
+LinkProbeOptions EchoOptions(const TuneOptions& o, const std::vector<CodecCost>& codecs) {
+  LinkProbeOptions lo = o.link;
+  for (const CodecCost& c : codecs) {
+    lo.sizes.push_back(static_cast<int64_t>(c.row_bytes));
+    lo.sizes.push_back(static_cast<int64_t>(c.row_bytes) * o.prompt_chunk_positions);
+  }
+  std::sort(lo.sizes.begin(), lo.sizes.end());
+  lo.sizes.erase(std::unique(lo.sizes.begin(), lo.sizes.end()), lo.sizes.end());
+  while (!lo.sizes.empty() && lo.sizes.back() > (1 << 20)) lo.sizes.pop_back();  // Echo limit
+  return lo;
+}
+
+// Real decode steps at the first and the last split point, on the measured link `in.link`:
+// the worker's profile is fitted to them (result.calibration) and `in.cloud` corrected.
+absl::Status CalibrateWorker(const LlamaModel& model, edge::CloudLink& cloud_link,
+                             const TuneOptions& o, int32_t first, int32_t timed_at, CostInputs& in,
+                             TuneResult& result, std::ostream& log) {
+  const LlamaHparams& hp = model.hparams();
+  const CodecCost& codec = in.codecs.front();
+  for (int32_t k : {first, hp.n_layers - 1}) {
+    if (!result.calibration_samples.empty() && result.calibration_samples[0].split == k) break;
+    log << absl::StrFormat("tandem-tune: timing %d real decode steps on the worker at K = %d\n",
+                           o.calibration_steps, k);
+    ASSIGN_OR_RETURN(double step, TimeWorkerSteps(cloud_link, {.model_id = model.identity(),
+                                                               .n_layers = hp.n_layers,
+                                                               .hidden_dim = hp.dim,
+                                                               .split = k,
+                                                               .codec = codec.kind,
+                                                               .prompt_positions = timed_at,
+                                                               .steps = o.calibration_steps,
+                                                               .timeout = o.rpc_timeout}));
+    const double cloud = step - Predict(in, k, codec).link_seconds - codec.decode_seconds;
+    result.calibration_samples.push_back({.split = k, .cloud_seconds = std::max(0.0, cloud)});
+  }
+  result.calibration = FitWorkerCalibration(in.cloud, hp.n_layers, result.calibration_samples);
+  ApplyWorkerCalibration(result.calibration, in.cloud);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe,
+                                edge::CloudLink* cloud_link, const TuneOptions& o,
+                                const Constraints& constraints, std::ostream& log) {
+  RETURN_IF_ERROR(o.Validate());
+  const LlamaHparams& hp = model.hparams();
+  TuneResult result;
+  ASSIGN_OR_RETURN(result.worker, probe.Info(o.rpc_timeout));
+  const WorkerInfo& w = result.worker;
+  ASSIGN_OR_RETURN(const std::vector<CodecKind> codecs, CommonCodecs(model, w, o));
 
   const int32_t context =
       o.context_positions > 0 ? o.context_positions : o.prompt_tokens + o.gen_tokens;
@@ -113,38 +167,13 @@ absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe,
   const bool measure_link = cloud_link != nullptr && o.calibration_steps > 0;
   if (measure_link || !(o.simulate_rtt_seconds && o.simulate_bandwidth_bytes_per_second)) {
     log << "tandem-tune: measuring the link with echoes\n";
-    LinkProbeOptions lo = o.link;
-    for (const CodecCost& c : result.device.codecs) {
-      lo.sizes.push_back(static_cast<int64_t>(c.row_bytes));
-      lo.sizes.push_back(static_cast<int64_t>(c.row_bytes) * o.prompt_chunk_positions);
-    }
-    std::sort(lo.sizes.begin(), lo.sizes.end());
-    lo.sizes.erase(std::unique(lo.sizes.begin(), lo.sizes.end()), lo.sizes.end());
-    while (!lo.sizes.empty() && lo.sizes.back() > (1 << 20)) lo.sizes.pop_back();  // Echo limit
+    const LinkProbeOptions lo = EchoOptions(o, result.device.codecs);
     ASSIGN_OR_RETURN(result.measured_link, ProbeLink(probe, lo));
     link = result.measured_link->estimate;
   }
   if (measure_link) {
-    // Real steps at the first and the last split point, on the measured link.
     in.link = link;
-    const CodecCost& codec = in.codecs.front();
-    for (int32_t k : {first, hp.n_layers - 1}) {
-      if (!result.calibration_samples.empty() && result.calibration_samples[0].split == k) break;
-      log << absl::StrFormat("tandem-tune: timing %d real decode steps on the worker at K = %d\n",
-                             o.calibration_steps, k);
-      ASSIGN_OR_RETURN(double step, TimeWorkerSteps(*cloud_link, {.model_id = model.identity(),
-                                                                  .n_layers = hp.n_layers,
-                                                                  .hidden_dim = hp.dim,
-                                                                  .split = k,
-                                                                  .codec = codec.kind,
-                                                                  .prompt_positions = timed_at,
-                                                                  .steps = o.calibration_steps,
-                                                                  .timeout = o.rpc_timeout}));
-      const double cloud = step - Predict(in, k, codec).link_seconds - codec.decode_seconds;
-      result.calibration_samples.push_back({.split = k, .cloud_seconds = std::max(0.0, cloud)});
-    }
-    result.calibration = FitWorkerCalibration(in.cloud, hp.n_layers, result.calibration_samples);
-    ApplyWorkerCalibration(result.calibration, in.cloud);
+    RETURN_IF_ERROR(CalibrateWorker(model, *cloud_link, o, first, timed_at, in, result, log));
   }
   if (o.simulate_rtt_seconds) link.rtt_seconds = *o.simulate_rtt_seconds;
   if (o.simulate_bandwidth_bytes_per_second) {

@@ -5,7 +5,11 @@
 // continuations, and bytes per token at the cut. Prints a Markdown table (or one JSON
 // object per row with --json). Deterministic; the thread count changes only the speed.
 //
-//   split_fidelity [--model PATH] [--prompts 24] [--tokens 64] [--threads 2] [--json]
+//   split_fidelity [--model PATH] [--prompts 24] [--tokens 64] [--threads 2] [--json] [--check]
+//
+// --check fails (exit 1) unless every row meets the targets the README promises:
+// teacher-forced agreement >= 99% for f16 and q8, >= 97% for q4 (f32 is always checked to
+// be bit-identical). ctest runs it that way (split_fidelity_targets).
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -14,6 +18,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/codec/codec_kind.h"
@@ -61,8 +66,15 @@ struct Config {
   int32_t tokens = 64;
   int32_t threads = 2;
   bool json = false;
+  bool check = false;
   std::vector<CodecKind> codecs{kAllCodecKinds.begin(), kAllCodecKinds.end()};
 };
+
+// The README's agreement targets (issue 3); f32 must be bit-exact instead.
+double AgreementTarget(CodecKind kind) {
+  if (kind == CodecKind::kQ4) return 0.97;
+  return kind == CodecKind::kF32 ? 1.0 : 0.99;
+}
 
 void PrintTableHeader() {
   std::printf(
@@ -106,6 +118,7 @@ absl::Status Run(const Config& config) {
                 hp.dim, hp.n_layers, config.prompts, config.tokens);
     PrintTableHeader();
   }
+  std::vector<std::string> missed;
   for (int32_t k = 1; k < hp.n_layers; ++k) {
     for (CodecKind kind : config.codecs) {
       ASSIGN_OR_RETURN(FidelityRow row,
@@ -117,7 +130,15 @@ absl::Status Run(const Config& config) {
         return absl::InternalError(
             absl::StrFormat("f32 at K=%d is not bit-identical to the unsplit model", k));
       }
+      if (config.check && row.agreement < AgreementTarget(kind)) {
+        missed.push_back(absl::StrFormat("%s at K=%d: %.2f%% < %.0f%%", row.codec, k,
+                                         100 * row.agreement, 100 * AgreementTarget(kind)));
+      }
     }
+  }
+  if (!missed.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("below the README's agreement targets: ", absl::StrJoin(missed, "; ")));
   }
   return absl::OkStatus();
 }
@@ -142,6 +163,8 @@ int main(int argc, char** argv) {
   app.add_option("--codecs", codec_names, "Codecs to measure (default: f32 f16 q8 q4)")
       ->delimiter(',');
   app.add_flag("--json", config.json, "One JSON object per row instead of the table");
+  app.add_flag("--check", config.check,
+               "Fail unless agreement meets the README's targets (f16, q8 >= 99%, q4 >= 97%)");
   CLI11_PARSE(app, argc, argv);
 
   if (!codec_names.empty()) {

@@ -129,17 +129,19 @@ TEST_F(CodecModelTest, EveryCodecAtEverySplit) {
         case CodecKind::kF32:
           EXPECT_TRUE(q.bit_exact) << "K=" << k;
           break;
+        // The README's targets (agreement >= 99% for q8, >= 97% for q4); on all 24
+        // prompts they are held by split_fidelity_targets.
         case CodecKind::kF16:
           EXPECT_LT(q.mean_kl, 1e-4) << "K=" << k;
-          EXPECT_GE(q.agreement, 0.97) << "K=" << k;
+          EXPECT_GE(q.agreement, 0.99) << "K=" << k;
           break;
-        case CodecKind::kQ8:
+        case CodecKind::kQ8:  // measured: KL <= 4.4e-5, agreement 1.0
           EXPECT_LT(q.mean_kl, 1e-3) << "K=" << k;
-          EXPECT_GE(q.agreement, 0.95) << "K=" << k;
+          EXPECT_GE(q.agreement, 0.99) << "K=" << k;
           break;
         case CodecKind::kQ4:  // measured: KL <= 2.4e-3, agreement >= 0.99
           EXPECT_LT(q.mean_kl, 5e-3) << "K=" << k;
-          EXPECT_GE(q.agreement, 0.95) << "K=" << k;
+          EXPECT_GE(q.agreement, 0.97) << "K=" << k;
           break;
       }
     }

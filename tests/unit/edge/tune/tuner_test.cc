@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_format.h"
 #include "common/model/llama_model.h"
 #include "edge/fake_cloud_link.h"
 #include "edge/tune/device_profiler.h"
@@ -230,6 +231,39 @@ TEST_F(TunerTest, TableAndChartShowTheRecommendation) {
   EXPECT_THAT(svg, HasSubstr("memory budget"));
   EXPECT_THAT(svg, HasSubstr("latency target"));
   EXPECT_THAT(svg, HasSubstr("</svg>"));
+}
+
+TEST(SvgChartTest, RecommendationLabelStaysInsideTheChart) {
+  // The label of a point at the right edge is drawn to its left (it used to run past the
+  // chart's right edge); one at the left edge to its right.
+  std::vector<Prediction> predictions;
+  for (int32_t k = 1; k <= 21; ++k) {
+    predictions.push_back({.split = k,
+                           .codec = CodecKind::kQ8,
+                           .per_token_seconds = 0.03,
+                           .device_bytes = int64_t{k} << 20});
+  }
+  for (const int32_t k : {21, 1}) {
+    Recommendation r{.choice = predictions[k - 1]};
+    const std::string svg = LatencyMemoryChart(predictions, Constraints{}, r, "title");
+    const std::string label = absl::StrFormat("K = %d, q8: 30.0 ms</text>", k);
+    const size_t at = svg.find(label);
+    ASSERT_NE(at, std::string::npos) << svg;
+    const size_t tag = svg.rfind("<text x=\"", at);
+    ASSERT_NE(tag, std::string::npos);
+    const double x = std::stod(svg.substr(tag + 9));
+    const std::string anchor = k == 21 ? "text-anchor=\"end\"" : "text-anchor=\"start\"";
+    EXPECT_NE(svg.substr(tag, at - tag).find(anchor), std::string::npos)
+        << svg.substr(tag, at - tag);
+    // An end-anchored label ends at x; a start-anchored one of ~20 characters of 12 px
+    // sans-serif (~7 px each) needs ~140 px after x. The chart is 760 px wide.
+    if (k == 21) {
+      EXPECT_LT(x, 760);
+      EXPECT_GT(x, 150);
+    } else {
+      EXPECT_LT(x + 140, 760);
+    }
+  }
 }
 
 }  // namespace
