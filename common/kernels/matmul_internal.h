@@ -20,12 +20,46 @@ namespace tandem::matmul_internal {
 // kernel set produces bit-identical blocks. cols is a multiple of 32.
 void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out);
 
+// Quantizes one activation row to Q8_K (256-value blocks with 16-value sums) for the
+// K-quant weights, as ggml's quantize_row_q8_K_ref: d = max / -127 where max is the value
+// of largest magnitude, q = min(127, nearest_int(x / d)). cols is a multiple of 256.
+void QuantizeActivationRowQ8K(const float* x, int64_t cols, BlockQ8_K* out);
+
+// What a weight type's dot products take as the activation row.
+enum class ActivationKind {
+  kFloat,  // F32, F16, BF16: the floats themselves
+  kQ8_0,   // the 32-value block types
+  kQ8_K,   // the K-quants
+};
+ActivationKind ActivationKindOf(GgmlType type);
+
 // Scalar dot products of one weight row with one activation row: the reference twins
-// of the SIMD kernels. Quantized: sum over blocks of d_w * d_x * (exact int dot).
+// of the SIMD kernels. Quantized: per block, exact int dot products, then the float steps
+// each function's comment gives, in block order (SIMD kernels do the same float steps).
 float DotF32(const float* w, const float* x, int64_t n);
 float DotF16(const uint16_t* w, const float* x, int64_t n);
+float DotBF16(const uint16_t* w, const float* x, int64_t n);
 float DotQ8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb);
 float DotQ4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb);
+// acc += (d_w * d_x) * sum(q * x); acc += (m_w * d_x) * sum(x).
+float DotQ4_1(const BlockQ4_1* w, const BlockQ8_0* x, int64_t nb);
+// acc += (d_w * d_x) * sum((q - 16) * x).
+float DotQ5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb);
+// As Q4_1.
+float DotQ5_1(const BlockQ5_1* w, const BlockQ8_0* x, int64_t nb);
+// Per 256-value block: acc += (d_x * d) * sum_j(sc_j * sum(q * x)); then
+// acc -= (d_x * dmin) * sum_j(m_j * sum(x)) (j: the 8 sub-blocks). nb: 256-value blocks.
+float DotQ4_K(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb);
+float DotQ5_K(const BlockQ5_K* w, const BlockQ8_K* x, int64_t nb);
+// Per 256-value block: acc += (d_x * d) * sum_j(sc_j * sum((q - 32) * x)), j: 16 sub-blocks.
+float DotQ6_K(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb);
+
+// Exact integer parts of the K-quant dots for one 256-value block, shared by the scalar
+// kernels: *scaled = sum_j(sc_j * sum(q * x)) and *mins = sum_j(m_j * sum(x)) (Q6_K: no
+// mins, the -32 offset is in *scaled).
+void Q4_KBlockSums(const BlockQ4_K& w, const BlockQ8_K& x, int32_t* scaled, int32_t* mins);
+void Q5_KBlockSums(const BlockQ5_K& w, const BlockQ8_K& x, int32_t* scaled, int32_t* mins);
+int32_t Q6_KBlockSum(const BlockQ6_K& w, const BlockQ8_K& x);
 
 // The portable kernel set: scalar dots, parallel over rows when `pool` is set.
 void MatMulScalar(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool);

@@ -60,30 +60,60 @@ float DotQ4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
 
 void MatMulScalar(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool) {
   const size_t row_bytes = RowBytes(w.type, w.cols);
-  const bool quantized = w.type == GgmlType::kQ8_0 || w.type == GgmlType::kQ4_0;
-  const int64_t nb = w.cols / kQK8_0;
+  const ActivationKind kind = ActivationKindOf(w.type);
+  const int64_t nb = w.cols / kQK8_0, nbk = w.cols / kQK_K;
   std::vector<BlockQ8_0> xq;  // [n, nb]
-  if (quantized) {
+  std::vector<BlockQ8_K> xk;  // [n, nbk]
+  if (kind == ActivationKind::kQ8_0) {
     xq.resize(n * nb);
     for (int64_t t = 0; t < n; ++t) QuantizeActivationRow(x + t * w.cols, w.cols, &xq[t * nb]);
+  } else if (kind == ActivationKind::kQ8_K) {
+    xk.resize(n * nbk);
+    for (int64_t t = 0; t < n; ++t) {
+      QuantizeActivationRowQ8K(x + t * w.cols, w.cols, &xk[t * nbk]);
+    }
   }
   auto rows = [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* wr = w.data + r * row_bytes;
       for (int64_t t = 0; t < n; ++t) {
+        const float* xf = x + t * w.cols;
+        const BlockQ8_0* x8 = xq.empty() ? nullptr : &xq[t * nb];
+        const BlockQ8_K* xkt = xk.empty() ? nullptr : &xk[t * nbk];
         float v = 0.0f;
         switch (w.type) {
           case GgmlType::kF32:
-            v = DotF32(reinterpret_cast<const float*>(wr), x + t * w.cols, w.cols);
+            v = DotF32(reinterpret_cast<const float*>(wr), xf, w.cols);
             break;
           case GgmlType::kF16:
-            v = DotF16(reinterpret_cast<const uint16_t*>(wr), x + t * w.cols, w.cols);
+            v = DotF16(reinterpret_cast<const uint16_t*>(wr), xf, w.cols);
+            break;
+          case GgmlType::kBF16:
+            v = DotBF16(reinterpret_cast<const uint16_t*>(wr), xf, w.cols);
             break;
           case GgmlType::kQ8_0:
-            v = DotQ8_0(reinterpret_cast<const BlockQ8_0*>(wr), &xq[t * nb], nb);
+            v = DotQ8_0(reinterpret_cast<const BlockQ8_0*>(wr), x8, nb);
             break;
           case GgmlType::kQ4_0:
-            v = DotQ4_0(reinterpret_cast<const BlockQ4_0*>(wr), &xq[t * nb], nb);
+            v = DotQ4_0(reinterpret_cast<const BlockQ4_0*>(wr), x8, nb);
+            break;
+          case GgmlType::kQ4_1:
+            v = DotQ4_1(reinterpret_cast<const BlockQ4_1*>(wr), x8, nb);
+            break;
+          case GgmlType::kQ5_0:
+            v = DotQ5_0(reinterpret_cast<const BlockQ5_0*>(wr), x8, nb);
+            break;
+          case GgmlType::kQ5_1:
+            v = DotQ5_1(reinterpret_cast<const BlockQ5_1*>(wr), x8, nb);
+            break;
+          case GgmlType::kQ4_K:
+            v = DotQ4_K(reinterpret_cast<const BlockQ4_K*>(wr), xkt, nbk);
+            break;
+          case GgmlType::kQ5_K:
+            v = DotQ5_K(reinterpret_cast<const BlockQ5_K*>(wr), xkt, nbk);
+            break;
+          case GgmlType::kQ6_K:
+            v = DotQ6_K(reinterpret_cast<const BlockQ6_K*>(wr), xkt, nbk);
             break;
           default:
             v = std::nanf("");  // unsupported types are rejected when a model loads

@@ -105,7 +105,7 @@ absl::StatusOr<const GgufTensorInfo*> Expect(const GgufFile& f, const std::strin
   if (!traits || !traits->supported) {
     return absl::InvalidArgumentError(
         absl::StrCat("tensor ", name, " has type ", traits ? std::string(traits->name) : "unknown",
-                     ", which is not supported (supported: f32, f16, q8_0, q4_0)"));
+                     ", which is not supported (supported: ", SupportedTypeNames(), ")"));
   }
   return t;
 }

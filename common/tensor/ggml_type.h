@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace tandem {
@@ -39,7 +40,16 @@ struct GgmlTypeTraits {
 std::optional<GgmlTypeTraits> TraitsOf(uint32_t type_id);
 inline GgmlTypeTraits TraitsOf(GgmlType t) { return *TraitsOf(static_cast<uint32_t>(t)); }
 
-// Parses "f32", "f16", "q8_0", "q4_0" (case-insensitive) into a supported type.
+// Every type Tandem computes with, in ggml's order.
+inline constexpr GgmlType kSupportedTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kQ4_0,
+                                               GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                                               GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                                               GgmlType::kQ6_K, GgmlType::kBF16};
+
+// Names of the supported types for messages: "f32, f16, q4_0, ...".
+std::string SupportedTypeNames();
+
+// Parses a supported type's name ("f32", "q8_0", "q4_K", "bf16"; case-insensitive).
 std::optional<GgmlType> ParseSupportedType(std::string_view name);
 
 // llama.cpp's llama_ftype value for general.file_type of a model whose matrices are `t`

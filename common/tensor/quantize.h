@@ -9,7 +9,8 @@
 namespace tandem {
 
 // Writes RowBytes(type, n) bytes to `dst`. Rounding as ggml's reference quantizers
-// (Q8_0: d = amax/127, q = round(x/d); Q4_0: d = max/-8 of the value with largest |x|).
+// (Q8_0: d = amax/127, q = round(x/d); Q4_0: d = max/-8 of the value with largest |x|;
+// the K-quants: ggml's quantize_row_q*_K_ref), so files match llama-quantize's.
 void QuantizeRow(GgmlType type, const float* src, void* dst, int64_t n);
 
 // Reads RowBytes(type, n) bytes from `src` into n floats.

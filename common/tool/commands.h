@@ -40,7 +40,7 @@ absl::Status RunBench(const BenchConfig& config, std::ostream& out, std::ostream
 struct QuantizeConfig {
   std::string input_path;
   std::string output_path;
-  std::string type;  // q8_0 | q4_0 | f16 | f32
+  std::string type;  // a preset (q4_k_m, ...) or plain type, see ParseQuantPreset
   int32_t threads = 2;
   bool show_progress = false;
 };

@@ -85,7 +85,11 @@ int main(int argc, char** argv) {
   CLI::App* quantize = app.add_subcommand("quantize", "Convert a model's weight matrices");
   quantize->add_option("input", quant.input_path, "Input GGUF")->required();
   quantize->add_option("output", quant.output_path, "Output GGUF")->required();
-  quantize->add_option("--type", quant.type, "q8_0 | q4_0 | f16 | f32")->required();
+  quantize
+      ->add_option(
+          "--type", quant.type,
+          "q4_k_m | q4_k_s | q5_k_m | q6_k | q8_0 | q5_1 | q5_0 | q4_1 | q4_0 | bf16 | f16 | f32")
+      ->required();
   AddThreads(quantize, &quant.threads);
 
   tandem::SplitConfig split;

@@ -104,8 +104,8 @@ absl::Status RunSplit(const SplitConfig& config, std::ostream& out, std::ostream
   if (!config.edge_type.empty()) {
     edge_type = ParseSupportedType(config.edge_type);
     if (!edge_type) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown edge type '", config.edge_type, "' (use q4_0, q8_0, f16 or f32)"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown edge type '", config.edge_type,
+                                                     "' (use ", SupportedTypeNames(), ")"));
     }
   }
   if (config.edge_output_path.empty() || config.cloud_output_path.empty()) {

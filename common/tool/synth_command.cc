@@ -66,7 +66,7 @@ absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream
   std::optional<GgmlType> type = ParseSupportedType(config.type);
   if (!type) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown type '", config.type, "' (use q8_0, q4_0, f16 or f32)"));
+        absl::StrCat("unknown type '", config.type, "' (use ", SupportedTypeNames(), ")"));
   }
   Vocabulary vocab;
   if (!config.vocab_path.empty()) {

@@ -274,6 +274,10 @@ bool WriteMalformed(const fs::path& dir) {
       .Zeros(32);
   add("bad_tensor_type").Header(3, 1, 0).Tensor("t", {32}, 4, 0).Pad().Zeros(128);
   add("bad_block_multiple").Header(3, 1, 0).Tensor("t", {33}, 8, 0).Pad().Zeros(128);
+  // A K-quant (q4_K, q6_K) matrix with Qwen2.5-0.5B's 896-value rows: not whole 256-value
+  // super-blocks (llama-quantize gives such rows a 32-value type instead).
+  add("bad_kquant_row_896").Header(3, 1, 0).Tensor("t", {896, 2}, 12, 0).Pad().Zeros(1024);
+  add("bad_kquant_row_64").Header(3, 1, 0).Tensor("t", {64, 4}, 14, 0).Pad().Zeros(1024);
   add("bad_misaligned").Header(3, 1, 0).Tensor("t", {4}, kF32, 4).Pad().Zeros(64);
   add("bad_data_past_eof").Header(3, 1, 0).Tensor("t", {64, 16}, kF32, 0).Pad().Zeros(1000);
   add("bad_offset_huge").Header(3, 1, 0).Tensor("t", {4}, kF32, uint64_t{1} << 63).Pad();

@@ -163,17 +163,28 @@ TEST(GgufParseTest, UnknownTensorTypeNamesTensorAndId) {
 
 TEST(GgufParseTest, KnownButUnsupportedTypeIsAccepted) {
   GgufBytes b;
-  b.Header(3, 1, 0).Tensor("k", {256}, 12 /* q4_K */, 0).Pad().Zeros(144);
+  b.Header(3, 1, 0).Tensor("k", {256}, 10 /* q2_K */, 0).Pad().Zeros(96);
   auto f = GgufFile::Parse(b.bytes());
   ASSERT_TRUE(f.ok()) << f.status();
-  EXPECT_EQ((*f)->tensors()[0].type, GgmlType::kQ4_K);
-  EXPECT_EQ((*f)->tensors()[0].data.size(), 144u);
+  EXPECT_EQ((*f)->tensors()[0].type, GgmlType::kQ2_K);
+  EXPECT_EQ((*f)->tensors()[0].data.size(), 84u);
 }
 
 TEST(GgufParseTest, RowNotMultipleOfBlock) {
   GgufBytes b;
   b.Header(3, 1, 0).Tensor("q", {33}, kQ8_0, 0).Pad().Zeros(128);
   ExpectInvalid(b, {"'q'", "block size 32"});
+}
+
+TEST(GgufParseTest, KQuantRowNotMultipleOfSuperBlock) {
+  // Qwen2.5-0.5B's 896-value rows as q4_K, and 64-value rows as q6_K: one clear error
+  // naming the tensor and the 256-value block, never a read past the data.
+  GgufBytes q4k;
+  q4k.Header(3, 1, 0).Tensor("blk.0.attn_q.weight", {896, 2}, 12, 0).Pad().Zeros(1024);
+  ExpectInvalid(q4k, {"'blk.0.attn_q.weight'", "block size 256"});
+  GgufBytes q6k;
+  q6k.Header(3, 1, 0).Tensor("output.weight", {64, 4}, 14, 0).Pad().Zeros(1024);
+  ExpectInvalid(q6k, {"'output.weight'", "block size 256"});
 }
 
 TEST(GgufParseTest, MisalignedOffset) {

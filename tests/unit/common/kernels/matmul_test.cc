@@ -38,25 +38,48 @@ TestWeights MakeWeights(GgmlType type, int64_t rows, int64_t cols, uint32_t seed
   return w;
 }
 
-bool Quantized(GgmlType t) { return t == GgmlType::kQ8_0 || t == GgmlType::kQ4_0; }
+bool Quantized(GgmlType t) {
+  return t != GgmlType::kF32 && t != GgmlType::kF16 && t != GgmlType::kBF16;
+}
+
+bool KQuant(GgmlType t) {
+  return matmul_internal::ActivationKindOf(t) == matmul_internal::ActivationKind::kQ8_K;
+}
+
+constexpr GgmlType kQuantTypes[] = {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_1,
+                                    GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ4_K,
+                                    GgmlType::kQ5_K, GgmlType::kQ6_K};
+
+// The activation row a quantized type's kernels multiply with, dequantized.
+std::vector<float> QuantizedActivations(GgmlType type, const float* x, int64_t cols) {
+  std::vector<float> back(cols);
+  if (KQuant(type)) {
+    std::vector<BlockQ8_K> xk(cols / kQK_K);
+    matmul_internal::QuantizeActivationRowQ8K(x, cols, xk.data());
+    for (int64_t i = 0; i < cols; ++i) back[i] = xk[i / kQK_K].d * xk[i / kQK_K].qs[i % kQK_K];
+  } else {
+    std::vector<BlockQ8_0> xq(cols / 32);
+    matmul_internal::QuantizeActivationRow(x, cols, xq.data());
+    DequantizeRow(GgmlType::kQ8_0, xq.data(), back.data(), cols);
+  }
+  return back;
+}
 
 std::string TypeName(GgmlType t) { return std::string(TraitsOf(t).name); }
 
 // The reference's quantized path equals dequantized W times dequantized activation blocks
 // (in double), up to float rounding: checks the int dot products and scales.
 TEST(MatMulRefTest, QuantizedMatchesDequantizedProduct) {
-  for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
-    const int64_t rows = 7, cols = 96, n = 3;
+  for (GgmlType type : kQuantTypes) {
+    const int64_t rows = 7, cols = KQuant(type) ? 512 : 96, n = 3;
     TestWeights w = MakeWeights(type, rows, cols, 11);
     const std::vector<float> x = RandomFloats(n * cols, 12);
     std::vector<float> y(n * rows);
     ref::MatMul(w.view, x.data(), n, y.data());
 
-    std::vector<float> want(n * rows), wrow(cols), xrow(cols);
-    std::vector<BlockQ8_0> xq(cols / 32);
+    std::vector<float> want(n * rows), wrow(cols);
     for (int64_t t = 0; t < n; ++t) {
-      matmul_internal::QuantizeActivationRow(x.data() + t * cols, cols, xq.data());
-      DequantizeRow(GgmlType::kQ8_0, xq.data(), xrow.data(), cols);
+      const std::vector<float> xrow = QuantizedActivations(type, x.data() + t * cols, cols);
       for (int64_t r = 0; r < rows; ++r) {
         DequantizeRow(type, w.view.data + r * RowBytes(type, cols), wrow.data(), cols);
         double acc = 0.0;
@@ -68,9 +91,34 @@ TEST(MatMulRefTest, QuantizedMatchesDequantizedProduct) {
   }
 }
 
+// Q8_K activations: ggml's rounding (ties to even, scale from the signed extreme, which
+// maps to -127) and the 16-value sums the K-quant kernels use for the mins.
+TEST(MatMulRefTest, Q8KActivationsMatchGgml) {
+  std::vector<float> x = RandomFloats(512, 3, 2.0f);
+  x[5] = 30.0f;     // block 0's extreme: q = -127, d = -30 / 127
+  x[300] = -40.0f;  // block 1's extreme (negative): q = -127, d = 40 / 127
+  std::vector<BlockQ8_K> q(2);
+  matmul_internal::QuantizeActivationRowQ8K(x.data(), 512, q.data());
+  EXPECT_EQ(q[0].qs[5], -127);
+  EXPECT_FLOAT_EQ(q[0].d, -30.0f / 127.0f);
+  EXPECT_EQ(q[1].qs[300 - 256], -127);
+  EXPECT_FLOAT_EQ(q[1].d, 40.0f / 127.0f);
+  for (int b = 0; b < 2; ++b) {
+    for (int j = 0; j < 16; ++j) {
+      int sum = 0;
+      for (int i = 0; i < 16; ++i) sum += q[b].qs[16 * j + i];
+      EXPECT_EQ(q[b].bsums[j], sum);
+    }
+  }
+  // Without outliers, 256 values share one step of about 7 sigma / 127.
+  const std::vector<float> plain = RandomFloats(512, 4, 2.0f);
+  const std::vector<float> back = QuantizedActivations(GgmlType::kQ4_K, plain.data(), 512);
+  EXPECT_LT(Nmse(back, plain), 2e-4);
+}
+
 // Float weights: the reference equals a plain double product.
 TEST(MatMulRefTest, FloatMatchesDoubleProduct) {
-  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16}) {
+  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16}) {
     const int64_t rows = 9, cols = 37, n = 2;
     TestWeights w = MakeWeights(type, rows, cols, 21);
     const std::vector<float> x = RandomFloats(n * cols, 22);
@@ -129,6 +177,7 @@ TEST_P(MatMulVsRefTest, RandomShapes) {
   ThreadPool pool(2);
   std::vector<int64_t> col_options = {32, 64, 96, 256, 288};
   if (!Quantized(type)) col_options.insert(col_options.end(), {7, 33, 100});
+  if (KQuant(type)) col_options = {256, 512, 768};
   uint32_t seed = 100;
   for (int64_t rows : {1, 5, 8, 13, 64, 67}) {
     for (int64_t cols : col_options) {
@@ -356,8 +405,10 @@ INSTANTIATE_TEST_SUITE_P(Aarch64Levels, MatMulNeonLevelTest,
 #endif
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatMulVsRefTest,
-                         ::testing::Values(GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0,
-                                           GgmlType::kQ4_0),
+                         ::testing::Values(GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16,
+                                           GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_1,
+                                           GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ4_K,
+                                           GgmlType::kQ5_K, GgmlType::kQ6_K),
                          [](const ::testing::TestParamInfo<GgmlType>& info) {
                            return TypeName(info.param);
                          });

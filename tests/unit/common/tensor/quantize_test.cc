@@ -160,5 +160,149 @@ TEST(QuantizeTest, F32IsACopy) {
   EXPECT_EQ(back, x);
 }
 
+TEST(QuantizeTest, Q5_0KnownBlock) {
+  // The largest magnitude is -16: d = 1, q = min(31, (int8)(x + 16.5)); fifth bits in qh.
+  std::vector<float> x(32, 0.0f);
+  x[0] = -16.0f;  // 0
+  x[1] = 15.0f;   // 31
+  x[2] = 15.7f;   // (int8)32.2 -> clamped to 31
+  x[3] = 0.6f;    // (int8)17.1 = 17: low nibble 1, fifth bit set
+  x[20] = -3.0f;  // 13, element 20: high nibble of byte 4, no fifth bit
+  BlockQ5_0 b;
+  QuantizeRow(GgmlType::kQ5_0, x.data(), &b, 32);
+  EXPECT_EQ(b.d, 0x3c00);
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  EXPECT_EQ(b.qs[0] & 0x0f, 0);
+  EXPECT_EQ(b.qs[1] & 0x0f, 15);
+  EXPECT_EQ(b.qs[3] & 0x0f, 1);
+  EXPECT_EQ(b.qs[4] >> 4, 13);
+  EXPECT_EQ(qh & 0xf, 0b1110u);  // elements 1, 2, 3 have q >= 16
+  EXPECT_EQ((qh >> 20) & 1, 0u);
+  EXPECT_EQ((qh >> 16) & 1, 1u);  // element 16 is 0.0 -> q = 16
+  std::vector<float> back(32);
+  DequantizeRow(GgmlType::kQ5_0, &b, back.data(), 32);
+  EXPECT_EQ(back[0], -16.0f);
+  EXPECT_EQ(back[1], 15.0f);
+  EXPECT_EQ(back[3], 1.0f);
+  EXPECT_EQ(back[20], -3.0f);
+}
+
+TEST(QuantizeTest, Q4_1AndQ5_1KnownBlocks) {
+  // min = -1, max = 14 (Q4_1): d = 1, q = (int8)(x + 1 + 0.5).
+  std::vector<float> x(32, 0.0f);
+  x[0] = -1.0f;
+  x[1] = 14.0f;
+  x[2] = 2.4f;   // (int8)3.9 = 3
+  x[17] = 5.0f;  // 6, high nibble of byte 1
+  BlockQ4_1 b;
+  QuantizeRow(GgmlType::kQ4_1, x.data(), &b, 32);
+  EXPECT_EQ(Fp16ToFp32(b.d), 1.0f);
+  EXPECT_EQ(Fp16ToFp32(b.m), -1.0f);
+  EXPECT_EQ(b.qs[0], 0 | (1 << 4));  // element 16 is 0.0 -> 1
+  EXPECT_EQ(b.qs[1], 15 | (6 << 4));
+  EXPECT_EQ(b.qs[2] & 0x0f, 3);
+  // Q5_1 with min = -1, max = 30: d = 1, 31 levels.
+  x[1] = 30.0f;
+  BlockQ5_1 c;
+  QuantizeRow(GgmlType::kQ5_1, x.data(), &c, 32);
+  EXPECT_EQ(Fp16ToFp32(c.d), 1.0f);
+  std::vector<float> back(32);
+  DequantizeRow(GgmlType::kQ5_1, &c, back.data(), 32);
+  EXPECT_EQ(back[0], -1.0f);
+  EXPECT_EQ(back[1], 30.0f);
+  EXPECT_EQ(back[2], 2.0f);
+  EXPECT_EQ(back[17], 5.0f);
+}
+
+double RoundTripNmse(GgmlType type, const std::vector<float>& x) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<uint8_t> q(RowBytes(type, n));
+  std::vector<float> back(n);
+  QuantizeRow(type, x.data(), q.data(), n);
+  DequantizeRow(type, q.data(), back.data(), n);
+  double err = 0, ref = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    err += (double(x[i]) - back[i]) * (double(x[i]) - back[i]);
+    ref += double(x[i]) * x[i];
+  }
+  return err / ref;
+}
+
+// Gaussian rows: each type's error is the size its bits allow (bounds from the
+// quantization step of each format, with margin), and more bits are never worse.
+TEST(QuantizeTest, RoundTripErrorByType) {
+  const std::vector<float> x = RandomRow(256 * 64, 9, 0.7f);
+  struct Case {
+    GgmlType type;
+    double max_nmse;
+  };
+  for (const Case& c :
+       {Case{GgmlType::kQ4_0, 1.2e-2}, Case{GgmlType::kQ4_1, 1.0e-2}, Case{GgmlType::kQ5_0, 3.0e-3},
+        Case{GgmlType::kQ5_1, 2.5e-3}, Case{GgmlType::kQ4_K, 6.0e-3}, Case{GgmlType::kQ5_K, 1.6e-3},
+        Case{GgmlType::kQ6_K, 4.0e-4}, Case{GgmlType::kQ8_0, 3.0e-5},
+        Case{GgmlType::kBF16, 1.0e-5}}) {
+    EXPECT_LT(RoundTripNmse(c.type, x), c.max_nmse) << TraitsOf(c.type).name;
+  }
+  EXPECT_LT(RoundTripNmse(GgmlType::kQ4_K, x), RoundTripNmse(GgmlType::kQ4_0, x));
+  EXPECT_LT(RoundTripNmse(GgmlType::kQ5_K, x), RoundTripNmse(GgmlType::kQ4_K, x));
+  EXPECT_LT(RoundTripNmse(GgmlType::kQ6_K, x), RoundTripNmse(GgmlType::kQ5_K, x));
+}
+
+// A super-block whose sub-blocks hold exactly representable grids round-trips exactly:
+// checks the packing of the 6-bit scales and mins (sub-blocks 4..7 split their bits across
+// three bytes) and of the quants, independently of the quantizer's search (a grid that
+// spans [0, nmax] is fitted exactly by its first guess). Scales are 0.125 * L with
+// L <= 63 and max 63, so the half-precision d = 0.125 and every 6-bit scale are exact.
+TEST(QuantizeTest, KQuantsRoundTripExactGrids) {
+  const int kL[8] = {63, 7, 9, 21, 1, 30, 45, 17};
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K}) {
+    const int levels = type == GgmlType::kQ4_K ? 16 : 32;
+    std::vector<float> x(256);
+    for (int j = 0; j < 8; ++j) {
+      for (int i = 0; i < 32; ++i) x[32 * j + i] = 0.125f * kL[j] * ((i * 7 + j) % levels);
+    }
+    std::vector<uint8_t> q(RowBytes(type, 256));
+    std::vector<float> back(256);
+    QuantizeRow(type, x.data(), q.data(), 256);
+    DequantizeRow(type, q.data(), back.data(), 256);
+    for (int i = 0; i < 256; ++i) ASSERT_EQ(back[i], x[i]) << TraitsOf(type).name << " " << i;
+  }
+  // Q6_K: values -32..31 (the -32 sets the scale exactly) in every 16-value sub-block.
+  std::vector<float> x(256);
+  for (int j = 0; j < 16; ++j) {
+    for (int i = 0; i < 16; ++i) x[16 * j + i] = static_cast<float>(((i * 5 + j) % 64) - 32);
+    x[16 * j] = -32.0f;
+  }
+  BlockQ6_K b;
+  std::vector<float> back(256);
+  QuantizeRow(GgmlType::kQ6_K, x.data(), &b, 256);
+  DequantizeRow(GgmlType::kQ6_K, &b, back.data(), 256);
+  for (int i = 0; i < 256; ++i) EXPECT_NEAR(back[i], x[i], 0.3f) << i;
+}
+
+TEST(QuantizeTest, KQuantZeroBlocks) {
+  std::vector<float> x(512, 0.0f), back(512, 1.0f);
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    std::vector<uint8_t> q(RowBytes(type, 512), 0xff);
+    QuantizeRow(type, x.data(), q.data(), 512);
+    DequantizeRow(type, q.data(), back.data(), 512);
+    for (float v : back) EXPECT_EQ(v, 0.0f) << TraitsOf(type).name;
+  }
+}
+
+TEST(QuantizeTest, Bf16RoundsToNearestEven) {
+  // 1 + 2^-8 is halfway between two bf16 values: ties to even (1.0); a bit more rounds up.
+  const float x[4] = {1.0f + 0x1p-8f, 1.0f + 0x1p-8f + 0x1p-20f, -2.5f, 0.0f};
+  uint16_t h[4];
+  QuantizeRow(GgmlType::kBF16, x, h, 4);
+  EXPECT_EQ(h[0], 0x3f80);
+  EXPECT_EQ(h[1], 0x3f81);
+  float back[4];
+  DequantizeRow(GgmlType::kBF16, h, back, 4);
+  EXPECT_EQ(back[2], -2.5f);
+  EXPECT_EQ(back[3], 0.0f);
+}
+
 }  // namespace
 }  // namespace tandem

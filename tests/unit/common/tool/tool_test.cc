@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
+#include "common/gguf/gguf_file.h"
 #include "common/tool/commands.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -178,6 +179,57 @@ TEST(QuantizeTest, QuantizedModelsStillTellTheStory) {
       EXPECT_GT(text.size(), 10u);
     }
   }
+}
+
+// The embedded model's rows (64 and 172 values) are not whole K-quant super-blocks: the
+// K presets fall back per tensor as llama-quantize does (Q4_K -> Q5_0, Q5_K -> Q5_1,
+// Q6_K -> Q8_0, and F16 for the 172-value rows no 32-value block fits), and the result
+// still tells the story.
+TEST(QuantizeTest, KPresetsFallBackOnSmallRows) {
+  struct Case {
+    const char* preset;
+    GgmlType matrices;  // what attn_q gets
+  };
+  for (const Case& c : {Case{"q4_k_m", GgmlType::kQ5_0}, Case{"q5_k_m", GgmlType::kQ5_1},
+                        Case{"q6_k", GgmlType::kQ8_0}, Case{"q4_1", GgmlType::kQ4_1},
+                        Case{"bf16", GgmlType::kBF16}}) {
+    QuantizeConfig config{.input_path = TANDEM_TEST_MODEL,
+                          .output_path = TempPath(std::string("k-") + c.preset + ".gguf").string(),
+                          .type = c.preset};
+    std::ostringstream out, err;
+    absl::Status st = RunQuantize(config, out, err);
+    ASSERT_TRUE(st.ok()) << st;
+    auto f = GgufFile::Open(config.output_path);
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_EQ((*f)->FindTensor("blk.0.attn_q.weight")->type, c.matrices) << c.preset;
+    EXPECT_EQ((*f)->FindTensor("blk.0.attn_norm.weight")->type, GgmlType::kF32) << c.preset;
+    if (c.matrices != GgmlType::kBF16) {
+      EXPECT_EQ((*f)->FindTensor("blk.0.ffn_down.weight")->type, GgmlType::kF16) << c.preset;
+      EXPECT_TRUE(absl::StrContains(err.str(), "not a multiple of")) << err.str();
+    }
+    EXPECT_GT(Generate(config.output_path, "Once upon a time", 12).size(), 10u) << c.preset;
+  }
+}
+
+TEST(QuantizeTest, RequantizesQ8_0WithAWarningAndRefusesLowerBits) {
+  std::ostringstream out, err;
+  QuantizeConfig to_q8{.input_path = TANDEM_TEST_MODEL,
+                       .output_path = TempPath("rq-q8.gguf").string(),
+                       .type = "q8_0"};
+  ASSERT_TRUE(RunQuantize(to_q8, out, err).ok());
+  QuantizeConfig from_q8{.input_path = to_q8.output_path,
+                         .output_path = TempPath("rq-q4km.gguf").string(),
+                         .type = "q4_k_m"};
+  err.str("");
+  absl::Status st = RunQuantize(from_q8, out, err);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_TRUE(absl::StrContains(err.str(), "warning")) << err.str();
+  QuantizeConfig from_q5{.input_path = from_q8.output_path,
+                         .output_path = TempPath("rq-q4_0.gguf").string(),
+                         .type = "q4_0"};
+  st = RunQuantize(from_q5, out, err);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_TRUE(absl::StrContains(st.message(), "q5_0")) << st;
 }
 
 TEST(QuantizeTest, RejectsUnknownTypeAndSameFile) {

@@ -1,0 +1,221 @@
+// Scalar reference dot products of the types added after Q8_0/Q4_0: Q4_1, Q5_0, Q5_1
+// (32-value blocks against Q8_0 activations), the K-quants Q4_K, Q5_K, Q6_K (256-value
+// super-blocks against Q8_K activations, as ggml's vec_dot_q*_K), and BF16.
+#include <cmath>
+#include <cstring>
+
+#include "common/kernels/matmul_internal.h"
+#include "common/util/fp16.h"
+
+namespace tandem::matmul_internal {
+namespace {
+
+// ggml's nearest_int: round half to even for |x| < 2^22.
+inline int NearestInt(float x) {
+  float v = x + 12582912.f;
+  int32_t i;
+  std::memcpy(&i, &v, sizeof(i));
+  return (i & 0x007fffff) - 0x00400000;
+}
+
+// The 32 five-bit quants of a Q5_0 / Q5_1 block.
+inline void Unpack5(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, sizeof(qh));
+  for (int j = 0; j < 16; ++j) {
+    q[j] = (qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1) << 4);
+    q[j + 16] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+  }
+}
+
+inline int32_t SumQ8(const BlockQ8_0& x) {
+  int32_t s = 0;
+  for (int j = 0; j < kQK8_0; ++j) s += x.qs[j];
+  return s;
+}
+
+}  // namespace
+
+void QuantizeActivationRowQ8K(const float* x, int64_t cols, BlockQ8_K* out) {
+  for (int64_t b = 0; b < cols / kQK_K; ++b, x += kQK_K) {
+    BlockQ8_K& y = out[b];
+    float max = 0, amax = 0;
+    for (int j = 0; j < kQK_K; ++j) {
+      const float ax = std::fabs(x[j]);
+      if (ax > amax) {
+        amax = ax;
+        max = x[j];
+      }
+    }
+    if (!amax) {
+      std::memset(&y, 0, sizeof(y));
+      continue;
+    }
+    const float iscale = -127.f / max;
+    for (int j = 0; j < kQK_K; ++j) {
+      const int v = NearestInt(iscale * x[j]);
+      y.qs[j] = static_cast<int8_t>(v < 127 ? v : 127);
+    }
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      int sum = 0;
+      for (int i = 0; i < 16; ++i) sum += y.qs[16 * j + i];
+      y.bsums[j] = static_cast<int16_t>(sum);
+    }
+    y.d = 1 / iscale;
+  }
+}
+
+ActivationKind ActivationKindOf(GgmlType type) {
+  switch (type) {
+    case GgmlType::kQ4_0:
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_0:
+    case GgmlType::kQ5_1:
+    case GgmlType::kQ8_0:
+      return ActivationKind::kQ8_0;
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
+    case GgmlType::kQ6_K:
+      return ActivationKind::kQ8_K;
+    default:
+      return ActivationKind::kFloat;
+  }
+}
+
+float DotBF16(const uint16_t* w, const float* x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n; ++i) acc += Bf16ToFp32(w[i]) * x[i];
+  return acc;
+}
+
+float DotQ4_1(const BlockQ4_1* w, const BlockQ8_0* x, int64_t nb) {
+  constexpr int kHalf = kQK4_1 / 2;
+  float acc = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int32_t isum = 0;
+    for (int j = 0; j < kHalf; ++j) {
+      isum += (w[b].qs[j] & 0x0f) * x[b].qs[j] + (w[b].qs[j] >> 4) * x[b].qs[j + kHalf];
+    }
+    const float dx = Fp16ToFp32(x[b].d);
+    acc += Fp16ToFp32(w[b].d) * dx * static_cast<float>(isum);
+    acc += Fp16ToFp32(w[b].m) * dx * static_cast<float>(SumQ8(x[b]));
+  }
+  return acc;
+}
+
+float DotQ5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int q[kQK5_0];
+    Unpack5(w[b].qs, w[b].qh, q);
+    int32_t isum = 0;
+    for (int j = 0; j < kQK5_0; ++j) isum += (q[j] - 16) * x[b].qs[j];
+    acc += Fp16ToFp32(w[b].d) * Fp16ToFp32(x[b].d) * static_cast<float>(isum);
+  }
+  return acc;
+}
+
+float DotQ5_1(const BlockQ5_1* w, const BlockQ8_0* x, int64_t nb) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int q[kQK5_1];
+    Unpack5(w[b].qs, w[b].qh, q);
+    int32_t isum = 0;
+    for (int j = 0; j < kQK5_1; ++j) isum += q[j] * x[b].qs[j];
+    const float dx = Fp16ToFp32(x[b].d);
+    acc += Fp16ToFp32(w[b].d) * dx * static_cast<float>(isum);
+    acc += Fp16ToFp32(w[b].m) * dx * static_cast<float>(SumQ8(x[b]));
+  }
+  return acc;
+}
+
+void Q4_KBlockSums(const BlockQ4_K& w, const BlockQ8_K& x, int32_t* scaled, int32_t* mins) {
+  int32_t s = 0, m = 0;
+  for (int j = 0; j < kQK_K / 32; ++j) {
+    uint8_t sc, mn;
+    KScaleMin(j, w.scales, &sc, &mn);
+    const uint8_t* q = w.qs + 32 * (j / 2);
+    const int shift = 4 * (j % 2);
+    const int8_t* xq = x.qs + 32 * j;
+    int32_t isum = 0;
+    for (int l = 0; l < 32; ++l) isum += ((q[l] >> shift) & 0x0f) * xq[l];
+    s += sc * isum;
+    m += mn * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
+  }
+  *scaled = s;
+  *mins = m;
+}
+
+void Q5_KBlockSums(const BlockQ5_K& w, const BlockQ8_K& x, int32_t* scaled, int32_t* mins) {
+  int32_t s = 0, m = 0;
+  for (int j = 0; j < kQK_K / 32; ++j) {
+    uint8_t sc, mn;
+    KScaleMin(j, w.scales, &sc, &mn);
+    const uint8_t* q = w.qs + 32 * (j / 2);
+    const int shift = 4 * (j % 2);
+    const int8_t* xq = x.qs + 32 * j;
+    int32_t isum = 0;
+    for (int l = 0; l < 32; ++l) {
+      const int v = ((q[l] >> shift) & 0x0f) | (((w.qh[l] >> j) & 1) << 4);
+      isum += v * xq[l];
+    }
+    s += sc * isum;
+    m += mn * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
+  }
+  *scaled = s;
+  *mins = m;
+}
+
+int32_t Q6_KBlockSum(const BlockQ6_K& w, const BlockQ8_K& x) {
+  int8_t q[kQK_K];  // q - 32 in element order
+  for (int h = 0; h < 2; ++h) {
+    const uint8_t* ql = w.ql + 64 * h;
+    const uint8_t* qh = w.qh + 32 * h;
+    int8_t* out = q + 128 * h;
+    for (int l = 0; l < 32; ++l) {
+      out[l] = static_cast<int8_t>(((ql[l] & 0xf) | (((qh[l] >> 0) & 3) << 4)) - 32);
+      out[l + 32] = static_cast<int8_t>(((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32);
+      out[l + 64] = static_cast<int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+      out[l + 96] = static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+    }
+  }
+  int32_t s = 0;
+  for (int j = 0; j < kQK_K / 16; ++j) {
+    int32_t isum = 0;
+    for (int l = 0; l < 16; ++l) isum += q[16 * j + l] * x.qs[16 * j + l];
+    s += w.scales[j] * isum;
+  }
+  return s;
+}
+
+float DotQ4_K(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int32_t scaled, mins;
+    Q4_KBlockSums(w[b], x[b], &scaled, &mins);
+    acc += x[b].d * Fp16ToFp32(w[b].d) * static_cast<float>(scaled);
+    acc -= x[b].d * Fp16ToFp32(w[b].dmin) * static_cast<float>(mins);
+  }
+  return acc;
+}
+
+float DotQ5_K(const BlockQ5_K* w, const BlockQ8_K* x, int64_t nb) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int32_t scaled, mins;
+    Q5_KBlockSums(w[b], x[b], &scaled, &mins);
+    acc += x[b].d * Fp16ToFp32(w[b].d) * static_cast<float>(scaled);
+    acc -= x[b].d * Fp16ToFp32(w[b].dmin) * static_cast<float>(mins);
+  }
+  return acc;
+}
+
+float DotQ6_K(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    acc += x[b].d * Fp16ToFp32(w[b].d) * static_cast<float>(Q6_KBlockSum(w[b], x[b]));
+  }
+  return acc;
+}
+
+}  // namespace tandem::matmul_internal
