@@ -316,6 +316,10 @@ void PrepareActivationRow(const float* x, int64_t cols, GgmlType wtype, Activati
 }
 
 void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  if (ActivationKindOf(w.type) == ActivationKind::kQ8_K) {
+    KQuantMatMul(w, x, n, y, pool);
+    return;
+  }
   if (w.type != GgmlType::kF32 && w.type != GgmlType::kF16 && w.type != GgmlType::kQ8_0 &&
       w.type != GgmlType::kQ4_0) {
     MatMulScalar(w, x, n, y, &pool);  // no AVX2 kernel for this type yet

@@ -61,6 +61,10 @@ struct ActivationScratch {
   }
 };
 
+// Q4_K / Q5_K / Q6_K weights, any n (matmul_avx2_kquants.cc): bit-identical to the scalar
+// reference for every row of x.
+void KQuantMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+
 // Prompt processing (n > 1) with Q4_0 / Q8_0 weights (the types GemmSupported() accepts).
 bool GemmSupported(GgmlType type);
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);

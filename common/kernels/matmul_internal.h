@@ -47,11 +47,14 @@ float DotQ4_1(const BlockQ4_1* w, const BlockQ8_0* x, int64_t nb);
 float DotQ5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb);
 // As Q4_1.
 float DotQ5_1(const BlockQ5_1* w, const BlockQ8_0* x, int64_t nb);
-// Per 256-value block: acc += (d_x * d) * sum_j(sc_j * sum(q * x)); then
-// acc -= (d_x * dmin) * sum_j(m_j * sum(x)) (j: the 8 sub-blocks). nb: 256-value blocks.
+// Per 256-value block: acc = fma(d_x * d, sum_j(sc_j * sum(q * x)), acc); then
+// acc = fma(-(d_x * dmin), sum_j(m_j * sum(x)), acc) (j: the 8 sub-blocks), with
+// std::fma so that the SIMD kernels (which do the same steps) match bit for bit.
+// nb: 256-value blocks.
 float DotQ4_K(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb);
 float DotQ5_K(const BlockQ5_K* w, const BlockQ8_K* x, int64_t nb);
-// Per 256-value block: acc += (d_x * d) * sum_j(sc_j * sum((q - 32) * x)), j: 16 sub-blocks.
+// Per 256-value block: acc = fma(d_x * d, sum_j(sc_j * sum((q - 32) * x)), acc), j: the 16
+// sub-blocks.
 float DotQ6_K(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb);
 
 // Exact integer parts of the K-quant dots for one 256-value block, shared by the scalar

@@ -193,8 +193,8 @@ float DotQ4_K(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb) {
   for (int64_t b = 0; b < nb; ++b) {
     int32_t scaled, mins;
     Q4_KBlockSums(w[b], x[b], &scaled, &mins);
-    acc += x[b].d * Fp16ToFp32(w[b].d) * static_cast<float>(scaled);
-    acc -= x[b].d * Fp16ToFp32(w[b].dmin) * static_cast<float>(mins);
+    acc = std::fma(x[b].d * Fp16ToFp32(w[b].d), static_cast<float>(scaled), acc);
+    acc = std::fma(-(x[b].d * Fp16ToFp32(w[b].dmin)), static_cast<float>(mins), acc);
   }
   return acc;
 }
@@ -204,8 +204,8 @@ float DotQ5_K(const BlockQ5_K* w, const BlockQ8_K* x, int64_t nb) {
   for (int64_t b = 0; b < nb; ++b) {
     int32_t scaled, mins;
     Q5_KBlockSums(w[b], x[b], &scaled, &mins);
-    acc += x[b].d * Fp16ToFp32(w[b].d) * static_cast<float>(scaled);
-    acc -= x[b].d * Fp16ToFp32(w[b].dmin) * static_cast<float>(mins);
+    acc = std::fma(x[b].d * Fp16ToFp32(w[b].d), static_cast<float>(scaled), acc);
+    acc = std::fma(-(x[b].d * Fp16ToFp32(w[b].dmin)), static_cast<float>(mins), acc);
   }
   return acc;
 }
@@ -213,7 +213,7 @@ float DotQ5_K(const BlockQ5_K* w, const BlockQ8_K* x, int64_t nb) {
 float DotQ6_K(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {
   float acc = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
-    acc += x[b].d * Fp16ToFp32(w[b].d) * static_cast<float>(Q6_KBlockSum(w[b], x[b]));
+    acc = std::fma(x[b].d * Fp16ToFp32(w[b].d), static_cast<float>(Q6_KBlockSum(w[b], x[b])), acc);
   }
   return acc;
 }

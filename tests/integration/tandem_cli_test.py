@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import daemons  # noqa: E402
 from daemons import fail  # noqa: E402
 
-GGML_TYPE_Q4_K = 12  # a real ggml type Tandem does not compute with
+GGML_TYPE_Q4_K = 12  # a K-quant: 256-value super-blocks, which 64-value rows cannot hold
 
 
 def with_tensor_type(data, name, new_type):
@@ -52,10 +52,10 @@ def main():
         ("unsupported architecture",
          ["generate", "-m", write("gpt2.gguf", data[:arch_at] + b"gpt2x" + data[arch_at + 5:]),
           "-p", "Hi"], "architecture"),
-        ("unsupported tensor type",
+        ("K-quant tensor whose rows are not whole super-blocks",
          ["generate", "-m", write("q4k.gguf", with_tensor_type(data, b"blk.0.attn_q.weight",
                                                                GGML_TYPE_Q4_K)), "-p", "Hi"],
-         "q4_K"),
+         "blk.0.attn_q.weight.*q4_K block size 256"),
         ("prompt longer than the context",
          ["generate", "-m", model, "-c", "8", "-p", "Once upon a time " * 10], "context"),
         ("bad quantize type", ["quantize", model, os.path.join(tmp, "o.gguf"), "--type", "q3"],

@@ -197,6 +197,30 @@ TEST_P(MatMulVsRefTest, RandomShapes) {
   }
 }
 
+// The K-quant kernels do the reference's float steps (std::fma per block) on exact integer
+// sums: every output equals the scalar reference's bit for bit, decode and prompt alike.
+TEST(MatMulKQuantTest, BitIdenticalToReference) {
+  ThreadPool pool(2);
+  uint32_t seed = 900;
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    for (int64_t rows : {1, 5, 33}) {
+      for (int64_t cols : {256, 1024}) {
+        for (int64_t n : {1, 2, 17, 40}) {
+          ++seed;
+          TestWeights w = MakeWeights(type, rows, cols, seed);
+          std::vector<float> x = RandomFloats(n * cols, seed + 7);
+          x[3] = 250.0f;  // an outlier channel: full-range int8 activations
+          std::vector<float> got(n * rows, -1.0f), want(n * rows, -2.0f);
+          MatMul(w.view, x.data(), n, got.data(), pool);
+          ref::MatMul(w.view, x.data(), n, want.data());
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+              << TypeName(type) << " rows=" << rows << " cols=" << cols << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(MatMulVsRefTest, BitIdenticalAcrossPoolSizes) {
   const GgmlType type = GetParam();
   for (int64_t n : {1, 5, 64}) {
