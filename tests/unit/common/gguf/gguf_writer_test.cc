@@ -129,8 +129,7 @@ TEST_F(GgufWriterTest, RoundTripsEveryValueAndTensorType) {
   std::vector<T> tensors = {
       {"f32", {3}, GgmlType::kF32, {}},          {"f16", {5, 3}, GgmlType::kF16, {}},
       {"q8_0", {64, 2, 3}, GgmlType::kQ8_0, {}}, {"q4_0", {32, 1, 2, 2}, GgmlType::kQ4_0, {}},
-      {"q4_K", {256, 2}, GgmlType::kQ4_K, {}},  // known, not computed with: still storable
-      {"bf16", {7}, GgmlType::kBF16, {}},
+      {"q4_K", {256, 2}, GgmlType::kQ4_K, {}},   {"bf16", {7}, GgmlType::kBF16, {}},
   };
   for (size_t i = 0; i < tensors.size(); ++i) {
     w.AddTensor(tensors[i].name, tensors[i].shape, tensors[i].type,

@@ -287,7 +287,7 @@ TEST(SplitCommandTest, BadRequestsAreRefused) {
   EXPECT_THAT(Split(TANDEM_TEST_MODEL, 0, "k0").status().message(),
               HasSubstr("K must be in [1, 4]"));
   EXPECT_EQ(Split(TANDEM_TEST_MODEL, 5, "k5").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Split(TANDEM_TEST_MODEL, 2, "t", "q5_1").status().message(),
+  EXPECT_THAT(Split(TANDEM_TEST_MODEL, 2, "t", "q2_k").status().message(),
               HasSubstr("unknown edge type"));
   auto shards = Split(TANDEM_TEST_MODEL, 2, "again");
   ASSERT_TRUE(shards.ok());
