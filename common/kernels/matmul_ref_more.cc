@@ -5,28 +5,14 @@
 #include <cstring>
 
 #include "common/kernels/matmul_internal.h"
+#include "common/tensor/quantize_internal.h"
 #include "common/util/fp16.h"
 
 namespace tandem::matmul_internal {
 namespace {
 
-// ggml's nearest_int: round half to even for |x| < 2^22.
-inline int NearestInt(float x) {
-  float v = x + 12582912.f;
-  int32_t i;
-  std::memcpy(&i, &v, sizeof(i));
-  return (i & 0x007fffff) - 0x00400000;
-}
-
-// The 32 five-bit quants of a Q5_0 / Q5_1 block.
-inline void Unpack5(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
-  uint32_t qh;
-  std::memcpy(&qh, qh_bytes, sizeof(qh));
-  for (int j = 0; j < 16; ++j) {
-    q[j] = (qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1) << 4);
-    q[j + 16] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
-  }
-}
+using quantize_internal::NearestInt;
+using quantize_internal::Unpack5;
 
 inline int32_t SumQ8(const BlockQ8_0& x) {
   int32_t s = 0;
@@ -188,26 +174,29 @@ int32_t Q6_KBlockSum(const BlockQ6_K& w, const BlockQ8_K& x) {
   return s;
 }
 
-float DotQ4_K(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb) {
+namespace {
+
+// The float steps shared by Q4_K and Q5_K (see DotQ4_K in matmul_internal.h).
+template <typename Block, void (*kSums)(const Block&, const BlockQ8_K&, int32_t*, int32_t*)>
+float DotWithMins(const Block* w, const BlockQ8_K* x, int64_t nb) {
   float acc = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
     int32_t scaled, mins;
-    Q4_KBlockSums(w[b], x[b], &scaled, &mins);
+    kSums(w[b], x[b], &scaled, &mins);
     acc = std::fma(x[b].d * Fp16ToFp32(w[b].d), static_cast<float>(scaled), acc);
     acc = std::fma(-(x[b].d * Fp16ToFp32(w[b].dmin)), static_cast<float>(mins), acc);
   }
   return acc;
 }
 
+}  // namespace
+
+float DotQ4_K(const BlockQ4_K* w, const BlockQ8_K* x, int64_t nb) {
+  return DotWithMins<BlockQ4_K, Q4_KBlockSums>(w, x, nb);
+}
+
 float DotQ5_K(const BlockQ5_K* w, const BlockQ8_K* x, int64_t nb) {
-  float acc = 0.0f;
-  for (int64_t b = 0; b < nb; ++b) {
-    int32_t scaled, mins;
-    Q5_KBlockSums(w[b], x[b], &scaled, &mins);
-    acc = std::fma(x[b].d * Fp16ToFp32(w[b].d), static_cast<float>(scaled), acc);
-    acc = std::fma(-(x[b].d * Fp16ToFp32(w[b].dmin)), static_cast<float>(mins), acc);
-  }
-  return acc;
+  return DotWithMins<BlockQ5_K, Q5_KBlockSums>(w, x, nb);
 }
 
 float DotQ6_K(const BlockQ6_K* w, const BlockQ8_K* x, int64_t nb) {

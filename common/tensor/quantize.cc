@@ -88,16 +88,6 @@ void Pack5(const uint8_t* q, uint8_t* qs, uint8_t* qh_bytes) {
   std::memcpy(qh_bytes, &qh, sizeof(qh));
 }
 
-// The 32 five-bit values of a block (inverse of Pack5).
-void Unpack5(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
-  uint32_t qh;
-  std::memcpy(&qh, qh_bytes, sizeof(qh));
-  for (int j = 0; j < 16; ++j) {
-    q[j] = (qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1) << 4);
-    q[j + 16] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
-  }
-}
-
 // ggml's quantize_row_q5_0_ref: d = max / -16 (max: the value of largest magnitude),
 // q = min(31, trunc(x / d + 16.5)).
 void QuantizeQ5_0(const float* src, BlockQ5_0* dst, int64_t n) {
@@ -236,7 +226,7 @@ void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n) {
       for (int64_t b = 0; b < n / kQK5_0; ++b) {
         const float d = Fp16ToFp32(in[b].d);
         int q[kQK5_0];
-        Unpack5(in[b].qs, in[b].qh, q);
+        quantize_internal::Unpack5(in[b].qs, in[b].qh, q);
         for (int j = 0; j < kQK5_0; ++j) dst[b * kQK5_0 + j] = (q[j] - 16) * d;
       }
       return;
@@ -246,7 +236,7 @@ void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n) {
       for (int64_t b = 0; b < n / kQK5_1; ++b) {
         const float d = Fp16ToFp32(in[b].d), m = Fp16ToFp32(in[b].m);
         int q[kQK5_1];
-        Unpack5(in[b].qs, in[b].qh, q);
+        quantize_internal::Unpack5(in[b].qs, in[b].qh, q);
         for (int j = 0; j < kQK5_1; ++j) dst[b * kQK5_1 + j] = q[j] * d + m;
       }
       return;

@@ -191,6 +191,15 @@ int NearestInt(float x) {
   return (i & 0x007fffff) - 0x00400000;
 }
 
+void Unpack5(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, sizeof(qh));
+  for (int j = 0; j < 16; ++j) {
+    q[j] = (qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1) << 4);
+    q[j + 16] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+  }
+}
+
 void QuantizeQ4_K(const float* x, BlockQ4_K* y, int64_t n) {
   uint8_t L[kQK_K];
   for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
