@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libssl-dev libgtest-dev libgmock-dev prometheus-cpp-dev
   # chosen libraries (see README, "Dependencies")
-  libbenchmark-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
+  libbenchmark-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev libicu-dev
   # test-time tools: openssl CLI for dev certificates, curl, Node for the OpenAI client test
   openssl curl ca-certificates prometheus nodejs
   # deploy tests (tests/deploy): YAML for the manifests (promtool and Prometheus: above)

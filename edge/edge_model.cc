@@ -32,8 +32,12 @@ absl::StatusOr<std::unique_ptr<EdgeModel>> EdgeModel::Load(const std::string& pa
   } else {
     name = std::filesystem::path(path).stem().string();
   }
-  return std::unique_ptr<EdgeModel>(
+  absl::StatusOr<std::string> source = model->gguf().GetString("tokenizer.chat_template");
+  std::unique_ptr<EdgeModel> edge(
       new EdgeModel(std::move(model), std::move(tokenizer), std::move(name)));
+  edge->chat_template_ = ChatTemplate::Recognize(source.ok() ? *source : "", edge->tokenizer_,
+                                                 &edge->chat_template_warning_);
+  return edge;
 }
 
 }  // namespace tandem::edge

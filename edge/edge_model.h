@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/model/llama_model.h"
+#include "common/tokenizer/chat_template.h"
 #include "common/tokenizer/tokenizer.h"
 
 namespace tandem::edge {
@@ -22,6 +23,10 @@ class EdgeModel {
   const LlamaModel& model() const { return *model_; }
   const LlamaHparams& hparams() const { return model_->hparams(); }
   const Tokenizer& tokenizer() const { return tokenizer_; }
+  // The model's chat format (tokenizer.chat_template, recognised by family).
+  const ChatTemplate& chat_template() const { return chat_template_; }
+  // Why the chat format is a fallback ("" if it is not): logged once at start-up.
+  const std::string& chat_template_warning() const { return chat_template_warning_; }
   int32_t split() const { return model_->layer_end(); }
   // general.name, else the file name without extension: the API's model id.
   const std::string& name() const { return name_; }
@@ -32,6 +37,8 @@ class EdgeModel {
 
   std::unique_ptr<LlamaModel> model_;
   Tokenizer tokenizer_;
+  ChatTemplate chat_template_;
+  std::string chat_template_warning_;
   std::string name_;
 };
 

@@ -26,10 +26,11 @@ absl::Status CheckSameVocabulary(const Tokenizer& main, const Tokenizer& fallbac
     }
   }
   if (a.bos_id != b.bos_id || a.eos_id != b.eos_id || a.unk_id != b.unk_id ||
-      a.add_bos != b.add_bos || a.add_space_prefix != b.add_space_prefix) {
+      a.add_bos != b.add_bos || a.add_space_prefix != b.add_space_prefix || a.kind != b.kind ||
+      a.pre != b.pre || a.merges != b.merges) {
     return absl::FailedPreconditionError(
-        "the fallback model's tokenizer settings (BOS/EOS/unknown ids, BOS and space prefix) "
-        "differ from the main model's");
+        "the fallback model's tokenizer settings (BOS/EOS/unknown ids, BOS and space prefix, "
+        "BPE pre-tokenizer and merges) differ from the main model's");
   }
   return absl::OkStatus();
 }

@@ -8,7 +8,6 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_format.h"
 #include "common/util/status_macros.h"
-#include "edge/chat_template.h"
 #include "edge/completion_text.h"
 #include "edge/json_body.h"
 #include "edge/openai_request.h"
@@ -68,6 +67,7 @@ struct HttpApi::Prepared {
   bool chat = false;
   GenerationRequest generation;
   std::vector<std::string> stops;
+  bool strip_leading_space = false;  // the chat format puts a separator space before replies
   bool stream = false;
   bool include_usage = false;
   bool report_modes = false;
@@ -159,9 +159,12 @@ absl::StatusOr<HttpApi::Prepared> HttpApi::Prepare(bool chat, const std::string&
   CompletionOptions options;
   if (chat) {
     ASSIGN_OR_RETURN(ChatRequest request, ParseChatRequest(body));
-    p.generation.prompt = FormatChatPrompt(request.messages);
+    // The model's own chat format; message text never becomes control tokens.
+    const ChatTemplate& chat_template = model_.chat_template();
+    p.generation.prompt_tokens = chat_template.Tokenize(request.messages, model_.tokenizer());
+    p.strip_leading_space = chat_template.strip_leading_space();
     options = std::move(request.options);
-    options.stop.push_back(kChatStopSequence);
+    for (const std::string& stop : chat_template.stop_strings()) options.stop.push_back(stop);
   } else {
     ASSIGN_OR_RETURN(CompletionRequest request, ParseCompletionRequest(body));
     p.generation.prompt = std::move(request.prompt);
@@ -211,7 +214,7 @@ void HttpApi::HandleCompletion(bool chat, const httplib::Request& req, httplib::
     return;
   }
 
-  CompletionText text(prepared->stops, /*strip_leading_space=*/chat);
+  CompletionText text(prepared->stops, prepared->strip_leading_space);
   std::string out;
   absl::StatusOr<GenerationResult> result =
       lease->generator().Generate(prepared->generation, [&](const GeneratedToken& t) {
@@ -237,7 +240,7 @@ void HttpApi::RunStream(StreamJob& job, httplib::DataSink& sink) {
   };
   const CompletionMeta& meta = job.meta;
   if (meta.chat) send(SseEvent(StreamChunkJson(meta, "", std::nullopt, /*role=*/true)));
-  CompletionText text(job.request.stops, /*strip_leading_space=*/meta.chat);
+  CompletionText text(job.request.stops, job.request.strip_leading_space);
   absl::StatusOr<GenerationResult> result =
       job.lease.generator().Generate(job.request.generation, [&](const GeneratedToken& t) {
         const std::string out = text.Push(t.piece);

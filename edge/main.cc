@@ -143,6 +143,9 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
 
   ASSIGN_OR_RETURN(std::unique_ptr<EdgeModel> model,
                    EdgeModel::Load(flags.model_path, flags.split));
+  if (!model->chat_template_warning().empty()) {
+    std::cerr << "tandem-edge: WARNING: " << model->chat_template_warning() << "\n";
+  }
   std::unique_ptr<FallbackModel> fallback;
   if (!flags.fallback_model.empty()) {
     ASSIGN_OR_RETURN(fallback, FallbackModel::Load(flags.fallback_model, model->tokenizer()));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/tokenizer/chat_template.h"
 
 namespace tandem::edge {
 
@@ -33,10 +34,7 @@ struct CompletionRequest {
   CompletionOptions options;
 };
 
-struct ChatMessage {
-  std::string role;  // system | developer | user | assistant
-  std::string content;
-};
+using ChatMessage = ::tandem::ChatMessage;  // role: system | developer | user | assistant
 
 struct ChatRequest {
   std::vector<ChatMessage> messages;

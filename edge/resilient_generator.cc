@@ -127,7 +127,7 @@ absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRe
                                                               TokenSink sink) {
   RETURN_IF_ERROR(request.sampling.Validate());
   ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
-                   TokenizePrompt(model_.tokenizer(), request.prompt, max_context()));
+                   TokenizePrompt(model_.tokenizer(), request, max_context()));
   metrics_.SessionStarted();
   absl::Cleanup ended = [this] { metrics_.SessionEnded(); };
   CollectRetired();
@@ -201,7 +201,7 @@ absl::StatusOr<GenerationResult> ResilientGenerator::GenerateTokens(
   while (true) {
     ASSIGN_OR_RETURN(const Produced next, NextToken());
     const int32_t token = next.token;
-    if (token == tokenizer.eos_id()) {
+    if (tokenizer.IsEog(token)) {
       result.finish_reason = FinishReason::kStop;
       break;
     }

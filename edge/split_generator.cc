@@ -22,15 +22,29 @@ absl::Status SplitOptions::Validate() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<int32_t>> TokenizePrompt(const Tokenizer& tokenizer,
-                                                    std::string_view text, int32_t max_context) {
-  std::vector<int32_t> prompt = tokenizer.Encode(text, tokenizer.add_bos());
+namespace {
+
+absl::StatusOr<std::vector<int32_t>> CheckPrompt(std::vector<int32_t> prompt, int32_t max_context) {
   if (prompt.empty()) return absl::InvalidArgumentError("the prompt is empty");
   if (static_cast<int64_t>(prompt.size()) > max_context) {
     return absl::OutOfRangeError(absl::StrFormat(
         "the prompt is %d tokens, longer than the context size %d", prompt.size(), max_context));
   }
   return prompt;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int32_t>> TokenizePrompt(const Tokenizer& tokenizer,
+                                                    std::string_view text, int32_t max_context) {
+  return CheckPrompt(tokenizer.Encode(text, tokenizer.add_bos()), max_context);
+}
+
+absl::StatusOr<std::vector<int32_t>> TokenizePrompt(const Tokenizer& tokenizer,
+                                                    const GenerationRequest& request,
+                                                    int32_t max_context) {
+  if (!request.prompt_tokens.empty()) return CheckPrompt(request.prompt_tokens, max_context);
+  return TokenizePrompt(tokenizer, request.prompt, max_context);
 }
 
 absl::StatusOr<int32_t> SplitOptions::ContextSize(const LlamaHparams& hparams) const {
@@ -106,7 +120,7 @@ absl::StatusOr<GenerationResult> SplitGenerator::Generate(const GenerationReques
                                                           TokenSink sink) {
   RETURN_IF_ERROR(request.sampling.Validate());
   ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
-                   TokenizePrompt(model_.tokenizer(), request.prompt, max_context()));
+                   TokenizePrompt(model_.tokenizer(), request, max_context()));
   metrics_.SessionStarted();
   absl::Cleanup ended = [this] { metrics_.SessionEnded(); };
   absl::StatusOr<GenerationResult> result = GenerateTokens(prompt, request, sink);
@@ -141,7 +155,7 @@ absl::StatusOr<GenerationResult> SplitGenerator::GenerateTokens(absl::Span<const
   RETURN_IF_ERROR(OpenSession(request.sampling));
   ASSIGN_OR_RETURN(int32_t token, cloud_->Advance(context_, options_.step_timeout));
   while (true) {
-    if (token == tokenizer.eos_id()) {
+    if (tokenizer.IsEog(token)) {
       result.finish_reason = FinishReason::kStop;
       break;
     }

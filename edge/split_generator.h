@@ -47,7 +47,9 @@ struct SplitOptions {
 };
 
 struct GenerationRequest {
-  std::string prompt;       // plain text: typed "<s>" is text, never a control token
+  std::string prompt;  // plain text: typed "<s>" is text, never a control token
+  // When not empty, the prompt as token ids instead (a chat rendered by its template).
+  std::vector<int32_t> prompt_tokens;
   int32_t max_tokens = 16;  // < 0: until EOS or the context end
   SamplingParams sampling;
 };
@@ -135,6 +137,10 @@ std::string_view GenerationModeName(GenerationMode mode);
 // InvalidArgument if empty, OutOfRange if longer than `max_context`.
 absl::StatusOr<std::vector<int32_t>> TokenizePrompt(const Tokenizer& tokenizer,
                                                     std::string_view text, int32_t max_context);
+// The request's prompt_tokens if it has them (checked the same way), else its prompt text.
+absl::StatusOr<std::vector<int32_t>> TokenizePrompt(const Tokenizer& tokenizer,
+                                                    const GenerationRequest& request,
+                                                    int32_t max_context);
 
 // "stop" | "length" | "cancelled".
 std::string_view FinishReasonName(FinishReason reason);

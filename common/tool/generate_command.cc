@@ -53,7 +53,7 @@ absl::Status RunGenerate(const GenerateConfig& config, std::ostream& out, std::o
   std::vector<TokenLogprob> top;
   while (static_cast<int32_t>(ids.size()) < config.n_predict) {
     int32_t token = sampler.Sample(logits);
-    if (token == tokenizer.eos_id()) break;
+    if (tokenizer.IsEog(token)) break;
     if (config.logprobs > 0) {  // one entry per id, most likely first
       const float logprob = LogprobOf(logits, token, config.logprobs, &top);
       Json alternatives = Json::array();

@@ -112,8 +112,30 @@ int main(int argc, char** argv) {
                         "llama | qwen2 | qwen3 (default: the shape's architecture)");
   synth_cmd->add_option("--type", synth.type, "q8_0 | q4_0 | f16 | f32")->required();
   synth_cmd->add_option("-o,--output", synth.output_path, "Output GGUF")->required();
-  synth_cmd->add_option("--vocab", synth.vocab_path, "llama2.c tokenizer.bin for the vocabulary");
+  synth_cmd->add_option("--vocab", synth.vocab_path,
+                        "Vocabulary: llama2.c tokenizer.bin or Hugging Face tokenizer.json (BPE)");
+  synth_cmd->add_option("--tokenizer-config", synth.tokenizer_config_path,
+                        "tokenizer_config.json (special tokens, add_bos, chat template)");
   synth_cmd->add_option("--seed", synth.seed, "Random seed")->capture_default_str();
+
+  tandem::TokenizeConfig tok;
+  tok.model_path = default_model;
+  CLI::App* tok_cmd = app.add_subcommand("tokenize", "Token ids of text or of a chat prompt");
+  tok_cmd->add_option("-m,--model", tok.model_path, "GGUF model")->capture_default_str();
+  auto* tok_text =
+      tok_cmd->add_option("-p,--prompt", tok.prompt, "Text (user text: no control tokens)");
+  auto* tok_file = tok_cmd->add_option("-f,--file", tok.file_path, "Read the text from a file");
+  auto* tok_chat = tok_cmd->add_option(
+      "--chat", tok.chat_path,
+      "OpenAI-style messages JSON, rendered with the model's chat template (generation prompt)");
+  auto* tok_jsonl = tok_cmd->add_flag("--jsonl", tok.jsonl,
+                                      "JSON lines {\"text\", \"special\"} on stdin -> {\"ids\"}");
+  tok_text->excludes(tok_file)->excludes(tok_chat)->excludes(tok_jsonl);
+  tok_file->excludes(tok_chat)->excludes(tok_jsonl);
+  tok_chat->excludes(tok_jsonl);
+  tok_cmd->add_flag("--ids", tok.ids_only, "Print one JSON array of ids");
+  tok_cmd->add_flag("--no-bos", tok.no_bos, "Do not add BOS even if the model adds one");
+  tok_cmd->add_flag("--timing", tok.timing, "Print bytes, tokens and time on stderr");
 
   tandem::InfoConfig info;
   CLI::App* info_cmd = app.add_subcommand("info", "Hyperparameters, tensor types and sizes");
@@ -142,6 +164,13 @@ int main(int argc, char** argv) {
   if (quantize->parsed()) status = tandem::RunQuantize(quant, std::cout, std::cerr);
   if (split_cmd->parsed()) status = tandem::RunSplit(split, std::cout, std::cerr);
   if (synth_cmd->parsed()) status = tandem::RunSynth(synth, std::cout, std::cerr);
+  if (tok_cmd->parsed()) {
+    if (tok_text->count() + tok_file->count() + tok_chat->count() + tok_jsonl->count() == 0) {
+      std::cerr << "tandem tokenize: one of -p, -f, --chat or --jsonl is required\n";
+      return 2;
+    }
+    status = tandem::RunTokenize(tok, std::cout, std::cerr);
+  }
   if (info_cmd->parsed()) status = tandem::RunInfo(info, std::cout, std::cerr);
   if (ppl_cmd->parsed()) status = tandem::RunPerplexity(ppl, std::cout, std::cerr);
   std::cout.flush();

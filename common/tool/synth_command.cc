@@ -7,11 +7,13 @@
 #include <cmath>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/gguf/gguf_writer.h"
 #include "common/model/architecture.h"
 #include "common/tensor/quantize.h"
+#include "common/tokenizer/hf_tokenizer_json.h"
 #include "common/tokenizer/llama2c_vocab.h"
 #include "common/tool/commands.h"
 #include "common/tool/progress.h"
@@ -69,7 +71,15 @@ absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream
         absl::StrCat("unknown type '", config.type, "' (use ", SupportedTypeNames(), ")"));
   }
   Vocabulary vocab;
-  if (!config.vocab_path.empty()) {
+  std::string chat_template;
+  if (absl::EndsWith(config.vocab_path, ".json")) {
+    ASSIGN_OR_RETURN(HfTokenizer hf,
+                     LoadHfTokenizer(config.vocab_path, config.tokenizer_config_path));
+    vocab = std::move(hf.vocab);
+    chat_template = std::move(hf.chat_template);
+  } else if (!config.tokenizer_config_path.empty()) {
+    return absl::InvalidArgumentError("--tokenizer-config goes with a tokenizer.json --vocab");
+  } else if (!config.vocab_path.empty()) {
     ASSIGN_OR_RETURN(vocab, LoadLlama2cVocabulary(config.vocab_path));
   } else {
     vocab = ByteVocabulary();
@@ -110,15 +120,7 @@ absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream
   w.SetUint32(key("rope.dimension_count"), head_dim);
   w.SetFloat32(key("attention.layer_norm_rms_epsilon"), shape.rms_eps);
   w.SetFloat32(key("rope.freq_base"), shape.rope_base);
-  w.SetString("tokenizer.ggml.model", "llama");
-  w.SetStringArray("tokenizer.ggml.tokens", vocab.pieces);
-  w.SetFloat32Array("tokenizer.ggml.scores", vocab.scores);
-  std::vector<int32_t> types;
-  for (TokenType t : vocab.types) types.push_back(static_cast<int32_t>(t));
-  w.SetInt32Array("tokenizer.ggml.token_type", types);
-  w.SetUint32("tokenizer.ggml.unknown_token_id", vocab.unk_id);
-  w.SetUint32("tokenizer.ggml.bos_token_id", vocab.bos_id);
-  w.SetUint32("tokenizer.ggml.eos_token_id", vocab.eos_id);
+  WriteTokenizerKeys(vocab, chat_template, w);
 
   ThreadPool pool(2);
   uint64_t tensor_index = 0;

@@ -111,7 +111,7 @@ std::vector<int32_t> FaultRig::Reference(const std::string& prompt, int32_t n,
   std::vector<int32_t> out;
   while (static_cast<int32_t>(out.size()) < n && logits.ok()) {
     const int32_t token = SampleAt(sampling, static_cast<int32_t>(context.size()) - 1, *logits);
-    if (token == edge_->tokenizer().eos_id()) break;
+    if (edge_->tokenizer().IsEog(token)) break;
     out.push_back(token);
     context.push_back(token);
     if (static_cast<int32_t>(context.size()) > options_.max_context) break;

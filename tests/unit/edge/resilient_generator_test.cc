@@ -63,7 +63,7 @@ class ResilientGeneratorTest : public ::testing::Test {
     while (static_cast<int32_t>(out.size()) < n) {
       EXPECT_TRUE(logits.ok()) << logits.status();
       const int32_t token = SampleAt(sampling, static_cast<int32_t>(context.size()) - 1, *logits);
-      if (token == edge_->tokenizer().eos_id()) break;
+      if (edge_->tokenizer().IsEog(token)) break;
       out.push_back(token);
       context.push_back(token);
       logits = (*session)->Feed({&token, 1});

@@ -46,7 +46,7 @@ class SplitGeneratorTest : public ::testing::Test {
     while (static_cast<int32_t>(out.size()) < n) {
       EXPECT_TRUE(logits.ok()) << logits.status();
       int32_t token = sampler.Sample(*logits);
-      if (token == edge.tokenizer().eos_id()) break;
+      if (edge.tokenizer().IsEog(token)) break;
       out.push_back(token);
       if ((*session)->position() >= context) break;
       logits = (*session)->Feed({&token, 1});
