@@ -41,6 +41,18 @@ SOURCE = daemons.SOURCE_DIR
 MODEL = os.path.join(SOURCE, "deploy/models/stories260K.gguf")
 PROTO = os.path.join(SOURCE, "proto/tandem/v1/tandem.proto")
 
+# Every daemon and client started here, killed at the end even when a check fails.
+STARTED = []
+_process_init = daemons.Process.__init__
+
+
+def _tracked_init(self, *args, **kwargs):
+    _process_init(self, *args, **kwargs)
+    STARTED.append(self.proc)
+
+
+daemons.Process.__init__ = _tracked_init
+
 
 def install_grpc_client(work_dir):
     client_dir = os.path.join(work_dir, "grpc_client")
@@ -63,6 +75,7 @@ class Node:
                                       json.dumps(dict(options, proto=PROTO))],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
+        STARTED.append(self.proc)
 
     def line(self, timeout=60):
         import selectors
@@ -225,6 +238,7 @@ def test_edge_api(cloud_bin, edge_bin, certs, tmp):
     proxy = subprocess.Popen([sys.executable, os.path.join(SOURCE, "tests/bench/delay_proxy.py"),
                               "--target", "127.0.0.1:%d" % ports["grpc"], "--delay-ms", "20"],
                              stdout=subprocess.PIPE, text=True)
+    STARTED.append(proxy)
     proxy_port = int(proxy.stdout.readline().rsplit(":", 1)[1])
     key = os.path.join(tmp, "api-key")
     with open(key, "w") as f:
@@ -366,6 +380,10 @@ def main():
         test_edge_api(cloud_bin, edge_bin, certs, tmp)
         test_granted_context(cloud_bin, edge_bin, certs)
     finally:
+        for proc in STARTED:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     print("PASS")
 
