@@ -159,6 +159,16 @@ absl::Status RunSynth(const SynthConfig& config, std::ostream& out, std::ostream
   // as in trained models, so that attention is peaked and positions (RoPE) matter; with
   // 0.02 every head would average uniformly and a wrong rotation would go unnoticed.
   const float qk_stddev = std::sqrt(3.0f / shape.dim);
+  // Every matrix row must hold whole blocks of the weight type (K-quants: 256 values).
+  const GgmlTypeTraits traits = TraitsOf(*type);
+  for (const int64_t cols : {int64_t{shape.dim}, int64_t{q_dim}, int64_t{shape.ffn}}) {
+    if (cols % traits.block_size != 0) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "shape %s has %d-value rows, not a multiple of %s's block size %d (pick another "
+          "--type or --shape)",
+          config.shape, cols, traits.name, traits.block_size));
+    }
+  }
   matrix("token_embd.weight", shape.vocab, shape.dim);
   if (rope_freqs) {
     const std::vector<float> freqs = Llama3RopeFreqs(shape.rope_scaling, shape.rope_base, head_dim);

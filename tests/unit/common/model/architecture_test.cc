@@ -103,6 +103,11 @@ TEST(ArchitectureTest, SynthPresetsLoadWithTheirArchitectures) {
                     .output_path = (dir / "falcon.gguf").string()};
   std::ostringstream out, err;
   EXPECT_THAT(RunSynth(synth, out, err).message(), HasSubstr("unsupported architecture 'falcon'"));
+  // A K-quant needs 256-value rows; the tiny shape's 128-value rows are refused, not written.
+  synth = SynthConfig{.shape = "tiny", .type = "q4_k", .output_path = (dir / "k.gguf").string()};
+  EXPECT_THAT(RunSynth(synth, out, err).message(),
+              HasSubstr("not a multiple of q4_K's block size 256"));
+  EXPECT_FALSE(std::filesystem::exists(synth.output_path));
 }
 
 }  // namespace
