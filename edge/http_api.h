@@ -1,8 +1,8 @@
 // The local API for apps, OpenAI-compatible (cpp-httplib), on loopback by default:
 //   POST /v1/completions        {"prompt", "max_tokens" (default 16), "temperature",
 //                                "top_p", "seed", "stop", "stream", ...}
-//   POST /v1/chat/completions   {"messages", ...}; prompt in the model's chat format (common/tokenizer/chat_template.h)
-//   GET  /v1/models             the one model this daemon serves
+//   POST /v1/chat/completions   {"messages", ...}; prompt in the model's chat format
+//   (common/tokenizer/chat_template.h) GET  /v1/models             the one model this daemon serves
 //   GET  /health                200 "ok" if the cloud worker answers a probe; 200 "degraded"
 //                               if not but a fallback model can serve; else 503
 // Access: see request_guard.h (Host, Origin, optional API key). A generation stops when
