@@ -80,11 +80,11 @@ struct HttpApi::StreamJob {
   CompletionMeta meta;
 };
 
-HttpApi::HttpApi(const EdgeModel& model, GenerationPool& pool, CloudLink& link, const Clock& clock,
-                 EdgeMetrics& metrics, const ApiOptions& options)
+HttpApi::HttpApi(const EdgeModel& model, GenerationPool& pool, std::vector<CloudEndpoint> workers,
+                 const Clock& clock, EdgeMetrics& metrics, const ApiOptions& options)
     : model_(model),
       pool_(pool),
-      link_(link),
+      workers_(std::move(workers)),
       clock_(clock),
       metrics_(metrics),
       options_(options),
@@ -299,13 +299,23 @@ bool HttpApi::Guard(const httplib::Request& req, httplib::Response& res) const {
 }
 
 void HttpApi::HandleHealth(httplib::Response& res) {
-  const absl::Status cloud = link_.Probe(clock_.Now() + options_.probe_timeout);
+  // Generations fail over to any worker, so the daemon is healthy if any serves.
+  absl::Status cloud = absl::UnavailableError("no cloud worker configured");
+  const CloudEndpoint* serving = nullptr;
+  for (const CloudEndpoint& worker : workers_) {
+    cloud = worker.link->Probe(clock_.Now() + options_.probe_timeout);
+    if (cloud.ok()) {
+      serving = &worker;
+      break;
+    }
+  }
   const char* status = cloud.ok() ? "ok" : options_.fallback_available ? "degraded" : "unavailable";
   nlohmann::json body{{"status", status},
                       {"model", model_.name()},
                       {"split_layer", model_.split()},
                       {"cloud", cloud.ok() ? "ok" : std::string(cloud.message())},
                       {"fallback", options_.fallback_available}};
+  if (serving != nullptr) body["worker"] = serving->name;
   res.status = cloud.ok() || options_.fallback_available ? 200 : 503;
   res.set_content(DumpJson(body), kJson);
 }

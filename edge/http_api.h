@@ -2,9 +2,11 @@
 //   POST /v1/completions        {"prompt", "max_tokens" (default 16), "temperature",
 //                                "top_p", "seed", "stop", "stream", ...}
 //   POST /v1/chat/completions   {"messages", ...}; prompt in the model's chat format
-//   (common/tokenizer/chat_template.h) GET  /v1/models             the one model this daemon serves
-//   GET  /health                200 "ok" if the cloud worker answers a probe; 200 "degraded"
-//                               if not but a fallback model can serve; else 503
+//                               (common/tokenizer/chat_template.h)
+//   GET  /v1/models             the one model this daemon serves
+//   GET  /health                200 "ok" if any cloud worker answers a probe (the body names
+//                               it); 200 "degraded" if none does but a fallback model can
+//                               serve; else 503
 // Access: see request_guard.h (Host, Origin, optional API key). A generation stops when
 // its client disconnects. Streaming responses are server-sent events ("data: {...}\n\n" ... "data:
 // [DONE]\n\n"). Errors are OpenAI error objects: 400 bad request, 413 body too large, 429 all
@@ -17,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -52,7 +55,7 @@ struct ApiOptions {
   absl::Duration keep_alive_timeout = absl::Seconds(2);
   AccessPolicy access;  // Host, Origin and API key checks (request_guard.h)
   absl::Duration queue_timeout = absl::Seconds(30);  // wait for a generation slot
-  absl::Duration probe_timeout = absl::Seconds(2);   // /health's cloud probe
+  absl::Duration probe_timeout = absl::Seconds(2);   // /health's probe of one worker
   // A fallback model serves while the cloud is away: /health then says "degraded" (200).
   bool fallback_available = false;
 
@@ -61,9 +64,10 @@ struct ApiOptions {
 
 class HttpApi {
  public:
-  // Everything passed in must outlive the API.
-  HttpApi(const EdgeModel& model, GenerationPool& pool, CloudLink& link, const Clock& clock,
-          EdgeMetrics& metrics, const ApiOptions& options);
+  // Everything passed in must outlive the API; `workers` are the generations' endpoints
+  // (/health probes them in order until one serves).
+  HttpApi(const EdgeModel& model, GenerationPool& pool, std::vector<CloudEndpoint> workers,
+          const Clock& clock, EdgeMetrics& metrics, const ApiOptions& options);
   ~HttpApi();  // Stop()
 
   // Binds host:port (port 0: any free port) and serves on a background thread. Returns
@@ -86,7 +90,7 @@ class HttpApi {
 
   const EdgeModel& model_;
   GenerationPool& pool_;
-  CloudLink& link_;
+  const std::vector<CloudEndpoint> workers_;
   const Clock& clock_;
   EdgeMetrics& metrics_;
   const ApiOptions options_;

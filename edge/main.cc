@@ -176,9 +176,9 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
   ASSIGN_OR_RETURN(std::unique_ptr<GenerationPool> pool,
                    GenerationPool::Create(*model, endpoints, fallback.get(), clock, metrics,
                                           flags.split_options, flags.resilience, flags.pool));
-  // /health probes the first (preferred) worker.
+  // /health probes every worker: ok while any of them serves.
   flags.api.fallback_available = fallback != nullptr;
-  HttpApi api(*model, *pool, *links.front(), clock, metrics, flags.api);
+  HttpApi api(*model, *pool, endpoints, clock, metrics, flags.api);
   ASSIGN_OR_RETURN(int port, api.Start(listen.first, listen.second));
   std::cerr << "tandem-edge: model " << model->name() << ", layers [0, " << model->split()
             << ") of " << model->hparams().n_layers << " here, the rest on "

@@ -49,7 +49,14 @@ class HttpApiTest : public ::testing::Test {
                                {.codec = CodecKind::kF32, .max_context = 128}, pool_options);
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = std::move(*pool);
-    api_ = std::make_unique<HttpApi>(*edge_, *pool_, *link_, clock_, metrics_, api_options);
+    ServeApi(Workers(), api_options);
+  }
+
+  // A new API over the current pool, and a client of it.
+  void ServeApi(std::vector<CloudEndpoint> workers, const ApiOptions& api_options) {
+    if (api_ != nullptr) api_->Stop();
+    api_ = std::make_unique<HttpApi>(*edge_, *pool_, std::move(workers), clock_, metrics_,
+                                     api_options);
     auto port = api_->Start("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.status();
     client_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
@@ -60,6 +67,8 @@ class HttpApiTest : public ::testing::Test {
   void TearDown() override {
     if (api_ != nullptr) api_->Stop();
   }
+
+  std::vector<CloudEndpoint> Workers() { return {{.name = "worker", .link = link_.get()}}; }
 
   // Greedy continuation text of the unsplit model, as the API should return it.
   std::string ReferenceText(const std::string& prompt, int32_t n) {
@@ -314,6 +323,31 @@ TEST_F(HttpApiTest, CloudDownIs503AndHealthSaysSo) {
   EXPECT_THAT(events.back(), HasSubstr("link cut"));
 }
 
+TEST_F(HttpApiTest, HealthIsOkWhenAnyWorkerServes) {
+  // Generations fail over to the second worker, so /health must not say 503.
+  FakeCloudLink second(*full_);
+  ServeApi({{.name = "first", .link = link_.get()}, {.name = "second", .link = &second}}, {});
+  auto health = client_->Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200) << health->body;
+  EXPECT_EQ(Json::parse(health->body)["worker"], "first");
+
+  link_->SetOpenStatus(absl::UnavailableError("no route to worker"));
+  health = client_->Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200) << health->body;
+  EXPECT_EQ(Json::parse(health->body)["status"], "ok");
+  EXPECT_EQ(Json::parse(health->body)["worker"], "second");
+
+  second.SetOpenStatus(absl::UnavailableError("second is down too"));
+  health = client_->Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 503) << health->body;
+  EXPECT_THAT(Json::parse(health->body)["cloud"].get<std::string>(), HasSubstr("second is down"));
+  EXPECT_FALSE(Json::parse(health->body).contains("worker"));
+  api_->Stop();
+}
+
 TEST_F(HttpApiTest, HealthIsDegradedNotDownWhenAFallbackCanServe) {
   Start({}, {.fallback_available = true});
   link_->SetOpenStatus(absl::UnavailableError("no route to worker"));
@@ -343,17 +377,13 @@ TEST_F(HttpApiTest, ModesAreReportedWhenAskedAndTheFallbackFillsIn) {
   auto fallback = FallbackModel::Load(TANDEM_TEST_MODEL, edge_->tokenizer());
   ASSERT_TRUE(fallback.ok()) << fallback.status();
   ResilienceOptions resilience;
-  resilience.reconnect.background = false;
   resilience.warn = [](std::string_view) {};
   auto pool = GenerationPool::Create(
       *edge_, {{.name = "worker", .link = link_.get()}}, fallback->get(), clock_, metrics_,
       {.codec = CodecKind::kF32, .max_context = 128}, resilience, {.threads_per_slot = 1});
   ASSERT_TRUE(pool.ok()) << pool.status();
   pool_ = std::move(*pool);
-  api_ = std::make_unique<HttpApi>(*edge_, *pool_, *link_, clock_, metrics_, ApiOptions{});
-  auto port = api_->Start("127.0.0.1", 0);
-  ASSERT_TRUE(port.ok());
-  client_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
+  ServeApi(Workers(), {});
   link_->FailAfterTokens(3, absl::UnavailableError("link cut"));
   auto res = Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 20,
                                          "temperature": 0, "tandem": {"modes": true}})");
