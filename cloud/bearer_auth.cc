@@ -10,6 +10,7 @@
 #include "common/net/tls.h"
 #include "common/util/status_macros.h"
 #include "common/util/string_view_compat.h"
+#include "proto/wire.h"
 
 namespace tandem::cloud {
 namespace {
@@ -63,7 +64,7 @@ absl::StatusOr<BearerTokens> BearerTokens::FromNamedList(
 }
 
 absl::StatusOr<std::string> BearerTokens::Authenticate(std::string_view authorization) const {
-  constexpr std::string_view kScheme = "Bearer ";
+  constexpr std::string_view kScheme = wire::kBearerScheme;
   if (!absl::StartsWithIgnoreCase(AbslView(authorization), AbslView(kScheme))) {
     return absl::UnauthenticatedError("missing \"authorization: Bearer <token>\" metadata");
   }

@@ -13,12 +13,9 @@
 #include "cloud/token_sampling.h"
 #include "common/codec/codec_kind.h"
 #include "common/sampler/sampler.h"
+#include "proto/protocol_version.h"
 
 namespace tandem::cloud {
-
-// Protocol versions this worker speaks (Hello.protocol_version).
-inline constexpr uint32_t kMinProtocolVersion = 1;
-inline constexpr uint32_t kMaxProtocolVersion = 1;
 
 // Hello: open a new session or resume one.
 struct OpenRequest {

@@ -35,11 +35,11 @@ int32_t MaxSessionContext(const LlamaModel& model, const WorkerLimits& limits) {
 absl::StatusOr<OpenGrant> ValidateOpenRequest(const OpenRequest& request, const LlamaModel& model,
                                               const WorkerLimits& limits) {
   const LlamaHparams& hp = model.hparams();
-  if (request.protocol_version < kMinProtocolVersion ||
-      request.protocol_version > kMaxProtocolVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("protocol version %d is not supported; this worker speaks %d to %d",
-                        request.protocol_version, kMinProtocolVersion, kMaxProtocolVersion));
+  if (request.protocol_version < wire::kMinProtocolVersion ||
+      request.protocol_version > wire::kMaxProtocolVersion) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "protocol version %d is not supported; this worker speaks %d to %d",
+        request.protocol_version, wire::kMinProtocolVersion, wire::kMaxProtocolVersion));
   }
   if (request.model_id != model.identity()) {
     return absl::FailedPreconditionError(

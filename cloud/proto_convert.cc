@@ -2,35 +2,12 @@
 
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
 
 namespace tandem::cloud {
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-absl::StatusOr<CodecKind> CodecFromProto(int wire_value) {
-  // HiddenCodec == CodecKind + 1 (see codec_kind.h); 0 is UNSPECIFIED.
-  for (CodecKind kind : kAllCodecKinds) {
-    if (wire_value == static_cast<int>(kind) + 1) return kind;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown or unspecified hidden-state codec ", wire_value));
-}
-
-v1::HiddenCodec CodecToProto(CodecKind kind) {
-  return static_cast<v1::HiddenCodec>(static_cast<int>(kind) + 1);
-}
-
-SamplingParams SamplingFromProto(const v1::SamplingParams& proto) {
-  return SamplingParams{.temperature = proto.temperature(),
-                        .top_k = proto.top_k(),
-                        .top_p = proto.top_p() == 0 ? 1.0f : proto.top_p(),
-                        .seed = proto.seed()};
-}
+using wire::CodecFromProto;
+using wire::CodecToProto;
 
 absl::StatusOr<OpenRequest> OpenRequestFromProto(const v1::Hello& hello) {
   OpenRequest r;
@@ -40,7 +17,7 @@ absl::StatusOr<OpenRequest> OpenRequestFromProto(const v1::Hello& hello) {
   r.split_layer = hello.split_layer();
   r.hidden_dim = hello.hidden_dim();
   ASSIGN_OR_RETURN(r.codec, CodecFromProto(hello.codec()));
-  r.sampling = SamplingFromProto(hello.sampling());
+  r.sampling = wire::SamplingFromProto(hello.sampling());
   r.session_id = hello.session_id();
   r.resume_position = hello.resume_position();
   r.max_context = hello.max_context();
@@ -103,8 +80,8 @@ void StatusToProto(const WorkerStatus& status, v1::HealthResponse* health) {
   health->set_n_layers(status.n_layers);
   health->set_hidden_dim(status.hidden_dim);
   health->set_first_layer(status.first_layer);
-  health->set_min_protocol_version(kMinProtocolVersion);
-  health->set_max_protocol_version(kMaxProtocolVersion);
+  health->set_min_protocol_version(wire::kMinProtocolVersion);
+  health->set_max_protocol_version(wire::kMaxProtocolVersion);
   for (CodecKind kind : status.codecs) health->add_codecs(CodecToProto(kind));
   health->set_active_sessions(status.sessions);
   health->set_max_sessions(status.max_sessions);

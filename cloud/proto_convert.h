@@ -1,5 +1,6 @@
 // Translation between the wire contract (tandem.v1 protobuf messages, grpc::Status) and
-// the worker core's domain types (messages.h, absl::Status). Nothing else.
+// the worker core's domain types (messages.h, absl::Status). Nothing else; what the edge
+// and the tuner share of the contract (codecs, status, sampling) is in proto/wire.h.
 #pragma once
 
 #include "absl/status/status.h"
@@ -7,19 +8,12 @@
 #include "cloud/layer_profiler.h"
 #include "cloud/messages.h"
 #include "grpcpp/support/status.h"
+#include "proto/wire.h"
 #include "tandem/v1/tandem.pb.h"
 
 namespace tandem::cloud {
 
-// Same code and message (absl::StatusCode and grpc::StatusCode share their numbering).
-grpc::Status ToGrpcStatus(const absl::Status& status);
-
-// InvalidArgument for UNSPECIFIED or a value this build does not know.
-absl::StatusOr<CodecKind> CodecFromProto(int wire_value);
-v1::HiddenCodec CodecToProto(CodecKind kind);
-
-// Wire sampling semantics to the sampler's: top_p 0 means "off" on the wire, 1 here.
-SamplingParams SamplingFromProto(const v1::SamplingParams& proto);
+using wire::ToGrpcStatus;
 
 // InvalidArgument for an unknown codec.
 absl::StatusOr<OpenRequest> OpenRequestFromProto(const v1::Hello& hello);

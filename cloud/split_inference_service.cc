@@ -48,7 +48,7 @@ absl::StatusOr<std::string> SplitInferenceService::Authenticate(
     const grpc::ServerContextBase& context) const {
   if (tokens_.has_value()) {
     const auto& metadata = context.client_metadata();
-    auto it = metadata.find("authorization");
+    auto it = metadata.find(wire::kAuthorizationKey);
     if (it == metadata.end()) {
       return absl::UnauthenticatedError("this worker requires \"authorization: Bearer <token>\"");
     }

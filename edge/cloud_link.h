@@ -22,8 +22,6 @@
 
 namespace tandem::edge {
 
-inline constexpr uint32_t kProtocolVersion = 1;
-
 // Hello.
 struct SessionHello {
   std::string session_id;

@@ -6,6 +6,7 @@
 #include "edge/wire_convert.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "proto/wire.h"
 #include "tandem/v1/tandem.grpc.pb.h"
 
 namespace tandem::edge {
@@ -63,17 +64,19 @@ absl::StatusOr<std::unique_ptr<GrpcCloudLink>> GrpcCloudLink::Create(
 GrpcCloudLink::GrpcCloudLink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 GrpcCloudLink::~GrpcCloudLink() = default;
 
+std::shared_ptr<grpc::Channel> GrpcCloudLink::channel() const { return impl_->channel; }
+const std::string& GrpcCloudLink::auth_token() const { return impl_->options.auth_token; }
+
 absl::StatusOr<std::unique_ptr<CloudStream>> GrpcCloudLink::Open(const SessionHello& hello,
                                                                  absl::Time deadline) {
-  return GrpcCloudStream::Open(*impl_->stub, impl_->options.auth_token, hello, deadline);
+  const Clock& clock = impl_->options.clock != nullptr ? *impl_->options.clock : SystemClock::Get();
+  return GrpcCloudStream::Open(*impl_->stub, impl_->options.auth_token, clock, hello, deadline);
 }
 
 absl::Status GrpcCloudLink::Probe(absl::Time deadline) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));
-  if (!impl_->options.auth_token.empty()) {
-    context.AddMetadata("authorization", absl::StrCat("Bearer ", impl_->options.auth_token));
-  }
+  wire::AddBearerToken(impl_->options.auth_token, context);
   pb::HealthRequest request;
   pb::HealthResponse response;
   RETURN_IF_ERROR(StatusFromGrpc(impl_->stub->Health(&context, request, &response)));

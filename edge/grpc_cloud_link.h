@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/net/tls.h"
+#include "common/util/clock.h"
 #include "edge/cloud_link.h"
 
 namespace tandem::edge {
@@ -26,6 +27,9 @@ struct GrpcLinkOptions {
   absl::Duration initial_reconnect_backoff = absl::Seconds(1);
   absl::Duration max_reconnect_backoff = absl::Seconds(5);
   int32_t max_message_bytes = 8 << 20;  // each direction
+  // The clock the callers' deadlines are on (null: the system clock); must outlive the
+  // link. (gRPC's own call deadlines and keepalive are always wall time.)
+  const Clock* clock = nullptr;
 
   absl::Status Validate() const;
 };
@@ -40,6 +44,10 @@ class GrpcCloudLink final : public CloudLink {
                                                     absl::Time deadline) override;
   // Health RPC: OK if the worker says SERVING.
   absl::Status Probe(absl::Time deadline) override;
+
+  // For other clients of the same worker (the tuner's probe): one channel, one token.
+  std::shared_ptr<grpc::Channel> channel() const;
+  const std::string& auth_token() const;
 
  private:
   struct Impl;

@@ -1,36 +1,21 @@
 #include "edge/wire_convert.h"
 
-#include "absl/strings/str_format.h"
 #include "common/codec/crc32c.h"
+#include "proto/wire.h"
 
 namespace tandem::edge {
 
 namespace pb = ::tandem::v1;
-
-pb::HiddenCodec CodecToProto(CodecKind kind) {
-  // The proto enum is CodecKind + 1 (0 is UNSPECIFIED); see common/codec/codec_kind.h.
-  return static_cast<pb::HiddenCodec>(static_cast<int>(kind) + 1);
-}
-
-absl::StatusOr<CodecKind> CodecFromProto(int codec) {
-  for (CodecKind kind : kAllCodecKinds) {
-    if (CodecToProto(kind) == codec) return kind;
-  }
-  return absl::InvalidArgumentError(absl::StrFormat("unknown hidden codec %d", codec));
-}
+using wire::CodecToProto;
 
 void HelloToProto(const SessionHello& hello, pb::Hello* out) {
-  out->set_protocol_version(kProtocolVersion);
+  out->set_protocol_version(wire::kProtocolVersion);
   out->set_model_id(hello.model_id);
   out->set_n_layers(hello.n_layers);
   out->set_split_layer(hello.split_layer);
   out->set_hidden_dim(hello.hidden_dim);
   out->set_codec(CodecToProto(hello.codec));
-  pb::SamplingParams* s = out->mutable_sampling();
-  s->set_temperature(hello.sampling.temperature);
-  s->set_top_k(hello.sampling.top_k);
-  s->set_top_p(hello.sampling.top_p);
-  s->set_seed(hello.sampling.seed);
+  wire::SamplingToProto(hello.sampling, out->mutable_sampling());
   out->set_session_id(hello.session_id);
   out->set_resume_position(hello.resume_position);
   out->set_max_context(hello.max_context);
@@ -50,9 +35,7 @@ SessionReady ReadyFromProto(const pb::Ready& ready) {
                    .max_chunk_positions = ready.max_chunk_positions(),
                    .max_chunk_bytes = ready.max_chunk_bytes(),
                    .max_context = ready.max_context()};
-  for (int codec : ready.codecs()) {
-    if (auto kind = CodecFromProto(codec); kind.ok()) out.codecs.push_back(*kind);
-  }
+  out.codecs = wire::KnownCodecsFromProto(ready.codecs());
   return out;
 }
 
@@ -61,9 +44,7 @@ SampledToken TokenFromProto(const pb::Token& token) {
 }
 
 absl::Status StatusFromGrpc(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      "cloud: " + status.error_message());
+  return wire::FromGrpcStatus(status, "cloud: ");
 }
 
 }  // namespace tandem::edge

@@ -1,5 +1,6 @@
 // Translation between the edge's link types (cloud_link.h) and the wire contract
-// (proto/tandem/v1/tandem.proto). Nothing else: no I/O, no policy.
+// (proto/tandem/v1/tandem.proto); the parts the worker and the tuner share are in
+// proto/wire.h. Nothing else: no I/O, no policy.
 #pragma once
 
 #include "absl/status/status.h"
@@ -9,10 +10,6 @@
 #include "tandem/v1/tandem.pb.h"
 
 namespace tandem::edge {
-
-::tandem::v1::HiddenCodec CodecToProto(CodecKind kind);
-// InvalidArgument for UNSPECIFIED and values this build does not know.
-absl::StatusOr<CodecKind> CodecFromProto(int codec);
 
 void HelloToProto(const SessionHello& hello, ::tandem::v1::Hello* out);
 // Also fills payload_crc32c.

@@ -5,8 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/util/status_macros.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/support/channel_arguments.h"
+#include "proto/wire.h"
 #include "tandem/v1/tandem.grpc.pb.h"
 
 namespace tandem::tune {
@@ -16,43 +15,23 @@ namespace pb = ::tandem::v1;
 namespace {
 
 absl::Status FromGrpc(const grpc::Status& s, const char* rpc) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      absl::StrCat("worker ", rpc, ": ", s.error_message()));
+  return wire::FromGrpcStatus(s, absl::StrCat("worker ", rpc, ": "));
 }
-
-// HiddenCodec numbering is CodecKind + 1 (codec_kind.h).
-CodecKind KindOf(int proto_codec) { return static_cast<CodecKind>(proto_codec - 1); }
 
 }  // namespace
 
 struct GrpcWorkerProbe::Impl {
-  GrpcProbeOptions options;
-  std::shared_ptr<grpc::Channel> channel;
+  const edge::GrpcCloudLink& link;
   std::unique_ptr<pb::SplitInference::Stub> stub;
 
   void Prepare(grpc::ClientContext& context, absl::Duration timeout) const {
     context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
-    if (!options.auth_token.empty()) {
-      context.AddMetadata("authorization", absl::StrCat("Bearer ", options.auth_token));
-    }
+    wire::AddBearerToken(link.auth_token(), context);
   }
 };
 
-absl::StatusOr<std::unique_ptr<GrpcWorkerProbe>> GrpcWorkerProbe::Create(
-    const GrpcProbeOptions& options) {
-  if (options.target.empty()) return absl::InvalidArgumentError("no cloud address given");
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(4 << 20);  // echo replies are at most 1 MiB
-  args.SetMaxSendMessageSize(4 << 20);
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  ASSIGN_OR_RETURN(impl->channel, MakeChannel(options.target, options.tls, args));
-  impl->stub = pb::SplitInference::NewStub(impl->channel);
-  return std::unique_ptr<GrpcWorkerProbe>(new GrpcWorkerProbe(std::move(impl)));
-}
-
-GrpcWorkerProbe::GrpcWorkerProbe(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GrpcWorkerProbe::GrpcWorkerProbe(const edge::GrpcCloudLink& link)
+    : impl_(new Impl{.link = link, .stub = pb::SplitInference::NewStub(link.channel())}) {}
 GrpcWorkerProbe::~GrpcWorkerProbe() = default;
 
 absl::StatusOr<WorkerInfo> GrpcWorkerProbe::Info(absl::Duration timeout) {
@@ -65,17 +44,12 @@ absl::StatusOr<WorkerInfo> GrpcWorkerProbe::Info(absl::Duration timeout) {
     return absl::UnavailableError(
         absl::StrCat("worker is ", pb::ServingStatus_Name(response.status())));
   }
-  WorkerInfo info{.model_id = response.model_id(),
-                  .n_layers = response.n_layers(),
-                  .hidden_dim = response.hidden_dim(),
-                  .first_layer = response.first_layer(),
-                  .max_context = response.max_context()};
-  for (int codec : response.codecs()) {
-    if (codec >= pb::HIDDEN_CODEC_F32 && codec <= pb::HIDDEN_CODEC_Q4) {
-      info.codecs.push_back(KindOf(codec));
-    }
-  }
-  return info;
+  return WorkerInfo{.model_id = response.model_id(),
+                    .n_layers = response.n_layers(),
+                    .hidden_dim = response.hidden_dim(),
+                    .first_layer = response.first_layer(),
+                    .codecs = wire::KnownCodecsFromProto(response.codecs()),
+                    .max_context = response.max_context()};
 }
 
 absl::StatusOr<WorkerTimings> GrpcWorkerProbe::Profile(const WorkerProfileQuery& query,

@@ -1,27 +1,19 @@
-// WorkerProbe over gRPC (Health, Profile and Echo of tandem.v1.SplitInference), with the
-// same TLS and bearer-token options as tandem-edge's link.
+// WorkerProbe over gRPC (Health, Profile and Echo of tandem.v1.SplitInference), on the
+// channel of the edge's own link (GrpcCloudLink): one client, with the same TLS, bearer
+// token and keepalive settings, for the tuner's probes and its calibration sessions.
 #pragma once
 
 #include <memory>
-#include <string>
 
-#include "absl/status/statusor.h"
-#include "common/net/tls.h"
+#include "edge/grpc_cloud_link.h"
 #include "edge/tune/worker_probe.h"
 
 namespace tandem::tune {
 
-struct GrpcProbeOptions {
-  std::string target;      // "host:port"
-  ClientTlsOptions tls;    // insecure only if asked for explicitly
-  std::string auth_token;  // sent as "authorization: Bearer <token>" if not empty
-};
-
 class GrpcWorkerProbe final : public WorkerProbe {
  public:
-  // Builds the channel (connects lazily). InvalidArgument without a target; the TLS
-  // files' errors.
-  static absl::StatusOr<std::unique_ptr<GrpcWorkerProbe>> Create(const GrpcProbeOptions& options);
+  // `link` must outlive the probe.
+  explicit GrpcWorkerProbe(const edge::GrpcCloudLink& link);
   ~GrpcWorkerProbe() override;
 
   // Health; Unavailable unless the worker is SERVING.
@@ -33,7 +25,6 @@ class GrpcWorkerProbe final : public WorkerProbe {
 
  private:
   struct Impl;
-  explicit GrpcWorkerProbe(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -26,7 +26,7 @@ inline std::vector<int32_t> TestPrompt(int variant = 0) {
 
 inline OpenRequest GreedyHello(const LlamaModel& model, int32_t split, std::string session_id) {
   OpenRequest r;
-  r.protocol_version = kMaxProtocolVersion;
+  r.protocol_version = wire::kMaxProtocolVersion;
   r.model_id = model.identity();
   r.n_layers = model.hparams().n_layers;
   r.split_layer = split;

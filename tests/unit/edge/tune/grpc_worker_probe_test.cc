@@ -56,20 +56,26 @@ class GrpcWorkerProbeTest : public ::testing::Test {
     server_ = *std::move(server);
   }
 
-  std::unique_ptr<GrpcWorkerProbe> Probe(std::string token = "") {
-    GrpcProbeOptions options{.target = absl::StrCat("127.0.0.1:", server_->port()),
-                             .auth_token = std::move(token)};
+  // A link to the worker (kept by the fixture) and a probe on its channel.
+  std::unique_ptr<GrpcWorkerProbe> Probe(std::string token = "", int port = -1) {
+    edge::GrpcLinkOptions options{
+        .target = absl::StrCat("127.0.0.1:", port < 0 ? server_->port() : port),
+        .auth_token = std::move(token)};
     options.tls.ca_file = certs_->ca;
     options.tls.server_name = "localhost";
-    auto probe = GrpcWorkerProbe::Create(options);
-    EXPECT_TRUE(probe.ok()) << probe.status();
-    return probe.ok() ? *std::move(probe) : nullptr;
+    auto link = edge::GrpcCloudLink::Create(options);
+    EXPECT_TRUE(link.ok()) << link.status();
+    if (!link.ok()) return nullptr;
+    links_.push_back(*std::move(link));
+    return std::make_unique<GrpcWorkerProbe>(*links_.back());
   }
 
   void TearDown() override {
     server_.reset();
     worker_.reset();
   }
+
+  std::vector<std::unique_ptr<edge::GrpcCloudLink>> links_;
 
   static std::string* dir_;
   static cloud::CertPaths* certs_;
@@ -127,11 +133,9 @@ TEST_F(GrpcWorkerProbeTest, UnreachableWorkerIsUnavailable) {
   StartWorker(TANDEM_TEST_MODEL);
   const int port = server_->port();
   server_.reset();
-  GrpcProbeOptions options{.target = absl::StrCat("127.0.0.1:", port)};
-  options.tls.ca_file = certs_->ca;
-  auto probe = GrpcWorkerProbe::Create(options);
-  ASSERT_TRUE(probe.ok());
-  const absl::Status st = (*probe)->Info(absl::Seconds(2)).status();
+  auto probe = Probe("", port);
+  ASSERT_NE(probe, nullptr);
+  const absl::Status st = probe->Info(absl::Seconds(2)).status();
   EXPECT_TRUE(st.code() == absl::StatusCode::kUnavailable ||
               st.code() == absl::StatusCode::kDeadlineExceeded)
       << st;
@@ -140,6 +144,7 @@ TEST_F(GrpcWorkerProbeTest, UnreachableWorkerIsUnavailable) {
 TEST_F(GrpcWorkerProbeTest, TunerOverTheRealLinkRecommendsASplit) {
   StartWorker(TANDEM_TEST_MODEL);
   auto probe = Probe();
+  ASSERT_NE(probe, nullptr);
   auto model = LlamaModel::Load(TANDEM_TEST_MODEL, {.embedding = true, .head = false});
   ASSERT_TRUE(model.ok());
   TuneOptions options;
@@ -152,11 +157,8 @@ TEST_F(GrpcWorkerProbeTest, TunerOverTheRealLinkRecommendsASplit) {
   options.link.sizes = {0, 4096, 65536};
   std::ostringstream log;
   options.calibration_steps = 3;
-  edge::GrpcLinkOptions link_options{.target = absl::StrCat("127.0.0.1:", server_->port())};
-  link_options.tls.ca_file = certs_->ca;
-  auto link = edge::GrpcCloudLink::Create(link_options);
-  ASSERT_TRUE(link.ok()) << link.status();
-  auto result = Tune(**model, *probe, link->get(), options, {.min_edge_layers = 2}, log);
+  // The calibration sessions run on the probe's own link: one client, as tandem-tune.
+  auto result = Tune(**model, *probe, links_.back().get(), options, {.min_edge_layers = 2}, log);
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_EQ(result->calibration_samples.size(), 2u);  // real sessions at K = 1 and K = 4
   EXPECT_EQ(result->calibration_samples[1].split, 4);
