@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "cloud/token_sampling.h"
 #include "common/model/layer_runner.h"
+#include "common/util/stats.h"
 #include "common/util/status_macros.h"
 
 namespace tandem::cloud {
@@ -17,12 +18,6 @@ std::vector<float> SyntheticHidden(int32_t n, int32_t dim) {
   std::vector<float> h(static_cast<size_t>(n) * dim);
   for (size_t i = 0; i < h.size(); ++i) h[i] = std::sin(0.37f * static_cast<float>(i)) * 0.5f;
   return h;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
 // Runs fn on the pool in its own scheduler step and returns its wall time in seconds;
@@ -121,10 +116,11 @@ absl::StatusOr<ProfileResult> ProfileLayers(const LlamaModel& model, const Profi
     std::vector<float> hidden = SyntheticHidden(1, hp.dim);
     std::vector<float> logits(hp.n_vocab);
     std::vector<double> samples;
+    Sampler sampler(SamplingParams{});
     for (int32_t i = 0; i < r.repetitions; ++i) {
       ASSIGN_OR_RETURN(double s, TimeStep(scheduler, cancelled, [&](ThreadPool& pool) {
                          RETURN_IF_ERROR(Head(model, hidden, absl::MakeSpan(logits), pool));
-                         SampleAt(SamplingParams{}, 0, logits);
+                         sampler.Sample(logits, 0);
                          return absl::OkStatus();
                        }));
       samples.push_back(s);

@@ -17,7 +17,7 @@ Session::Session(std::string id, const LlamaModel& model, std::unique_ptr<LayerR
       max_context_(runner->max_context()),
       kv_cache_bytes_(static_cast<int64_t>(runner->kv_cache_bytes())),
       runner_(std::move(runner)),
-      sampling_(sampling),
+      sampler_(sampling),
       top_logprobs_(top_logprobs),
       logits_(model.hparams().n_vocab) {}
 
@@ -93,9 +93,11 @@ absl::StatusOr<StepReply> Session::Step(const ChunkRequest& chunk, const ChunkLi
   StepReply reply{.cached_positions = runner_->num_cached()};
   if (chunk.sample) {
     TokenReply token{.position = chunk.start_position + n - 1};
-    token.token = SampleAt(sampling_, token.position, logits_);
-    token.logprob = LogprobOf(logits_, token.token, top_logprobs_,
-                              top_logprobs_ > 0 ? &token.top_logprobs : nullptr);
+    token.token = sampler_.Sample(logits_, token.position);
+    // Logprobs only when asked: a pass over the whole vocabulary per token.
+    if (top_logprobs_ > 0) {
+      token.logprob = LogprobOf(logits_, token.token, top_logprobs_, &token.top_logprobs);
+    }
     reply.token = std::move(token);
   }
   return reply;
@@ -104,7 +106,7 @@ absl::StatusOr<StepReply> Session::Step(const ChunkRequest& chunk, const ChunkLi
 int32_t Session::Resume(int32_t keep, const SamplingParams& sampling, int32_t top_logprobs) {
   absl::MutexLock lock(&mu_);
   runner_->Truncate(std::max(keep, 0));
-  sampling_ = sampling;
+  sampler_ = Sampler(sampling);
   top_logprobs_ = top_logprobs;
   return runner_->num_cached();
 }

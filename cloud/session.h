@@ -69,7 +69,7 @@ class Session {
 
   mutable absl::Mutex mu_;  // held for a whole step: a session's steps run in order
   std::unique_ptr<LayerRunner> runner_ ABSL_GUARDED_BY(mu_);
-  SamplingParams sampling_ ABSL_GUARDED_BY(mu_);
+  Sampler sampler_ ABSL_GUARDED_BY(mu_);  // built once, keyed by position
   int32_t top_logprobs_ ABSL_GUARDED_BY(mu_);
   std::vector<float> logits_ ABSL_GUARDED_BY(mu_);  // [n_vocab] after the last position
 };

@@ -1,10 +1,8 @@
-// Turning the logits after a position into the reply's token: the draw (SampleAt, shared
-// with the edge's fallback model in common/sampler/position_sampling.h) and its logprobs
-// (LogprobOf, shared with `tandem generate` in common/sampler/logprobs.h).
+// The logprobs of a reply's token (LogprobOf, shared with `tandem generate` in
+// common/sampler/logprobs.h); the draw itself is the shared Sampler (common/sampler/sampler.h).
 #pragma once
 
 #include "common/sampler/logprobs.h"
-#include "common/sampler/position_sampling.h"
 #include "common/sampler/sampler.h"
 
 namespace tandem::cloud {

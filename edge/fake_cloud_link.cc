@@ -5,7 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "common/codec/hidden_codec.h"
 #include "common/model/layer_runner.h"
-#include "common/sampler/position_sampling.h"
+#include "common/sampler/sampler.h"
 #include "common/util/status_macros.h"
 
 namespace tandem::edge {
@@ -100,14 +100,14 @@ class FakeCloudLink::Stream final : public CloudStream {
       RETURN_IF_ERROR(Head(link_.model_, last, absl::MakeSpan(logits), *link_.pool_));
       const int32_t position = chunk.start_position + chunk.num_positions - 1;
       // Sampled by position, as the real worker does.
-      tokens_.push_back(
-          {.position = position, .token_id = SampleAt(hello_.sampling, position, logits)});
+      tokens_.push_back({.position = position, .token_id = sampler_.Sample(logits, position)});
     }
     return absl::OkStatus();
   }
 
   FakeCloudLink& link_;
   SessionHello hello_;
+  Sampler sampler_{hello_.sampling};
   std::shared_ptr<Session> session_;
   const uint64_t generation_;
   const uint64_t epoch_;

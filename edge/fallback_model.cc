@@ -1,9 +1,6 @@
 #include "edge/fallback_model.h"
 
-#include <filesystem>
-
 #include "absl/strings/str_format.h"
-#include "common/sampler/position_sampling.h"
 #include "common/util/status_macros.h"
 
 namespace tandem::edge {
@@ -49,12 +46,7 @@ absl::StatusOr<std::unique_ptr<FallbackModel>> FallbackModel::Load(const std::st
   if (absl::Status same = CheckSameVocabulary(main, tokenizer); !same.ok()) {
     return absl::FailedPreconditionError(absl::StrFormat("%s: %s", path, same.message()));
   }
-  std::string name;
-  if (auto given = model->gguf().GetString("general.name"); given.ok() && !given->empty()) {
-    name = *given;
-  } else {
-    name = std::filesystem::path(path).stem().string();
-  }
+  std::string name = ModelName(model->gguf(), path);
   return std::unique_ptr<FallbackModel>(new FallbackModel(std::move(model), std::move(name)));
 }
 
@@ -72,8 +64,7 @@ absl::StatusOr<std::unique_ptr<FallbackSession>> FallbackSession::Create(const F
   return std::unique_ptr<FallbackSession>(new FallbackSession(std::move(session)));
 }
 
-absl::StatusOr<int32_t> FallbackSession::Next(absl::Span<const int32_t> context,
-                                              const SamplingParams& sampling) {
+absl::StatusOr<int32_t> FallbackSession::Next(absl::Span<const int32_t> context) {
   const int32_t n = static_cast<int32_t>(context.size());
   if (n == 0) return absl::InvalidArgumentError("fallback: empty context");
   // Positions it has seen are the same tokens (a context only grows within a generation);
@@ -81,7 +72,7 @@ absl::StatusOr<int32_t> FallbackSession::Next(absl::Span<const int32_t> context,
   if (session_->position() >= n) session_->Rewind(n - 1);
   ASSIGN_OR_RETURN(absl::Span<const float> logits,
                    session_->Feed(context.subspan(session_->position())));
-  return SampleAt(sampling, n - 1, logits);
+  return sampler_.Sample(logits, n - 1);
 }
 
 }  // namespace tandem::edge

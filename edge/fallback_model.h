@@ -3,8 +3,8 @@
 // tokenizer, since the context is kept as token ids and a token means the same piece on
 // both; a model with another vocabulary is refused at start-up.
 //
-// It samples with SampleAt (common/sampler/position_sampling.h), like the worker, so that
-// the draw for a position is the same whichever side makes it.
+// It samples with the position-keyed Sampler (common/sampler/sampler.h), like the worker,
+// so that the draw for a position is the same whichever side makes it.
 #pragma once
 
 #include <cstdint>
@@ -57,11 +57,14 @@ class FallbackSession {
                                                                  ThreadPool& pool);
 
   // The token after `context` (prompt + generated so far): runs the positions of `context`
-  // this session has not seen yet, then samples with SampleAt at the last position.
-  absl::StatusOr<int32_t> Next(absl::Span<const int32_t> context, const SamplingParams& sampling);
+  // this session has not seen yet, then samples at the last position.
+  absl::StatusOr<int32_t> Next(absl::Span<const int32_t> context);
 
-  // Forgets everything (a new generation).
-  void Reset() { session_->Rewind(0); }
+  // Forgets everything: a new generation, sampled with `sampling`.
+  void Reset(const SamplingParams& sampling) {
+    session_->Rewind(0);
+    sampler_ = Sampler(sampling);
+  }
   // Positions in the KV cache.
   int32_t positions() const { return session_->position(); }
 
@@ -69,6 +72,7 @@ class FallbackSession {
   explicit FallbackSession(std::unique_ptr<LocalSession> session) : session_(std::move(session)) {}
 
   std::unique_ptr<LocalSession> session_;
+  Sampler sampler_{SamplingParams{}};
 };
 
 }  // namespace tandem::edge

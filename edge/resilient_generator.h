@@ -7,7 +7,7 @@
 //                  session for its idle timeout) and, with a fallback model, the same
 //                  position is produced on the device: the fallback prefills the context it
 //                  has not seen (prompt + generated) and continues from exactly there, with
-//                  the worker's position-keyed sampling (SampleAt);
+//                  the worker's position-keyed sampling (Sampler);
 //   reconnect      attempts run on a background thread (AsyncOpen) when the policy says
 //                  (ReconnectPolicy: backoff with jitter, endpoints round robin), resuming
 //                  the session with Hello.resume_position; at the next token boundary after

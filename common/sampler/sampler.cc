@@ -20,6 +20,15 @@ bool Better(const std::pair<float, int32_t>& a, const std::pair<float, int32_t>&
 // algorithm is implementation-defined, so it could differ between standard libraries).
 double ToUnitInterval(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
 
+// SplitMix64's finalizer: a bijective mix so that nearby (seed, position) pairs give
+// unrelated generator seeds.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 }  // namespace
 
 absl::Status SamplingParams::Validate() const {
@@ -33,9 +42,9 @@ absl::Status SamplingParams::Validate() const {
   return absl::OkStatus();
 }
 
-Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
+Sampler::Sampler(const SamplingParams& params) : params_(params) {}
 
-int32_t Sampler::Sample(absl::Span<const float> logits) {
+int32_t Sampler::Sample(absl::Span<const float> logits, int32_t position) {
   if (logits.empty()) return -1;
   const int32_t n = static_cast<int32_t>(logits.size());
 
@@ -66,7 +75,8 @@ int32_t Sampler::Sample(absl::Span<const float> logits) {
   } else if (params_.top_p < 1) {
     std::sort(scratch_.begin(), scratch_.end(), Better);
   }
-  const uint64_t bits = rng_();  // drawn even when the choice is forced (see header)
+  rng_.seed(Mix(params_.seed ^ Mix(static_cast<uint64_t>(position))));
+  const uint64_t bits = rng_();
   const size_t m = scratch_.size();
   if (m == 1) return scratch_[0].second;
 

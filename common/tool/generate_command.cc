@@ -52,7 +52,9 @@ absl::Status RunGenerate(const GenerateConfig& config, std::ostream& out, std::o
   Json probabilities = Json::array();  // llama-server's completion_probabilities
   std::vector<TokenLogprob> top;
   while (static_cast<int32_t>(ids.size()) < config.n_predict) {
-    int32_t token = sampler.Sample(logits);
+    // Keyed to the position, as the worker and the fallback draw: the same --seed gives
+    // the same text locally and split.
+    int32_t token = sampler.Sample(logits, session->position() - 1);
     if (tokenizer.IsEog(token)) break;
     if (config.logprobs > 0) {  // one entry per id, most likely first
       const float logprob = LogprobOf(logits, token, config.logprobs, &top);

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/model/local_session.h"
-#include "common/sampler/position_sampling.h"
+#include "common/sampler/sampler.h"
 #include "common/util/status_macros.h"
 
 namespace tandem::fault {
@@ -109,8 +109,9 @@ std::vector<int32_t> FaultRig::Reference(const std::string& prompt, int32_t n,
   std::vector<int32_t> context = edge_->tokenizer().Encode(prompt, true);
   auto logits = (*session)->Feed(context);
   std::vector<int32_t> out;
+  Sampler sampler(sampling);
   while (static_cast<int32_t>(out.size()) < n && logits.ok()) {
-    const int32_t token = SampleAt(sampling, static_cast<int32_t>(context.size()) - 1, *logits);
+    const int32_t token = sampler.Sample(*logits, static_cast<int32_t>(context.size()) - 1);
     if (edge_->tokenizer().IsEog(token)) break;
     out.push_back(token);
     context.push_back(token);

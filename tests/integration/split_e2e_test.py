@@ -4,6 +4,7 @@ and bearer tokens on 127.0.0.1, tandem-edge in one-shot mode, the embedded model
 - Exactness: with the f32 codec the split output equals `tandem generate` (the unsplit
   model, greedy) for every split point K in 1..N-1 and several prompts.
 - Every codec runs end to end.
+- Seeded sampling: the split output equals `tandem generate` with the same seed.
 - Concurrency: 16 edge sessions at once (sampled, seeded) give the outputs they give one
   at a time.
 - Refusals: wrong bearer token, no client certificate, a worker certificate from another
@@ -112,6 +113,18 @@ def main():
     if len(set(sequential)) < 8:
         fail("seeds gave too few distinct outputs: %r" % sequential)
     print("16 concurrent sessions equal their sequential runs")
+
+    # One sampling rule: the same seed gives the same text locally and split (draws are
+    # keyed to the position everywhere).
+    for seed in range(4):
+        local = run([tandem, "generate", "-m", model, "-p", PROMPTS[seed % len(PROMPTS)], "-n",
+                     "40", "--temp", "0.9", "--seed", str(seed), "-t", "1"])
+        if local.returncode != 0:
+            fail("tandem generate seed %d: %s" % (seed, local.stderr))
+        if local.stdout != sequential[seed]:
+            fail("seed %d: split output differs from local\n split: %r\n local: %r" % (
+                seed, sequential[seed], local.stdout))
+    print("seeded sampling: split equals tandem generate for 4 seeds")
 
     # Refusals: each a clear message, non-zero exit; the worker keeps serving.
     def refused(what, out, pattern):

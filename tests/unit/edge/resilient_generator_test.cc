@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/model/local_session.h"
-#include "common/sampler/position_sampling.h"
+#include "common/sampler/sampler.h"
 #include "edge/fake_cloud_link.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -60,9 +60,10 @@ class ResilientGeneratorTest : public ::testing::Test {
     std::vector<int32_t> context = edge_->tokenizer().Encode(kPrompt, true);
     auto logits = (*session)->Feed(context);
     std::vector<int32_t> out;
+    Sampler sampler(sampling);
     while (static_cast<int32_t>(out.size()) < n) {
       EXPECT_TRUE(logits.ok()) << logits.status();
-      const int32_t token = SampleAt(sampling, static_cast<int32_t>(context.size()) - 1, *logits);
+      const int32_t token = sampler.Sample(*logits, static_cast<int32_t>(context.size()) - 1);
       if (edge_->tokenizer().IsEog(token)) break;
       out.push_back(token);
       context.push_back(token);

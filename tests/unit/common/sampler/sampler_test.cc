@@ -43,7 +43,7 @@ std::vector<double> Softmax(const std::vector<float>& logits, double temperature
 std::vector<int> Histogram(Sampler& sampler, const std::vector<float>& logits, int draws) {
   std::vector<int> counts(logits.size());
   for (int i = 0; i < draws; ++i) {
-    const int32_t id = sampler.Sample(logits);
+    const int32_t id = sampler.Sample(logits, /*position=*/i);
     EXPECT_GE(id, 0);
     EXPECT_LT(id, static_cast<int32_t>(logits.size()));
     if (id >= 0 && id < static_cast<int32_t>(logits.size())) ++counts[id];
@@ -81,15 +81,15 @@ TEST(SamplingParamsTest, Validate) {
 
 TEST(SamplerTest, GreedyPicksArgmaxLowestIdOnTies) {
   Sampler sampler(Params(0, 40, 0.95f));
-  EXPECT_EQ(sampler.Sample(std::vector<float>{0.1f, 3.0f, -2.0f, 2.9f}), 1);
-  EXPECT_EQ(sampler.Sample(std::vector<float>{1.0f, 5.0f, 5.0f, 5.0f}), 1);
-  EXPECT_EQ(sampler.Sample(std::vector<float>{-kInf, -3.0f, -kInf}), 1);
-  EXPECT_EQ(sampler.Sample(std::vector<float>{kNaN, 1.0f, kNaN, 2.0f}), 3);
-  EXPECT_EQ(sampler.Sample(std::vector<float>{7.0f}), 0);
+  EXPECT_EQ(sampler.Sample(std::vector<float>{0.1f, 3.0f, -2.0f, 2.9f}, 0), 1);
+  EXPECT_EQ(sampler.Sample(std::vector<float>{1.0f, 5.0f, 5.0f, 5.0f}, 0), 1);
+  EXPECT_EQ(sampler.Sample(std::vector<float>{-kInf, -3.0f, -kInf}, 0), 1);
+  EXPECT_EQ(sampler.Sample(std::vector<float>{kNaN, 1.0f, kNaN, 2.0f}, 0), 3);
+  EXPECT_EQ(sampler.Sample(std::vector<float>{7.0f}, 0), 0);
   for (uint64_t s = 0; s < 20; ++s) {
     std::vector<float> logits = RandomLogits(1000, s);
     const auto max = std::max_element(logits.begin(), logits.end());  // first maximum
-    EXPECT_EQ(sampler.Sample(logits), max - logits.begin());
+    EXPECT_EQ(sampler.Sample(logits, 0), max - logits.begin());
   }
 }
 
@@ -100,7 +100,7 @@ TEST(SamplerTest, TopK1IsGreedyAtAnyTemperature) {
       Sampler top1(Params(temperature, 1, top_p, /*seed=*/7));
       for (uint64_t s = 0; s < 20; ++s) {
         std::vector<float> logits = RandomLogits(300, s);
-        EXPECT_EQ(top1.Sample(logits), greedy.Sample(logits)) << temperature;
+        EXPECT_EQ(top1.Sample(logits, s), greedy.Sample(logits, s)) << temperature;
       }
     }
   }
@@ -111,7 +111,7 @@ TEST(SamplerTest, SameSeedSameSequenceDifferentSeedsDiffer) {
   auto run = [&](uint64_t seed) {
     Sampler sampler(Params(1.0f, 0, 1.0f, seed));
     std::vector<int32_t> ids;
-    for (int i = 0; i < 200; ++i) ids.push_back(sampler.Sample(logits));
+    for (int i = 0; i < 200; ++i) ids.push_back(sampler.Sample(logits, i));
     return ids;
   };
   EXPECT_EQ(run(42), run(42));
@@ -119,14 +119,40 @@ TEST(SamplerTest, SameSeedSameSequenceDifferentSeedsDiffer) {
   EXPECT_NE(run(0), run(1));
 }
 
-TEST(SamplerTest, EachCallUsesOneValueOfTheStream) {
-  // The n-th draw depends only on (seed, n): a session replayed with other logits
-  // before a point samples the same afterwards.
-  const std::vector<float> a = RandomLogits(100, 1), b = RandomLogits(100, 2);
-  Sampler x(Params(1.0f, 40, 0.9f, 5)), y(Params(1.0f, 40, 0.9f, 5));
-  x.Sample(a);
-  y.Sample(b);
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(x.Sample(a), y.Sample(a));
+TEST(SamplerTest, DrawDependsOnSeedAndPositionOnly) {
+  // One sampler drawing positions in order must agree with another that drew other
+  // positions with other logits before, in reverse order: no state carries over between
+  // draws (a session resumed, replayed or moved samples the same at each position).
+  const std::vector<float> a(64, 0.0f);  // uniform: the draw is all randomness
+  const std::vector<float> b = RandomLogits(64, 2);
+  const SamplingParams params = Params(1.0f, 0, 1.0f, /*seed=*/7);
+  Sampler forward(params), backward(params);
+  std::vector<int32_t> in_order, reversed(32);
+  for (int32_t pos = 0; pos < 32; ++pos) in_order.push_back(forward.Sample(a, pos));
+  for (int32_t pos = 31; pos >= 0; --pos) {
+    backward.Sample(b, pos + 100);
+    reversed[pos] = backward.Sample(a, pos);
+  }
+  EXPECT_EQ(in_order, reversed);
+  // The draw does change with the position and with the seed.
+  int32_t distinct = 0;
+  for (int32_t pos = 1; pos < 32; ++pos) distinct += in_order[pos] != in_order[0];
+  EXPECT_GT(distinct, 16);
+  Sampler other_seed(Params(1.0f, 0, 1.0f, /*seed=*/8));
+  int32_t differ = 0;
+  for (int32_t pos = 0; pos < 32; ++pos) differ += other_seed.Sample(a, pos) != in_order[pos];
+  EXPECT_GT(differ, 16);
+}
+
+TEST(SamplerTest, DrawIsPinned) {
+  // The rule is part of the contract between builds (an edge and a worker of different
+  // versions must agree): these tokens are what (seed 42, uniform logits over 1000 ids)
+  // gives at positions 0..7, as the worker of the first release drew them.
+  const std::vector<float> uniform(1000, 0.0f);
+  Sampler sampler(Params(1.0f, 0, 1.0f, /*seed=*/42));
+  std::vector<int32_t> ids;
+  for (int32_t pos = 0; pos < 8; ++pos) ids.push_back(sampler.Sample(uniform, pos));
+  EXPECT_EQ(ids, (std::vector<int32_t>{845, 17, 662, 85, 567, 945, 721, 452}));
 }
 
 TEST(SamplerTest, FrequenciesMatchSoftmax) {
@@ -193,10 +219,10 @@ TEST(SamplerTest, NonFiniteLogits) {
   EXPECT_GT(counts[1], 0);
   EXPECT_GT(counts[3], 0);
   // All NaN or -inf: the lowest id, without crashing.
-  EXPECT_EQ(sampler.Sample(std::vector<float>{kNaN, kNaN, kNaN}), 0);
-  EXPECT_EQ(sampler.Sample(std::vector<float>{-kInf, kNaN, -kInf}), 0);
+  EXPECT_EQ(sampler.Sample(std::vector<float>{kNaN, kNaN, kNaN}, 0), 0);
+  EXPECT_EQ(sampler.Sample(std::vector<float>{-kInf, kNaN, -kInf}, 0), 0);
   Sampler greedy(Params(0, 0, 1));
-  EXPECT_EQ(greedy.Sample(std::vector<float>{kNaN, kNaN}), 0);
+  EXPECT_EQ(greedy.Sample(std::vector<float>{kNaN, kNaN}, 0), 0);
   // +inf logits share the probability between them.
   counts = Histogram(sampler, {1.0f, kInf, 3.0f, kInf}, 2000);
   EXPECT_EQ(counts[0] + counts[2], 0);
@@ -206,7 +232,7 @@ TEST(SamplerTest, NonFiniteLogits) {
 
 TEST(SamplerTest, EmptyLogits) {
   Sampler sampler(SamplingParams{});
-  EXPECT_EQ(sampler.Sample({}), -1);
+  EXPECT_EQ(sampler.Sample({}, 0), -1);
 }
 
 }  // namespace
