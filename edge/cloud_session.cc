@@ -74,11 +74,6 @@ absl::StatusOr<int32_t> CloudSession::Attach(std::unique_ptr<CloudStream> stream
   return ready.cached_positions;
 }
 
-int32_t CloudSession::ChunksFor(int32_t context_size) const {
-  const int32_t missing = std::max(context_size - positions(), 1);
-  return (missing + stream_chunk_positions_ - 1) / stream_chunk_positions_;
-}
-
 absl::StatusOr<int32_t> CloudSession::Advance(absl::Span<const int32_t> context,
                                               absl::Duration per_chunk) {
   if (stream_ == nullptr) return absl::FailedPreconditionError("no stream to the worker");

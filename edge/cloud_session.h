@@ -61,8 +61,6 @@ class CloudSession {
   // within `per_chunk` times the number of chunks after the last one. On error the
   // stream is broken: Drop() it (the worker keeps the session for its idle timeout).
   absl::StatusOr<int32_t> Advance(absl::Span<const int32_t> context, absl::Duration per_chunk);
-  // The number of chunks Advance would send for a context of `context_size` positions.
-  int32_t ChunksFor(int32_t context_size) const;
 
   bool connected() const { return stream_ != nullptr; }
   // Drops the stream without ending the session (cancelled), e.g. after a failure. Returns

@@ -15,7 +15,6 @@
 #include "common/util/thread_pool.h"
 #include "edge/fallback_model.h"
 #include "edge/resilient_generator.h"
-#include "edge/split_generator.h"
 
 namespace tandem::edge {
 

@@ -46,16 +46,6 @@ absl::Status ResilienceOptions::Validate() const {
   return absl::OkStatus();
 }
 
-std::vector<CloudEndpoint> MakeEndpoints(absl::Span<CloudLink* const> links,
-                                         absl::Span<const std::string> names) {
-  std::vector<CloudEndpoint> out;
-  for (size_t i = 0; i < links.size(); ++i) {
-    out.push_back(
-        {.name = i < names.size() ? names[i] : absl::StrFormat("cloud %d", i), .link = links[i]});
-  }
-  return out;
-}
-
 absl::StatusOr<std::unique_ptr<ResilientGenerator>> ResilientGenerator::Create(
     const EdgeModel& model, std::vector<CloudEndpoint> endpoints, const FallbackModel* fallback,
     ThreadPool& pool, const Clock& clock, EdgeMetrics& metrics, const SplitOptions& options,
@@ -135,14 +125,18 @@ absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRe
   sampling_ = request.sampling;
   context_.assign(prompt.begin(), prompt.end());
   cloud_->Reset();
-  if (fallback_ != nullptr) fallback_->Reset();
+  if (fallback_ != nullptr) fallback_->Reset(sampling_);
   mode_ = GenerationMode::kCloud;
   fallback_run_tokens_ = 0;
   last_failure_ = absl::OkStatus();
   resumed_from_.reset();
 
   absl::StatusOr<GenerationResult> result = GenerateTokens(prompt, request, sink);
+  EndSession(result.status());
+  return result;
+}
 
+void ResilientGenerator::EndSession(const absl::Status& result) {
   if (cloud_->connected()) {
     // A finished session is closed for good; a failed one is dropped (cancelled), which
     // leaves it resumable on the worker for its idle timeout.
@@ -163,8 +157,31 @@ absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRe
     retired_.push_back(std::move(attempt_));
     policy_.AttemptAbandoned();
   }
-  if (!result.ok()) metrics_.AddError(result.status().code());
-  return result;
+  if (!result.ok()) metrics_.AddError(result.code());
+}
+
+absl::Status ResilientGenerator::StartSession() {
+  endpoint_ = policy_.preferred();
+  if (policy_.in_outage() && fallback_ != nullptr) {
+    // Offline since an earlier generation: start here, reconnect in the background.
+    mode_ = GenerationMode::kFallback;
+    fallback_since_ = clock_.Now();
+    metrics_.AddFallbackActive(1);
+    return absl::OkStatus();
+  }
+  const SessionHello hello = cloud_->Hello(session_id_, sampling_, /*context_size=*/0);
+  // With a fallback to go to, a Hello -> Ready round trip gets what a step of the
+  // measured link gets, not the full open timeout: a dead link must not hold up the
+  // first token.
+  absl::Duration open_timeout = options_.open_timeout;
+  if (fallback_ != nullptr && deadline_.measured()) {
+    open_timeout = std::min(open_timeout, deadline_.per_chunk(/*positions=*/2));
+  }
+  absl::StatusOr<std::unique_ptr<CloudStream>> stream =
+      endpoints_[endpoint_].link->Open(hello, clock_.Now() + open_timeout);
+  absl::Status opened = stream.status();
+  if (stream.ok()) opened = cloud_->Attach(*std::move(stream), hello).status();
+  return opened.ok() ? absl::OkStatus() : OnLinkFailure(opened);
 }
 
 absl::StatusOr<GenerationResult> ResilientGenerator::GenerateTokens(
@@ -175,28 +192,7 @@ absl::StatusOr<GenerationResult> ResilientGenerator::GenerateTokens(
       request.max_tokens < 0 ? std::numeric_limits<int32_t>::max() : request.max_tokens;
   if (max_tokens == 0) return result;  // nothing to ask anyone for
 
-  if (policy_.in_outage() && fallback_ != nullptr) {
-    // Offline since an earlier generation: start here, reconnect in the background.
-    endpoint_ = policy_.preferred();
-    mode_ = GenerationMode::kFallback;
-    fallback_since_ = clock_.Now();
-    metrics_.AddFallbackActive(1);
-  } else {
-    endpoint_ = policy_.preferred();
-    const SessionHello hello = cloud_->Hello(session_id_, sampling_, /*context_size=*/0);
-    // With a fallback to go to, a Hello -> Ready round trip gets what a step of the
-    // measured link gets, not the full open timeout: a dead link must not hold up the
-    // first token.
-    absl::Duration open_timeout = options_.open_timeout;
-    if (fallback_ != nullptr && deadline_.measured()) {
-      open_timeout = std::min(open_timeout, deadline_.per_chunk(/*positions=*/2));
-    }
-    absl::StatusOr<std::unique_ptr<CloudStream>> stream =
-        endpoints_[endpoint_].link->Open(hello, clock_.Now() + open_timeout);
-    absl::Status opened = stream.status();
-    if (stream.ok()) opened = cloud_->Attach(*std::move(stream), hello).status();
-    if (!opened.ok()) RETURN_IF_ERROR(OnLinkFailure(opened));
-  }
+  RETURN_IF_ERROR(StartSession());
 
   while (true) {
     ASSIGN_OR_RETURN(const Produced next, NextToken());
@@ -232,6 +228,9 @@ absl::StatusOr<GenerationResult> ResilientGenerator::GenerateTokens(
 }
 
 absl::StatusOr<ResilientGenerator::Produced> ResilientGenerator::NextToken() {
+  // The state machine: cloud -> (link failure) -> fallback -> (an attempt opened a stream)
+  // -> catching up (resumed_from_ set: the first CloudStep sends what the worker lacks)
+  // -> cloud. Without a fallback model, a link failure goes straight to reconnecting.
   while (true) {
     if (mode_ == GenerationMode::kCloud) {
       if (!cloud_->connected()) RETURN_IF_ERROR(Reconnect());  // no fallback: wait for one
@@ -244,7 +243,7 @@ absl::StatusOr<ResilientGenerator::Produced> ResilientGenerator::NextToken() {
     if (std::optional<int32_t> token = TrySwitchBack(); token.has_value()) {
       return Produced{*token, GenerationMode::kCloud};
     }
-    ASSIGN_OR_RETURN(const int32_t token, fallback_->Next(context_, sampling_));
+    ASSIGN_OR_RETURN(const int32_t token, fallback_->Next(context_));
     ++fallback_run_tokens_;
     return Produced{token, GenerationMode::kFallback};
   }
@@ -349,11 +348,10 @@ void ResilientGenerator::MaybeStartAttempt() {
   attempt_ =
       std::make_unique<AsyncOpen>(*endpoints_[endpoint].link, std::move(hello),
                                   clock_.Now() + resilience_.reconnect.open_timeout, endpoint);
-  if (!resilience_.reconnect.background) attempt_->Wait();
 }
 
 std::optional<int32_t> ResilientGenerator::TrySwitchBack() {
-  if (attempt_ == nullptr || !attempt_->done()) return std::nullopt;
+  if (attempt_ == nullptr || !attempt_->Finished(clock_)) return std::nullopt;
   const std::unique_ptr<AsyncOpen> attempt = std::move(attempt_);
   absl::StatusOr<std::unique_ptr<CloudStream>> stream = attempt->Take();
   if (!stream.ok()) {
@@ -402,7 +400,7 @@ absl::Status ResilientGenerator::Reconnect() {
           "no cloud worker for %s and no fallback model (last error: %s)",
           absl::FormatDuration(resilience_.reconnect.give_up_after), Describe(last_failure_)));
     }
-    absl::SleepFor(at - clock_.Now());
+    clock_.SleepUntil(at);
     policy_.AttemptStarted();
     const SessionHello hello =
         cloud_->Hello(session_id_, sampling_, static_cast<int32_t>(context_.size()));

@@ -40,17 +40,11 @@
 #include "edge/edge_metrics.h"
 #include "edge/edge_model.h"
 #include "edge/fallback_model.h"
+#include "edge/generation.h"
 #include "edge/reconnect_policy.h"
-#include "edge/split_generator.h"
 #include "edge/step_deadline.h"
 
 namespace tandem::edge {
-
-// A cloud worker the edge may use.
-struct CloudEndpoint {
-  std::string name;  // for log lines, e.g. "host:port"
-  CloudLink* link = nullptr;
-};
 
 struct ResilienceOptions {
   // The ceiling is SplitOptions::step_timeout (floor and chunk factor are taken from here).
@@ -86,9 +80,12 @@ class ResilientGenerator {
       const ResilienceOptions& resilience);
   ~ResilientGenerator();
 
-  // As SplitGenerator::Generate. Link errors end the generation only without a fallback
-  // model (after give_up_after, or at once if no endpoint can serve the session); errors
-  // of the fallback model itself always do.
+  // Runs one generation, streaming tokens to `sink`. Errors: InvalidArgument (bad
+  // sampling parameters, empty prompt), OutOfRange (the prompt does not fit the context),
+  // and, possibly after some tokens were streamed, the link's (Unavailable,
+  // DeadlineExceeded, ...): those end the generation only without a fallback model (after
+  // give_up_after, or at once if no endpoint can serve the session). Errors of the
+  // fallback model itself always do.
   absl::StatusOr<GenerationResult> Generate(const GenerationRequest& request, TokenSink sink);
 
   // Token ids of the current (or last) generation's context: prompt + generated tokens.
@@ -112,6 +109,12 @@ class ResilientGenerator {
 
   absl::StatusOr<GenerationResult> GenerateTokens(absl::Span<const int32_t> prompt,
                                                   const GenerationRequest& request, TokenSink sink);
+  // Opens the session on the preferred worker, or starts on the fallback model if the
+  // cloud was already unreachable. An error if the generation cannot start.
+  absl::Status StartSession();
+  // Closes (after success) or drops (after `result`'s error) the stream; settles metrics
+  // and the pending reconnect attempt.
+  void EndSession(const absl::Status& result);
   // The token at position context_.size(), from the cloud or the fallback.
   absl::StatusOr<Produced> NextToken();
   // One step on the worker: the positions it lacks, then the token.
@@ -170,9 +173,5 @@ class ResilientGenerator {
   std::unique_ptr<AsyncOpen> attempt_;               // running or finished, not taken
   std::vector<std::unique_ptr<AsyncOpen>> retired_;  // of finished generations
 };
-
-// "host:port" -> a name per endpoint; the links are owned by the caller.
-std::vector<CloudEndpoint> MakeEndpoints(absl::Span<CloudLink* const> links,
-                                         absl::Span<const std::string> names);
 
 }  // namespace tandem::edge

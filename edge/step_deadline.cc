@@ -4,17 +4,6 @@
 
 namespace tandem::edge {
 
-absl::Status StepDeadlineOptions::Validate() const {
-  if (floor <= absl::ZeroDuration() || ceiling < floor) {
-    return absl::InvalidArgumentError(
-        "the step deadline floor must be positive and not above the step timeout");
-  }
-  if (!(chunk_factor >= 1)) {
-    return absl::InvalidArgumentError("the per-chunk deadline factor must be >= 1");
-  }
-  return absl::OkStatus();
-}
-
 void StepDeadline::Observe(absl::Duration latency) {
   latency = std::max(latency, absl::ZeroDuration());
   if (!measured_) {

@@ -20,10 +20,7 @@ struct StepDeadlineOptions {
   // A step that carries several chunks (a prompt, a catch-up after reconnecting) may take
   // this many decode-step deadlines per chunk: a chunk of many positions costs more than
   // one position, but far less than one position times their number.
-  double chunk_factor = 4;
-
-  // InvalidArgument unless 0 < floor <= ceiling and chunk_factor >= 1.
-  absl::Status Validate() const;
+  double chunk_factor = 4;  // checked by ResilienceOptions::Validate
 };
 
 // Not thread-safe: one per generator.

@@ -1,9 +1,9 @@
 // failover_bench: what resilience costs and how fast it acts, on the embedded model with a
 // real worker over gRPC + TLS on loopback (tests/fault/fault_rig.h). Three measurements:
 //
-//  1. Healthy decode speed: the plain split generator vs the resilient one without and with
-//     a fallback model, same link, interleaved runs; the fallback must cost nothing while
-//     the cloud answers (it is only loaded, never run).
+//  1. Healthy decode speed: the generator with no fallback and no reconnect vs with
+//     reconnects and with a fallback model too, same link, interleaved runs; the fallback
+//     must cost nothing while the cloud answers (it is only loaded, never run).
 //  2. Black hole -> next token: during a generation on the cloud the proxy black-holes the
 //     link right after a token reached the app; the time until the next token reaches the
 //     app (step deadline, then the fallback's prefill and step). Also with 20 ms of one-way
@@ -21,7 +21,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "edge/split_generator.h"
+#include "common/util/stats.h"
 #include "tests/fault/fault_rig.h"
 
 namespace tandem::fault {
@@ -31,13 +31,6 @@ using edge::GeneratedToken;
 using edge::GenerationMode;
 
 constexpr char kPrompt[] = "Once upon a time, there was a little girl named Lily.";
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 double Max(const std::vector<double>& v) {
   return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
@@ -73,11 +66,14 @@ void HealthyDecode(int32_t runs, int32_t tokens, bool json) {
   }
   FaultRig& r = **rig;
   SystemClock edge_clock_;
-  auto plain = edge::SplitGenerator::Create(
-      r.edge_model(), r.link(), r.pool(), edge_clock_, r.edge_metrics(),
-      {.codec = options.codec, .max_context = options.max_context});
   edge::ResilienceOptions resilience;
   resilience.deadline.floor = options.step_deadline_floor;
+  // Plain: one worker, no fallback, no reconnect (what a split without resilience costs).
+  edge::ResilienceOptions no_reconnect = resilience;
+  no_reconnect.reconnect.give_up_after = absl::ZeroDuration();
+  auto plain = edge::ResilientGenerator::Create(
+      r.edge_model(), {{.name = "w", .link = &r.link()}}, nullptr, r.pool(), edge_clock_,
+      r.edge_metrics(), {.codec = options.codec, .max_context = options.max_context}, no_reconnect);
   auto no_fallback = edge::ResilientGenerator::Create(
       r.edge_model(), {{.name = "w", .link = &r.link()}}, nullptr, r.pool(), edge_clock_,
       r.edge_metrics(), {.codec = options.codec, .max_context = options.max_context}, resilience);
@@ -106,7 +102,7 @@ void HealthyDecode(int32_t runs, int32_t tokens, bool json) {
       }
     }
   }
-  const char* names[] = {"split generator (no resilience)", "resilient, no fallback",
+  const char* names[] = {"no fallback, no reconnect", "resilient, no fallback",
                          "resilient + fallback model"};
   // Paired by round (the three runs of a round are back to back), so that load changes on
   // the machine cancel out.
@@ -214,7 +210,7 @@ void CatchUp(CodecKind codec, int32_t fallback_tokens, bool json) {
   options.codec = codec;
   options.max_context = 512;
   options.reconnect.min_fallback_tokens = fallback_tokens;
-  options.reconnect.background = false;
+  options.settle_attempts = true;
   auto rig = FaultRig::Create(options);
   if (!rig.ok()) {
     std::cerr << rig.status() << "\n";

@@ -1,18 +1,9 @@
-// Generation with the model split at K: the edge runs the embedding and layers [0, K) and
-// the cloud worker runs the rest and samples. For one request:
-//   tokenize the prompt (with BOS) -> embed + layers [0, K) in chunks of bounded positions
-//   -> encode each chunk with the session's codec -> send; the last prompt chunk asks the
-//   worker to sample -> each token is handed to the caller, then embedded, run through
-//   [0, K) and sent to ask for the next one -> until EOS, max_tokens or the context end.
-//
-// The generator keeps the token ids of the whole context (prompt + generated), so a
-// session can be replayed on another worker or by a local model (context()).
-//
-// One generation at a time per generator; it owns the edge KV cache, sized once.
+// What a generation on the edge is: its request, options, the tokens it streams and its
+// result, shared by the generator (resilient_generator.h), the slots (generation_pool.h)
+// and the HTTP API. No I/O here.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,15 +11,11 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "absl/types/span.h"
 #include "common/codec/codec_kind.h"
+#include "common/model/llama_model.h"
 #include "common/sampler/sampler.h"
-#include "common/util/clock.h"
-#include "common/util/thread_pool.h"
+#include "common/tokenizer/tokenizer.h"
 #include "edge/cloud_link.h"
-#include "edge/cloud_session.h"
-#include "edge/edge_metrics.h"
-#include "edge/edge_model.h"
 
 namespace tandem::edge {
 
@@ -91,40 +78,10 @@ struct GeneratedToken {
 // Called for each generated token, in order; returns false to stop generating.
 using TokenSink = absl::FunctionRef<bool(const GeneratedToken&)>;
 
-class SplitGenerator {
- public:
-  // `model`, `link`, `pool`, `clock` and `metrics` must outlive the generator.
-  static absl::StatusOr<std::unique_ptr<SplitGenerator>> Create(const EdgeModel& model,
-                                                                CloudLink& link, ThreadPool& pool,
-                                                                const Clock& clock,
-                                                                EdgeMetrics& metrics,
-                                                                const SplitOptions& options);
-
-  // Runs one generation, streaming tokens to `sink`. Errors: InvalidArgument (bad
-  // sampling parameters, empty prompt), OutOfRange (the prompt does not fit the context),
-  // and the link's errors (Unavailable, DeadlineExceeded, ...), possibly after some tokens
-  // were already streamed.
-  absl::StatusOr<GenerationResult> Generate(const GenerationRequest& request, TokenSink sink);
-
-  // Token ids of the current (or last) generation's context: prompt + generated tokens.
-  absl::Span<const int32_t> context() const { return context_; }
-  int32_t max_context() const { return cloud_->max_context(); }
-
- private:
-  SplitGenerator(const EdgeModel& model, CloudLink& link, const Clock& clock, EdgeMetrics& metrics,
-                 const SplitOptions& options, std::unique_ptr<CloudSession> cloud);
-
-  absl::StatusOr<GenerationResult> GenerateTokens(absl::Span<const int32_t> prompt,
-                                                  const GenerationRequest& request, TokenSink sink);
-  absl::Status OpenSession(const SamplingParams& sampling);
-
-  const EdgeModel& model_;
-  CloudLink& link_;
-  const Clock& clock_;
-  EdgeMetrics& metrics_;
-  SplitOptions options_;
-  std::unique_ptr<CloudSession> cloud_;  // layers [0, K), their KV cache, the stream
-  std::vector<int32_t> context_;
+// A cloud worker the edge may use.
+struct CloudEndpoint {
+  std::string name;  // for log lines, e.g. "host:port"
+  CloudLink* link = nullptr;
 };
 
 // Appends a token produced in `mode` to the runs.
