@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/util/clock.h"
 #include "edge/cloud_link.h"
 
 namespace tandem::edge {
@@ -25,8 +26,11 @@ class AsyncOpen {
   AsyncOpen& operator=(const AsyncOpen&) = delete;
 
   bool done() const { return done_.HasBeenNotified(); }
-  void Wait() const { done_.WaitForNotification(); }
-  // The attempt's result; call once, after done().
+  // Whether the attempt has finished by `clock`'s now (a test clock may let it finish).
+  bool Finished(const Clock& clock) const {
+    return clock.WaitForNotificationWithDeadline(done_, clock.Now());
+  }
+  // The attempt's result; call once, after done() or Finished().
   absl::StatusOr<std::unique_ptr<CloudStream>> Take();
 
   const SessionHello& hello() const { return hello_; }

@@ -9,6 +9,7 @@
 #include "common/util/status_macros.h"
 #include "edge/wire_convert.h"
 #include "grpcpp/support/client_callback.h"
+#include "proto/wire.h"
 
 namespace tandem::edge {
 
@@ -20,10 +21,8 @@ namespace pb = ::tandem::v1;
 class GrpcCloudStream::Reactor final
     : public grpc::ClientBidiReactor<pb::EdgeMessage, pb::CloudMessage> {
  public:
-  explicit Reactor(const std::string& auth_token) {
-    if (!auth_token.empty()) {
-      context_.AddMetadata("authorization", absl::StrCat("Bearer ", auth_token));
-    }
+  Reactor(const std::string& auth_token, const Clock& clock) : clock_(clock) {
+    wire::AddBearerToken(auth_token, context_);
   }
 
   void Start(pb::SplitInference::Stub& stub) {
@@ -41,7 +40,7 @@ class GrpcCloudStream::Reactor final
       const auto can_write = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !write_pending_ || broken_;
       };
-      if (!mu_.AwaitWithDeadline(absl::Condition(&can_write), deadline)) {
+      if (!clock_.AwaitWithDeadline(mu_, absl::Condition(&can_write), deadline)) {
         return absl::DeadlineExceededError("cloud: the link did not take a message in time");
       }
       ended = broken_ || hold_released_;
@@ -69,7 +68,7 @@ class GrpcCloudStream::Reactor final
       const auto readable = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !inbox_.empty() || read_closed_;
       };
-      if (!mu_.AwaitWithDeadline(absl::Condition(&readable), deadline)) {
+      if (!clock_.AwaitWithDeadline(mu_, absl::Condition(&readable), deadline)) {
         return absl::DeadlineExceededError("cloud: no answer within the step deadline");
       }
       if (!inbox_.empty()) {
@@ -84,7 +83,7 @@ class GrpcCloudStream::Reactor final
   // After the read side closed: the call's final status (never OK: the caller wanted more).
   absl::Status EndStatus(absl::Time deadline) {
     ReleaseHold();
-    if (!done_.WaitForNotificationWithDeadline(deadline)) {
+    if (!clock_.WaitForNotificationWithDeadline(done_, deadline)) {
       return absl::DeadlineExceededError("cloud: the stream did not end in time");
     }
     absl::MutexLock lock(&mu_);
@@ -95,7 +94,7 @@ class GrpcCloudStream::Reactor final
   // Waits for the call to end by itself (after Close); cancels it at the deadline.
   absl::Status Finish(absl::Time deadline) {
     ReleaseHold();
-    if (!done_.WaitForNotificationWithDeadline(deadline)) {
+    if (!clock_.WaitForNotificationWithDeadline(done_, deadline)) {
       context_.TryCancel();
       return absl::DeadlineExceededError("cloud: the worker did not end the stream in time");
     }
@@ -157,6 +156,7 @@ class GrpcCloudStream::Reactor final
     RemoveHold();  // may run OnDone inline: not under mu_
   }
 
+  const Clock& clock_;  // the deadlines' clock
   grpc::ClientContext context_;
   pb::CloudMessage incoming_;  // owned by gRPC between StartRead and OnReadDone
   pb::EdgeMessage outgoing_;   // owned by gRPC between StartWrite and OnWriteDone
@@ -173,9 +173,10 @@ class GrpcCloudStream::Reactor final
 
 absl::StatusOr<std::unique_ptr<CloudStream>> GrpcCloudStream::Open(pb::SplitInference::Stub& stub,
                                                                    const std::string& auth_token,
+                                                                   const Clock& clock,
                                                                    const SessionHello& hello,
                                                                    absl::Time deadline) {
-  auto reactor = std::make_unique<Reactor>(auth_token);
+  auto reactor = std::make_unique<Reactor>(auth_token, clock);
   reactor->Start(stub);
   // From here on the destructor cancels the call on any early return.
   auto stream = std::unique_ptr<GrpcCloudStream>(new GrpcCloudStream(std::move(reactor)));

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/util/clock.h"
 #include "edge/cloud_link.h"
 #include "tandem/v1/tandem.grpc.pb.h"
 
@@ -17,8 +18,10 @@ namespace tandem::edge {
 class GrpcCloudStream final : public CloudStream {
  public:
   // Starts the call, sends Hello and waits for Ready (skipping non-terminal Errors).
+  // Deadlines are on `clock`, which must outlive the stream.
   static absl::StatusOr<std::unique_ptr<CloudStream>> Open(::tandem::v1::SplitInference::Stub& stub,
                                                            const std::string& auth_token,
+                                                           const Clock& clock,
                                                            const SessionHello& hello,
                                                            absl::Time deadline);
   // Cancels the call if it is still running and waits for gRPC to let go of it.

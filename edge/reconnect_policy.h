@@ -30,10 +30,6 @@ struct ReconnectOptions {
   // Without a fallback model, a generation fails after this long without a worker (0: at
   // the first link error, with that error).
   absl::Duration give_up_after = absl::Seconds(5);
-  // With a fallback model, attempts run on a background thread while the fallback goes
-  // on. false: in the generating thread between tokens, which stalls the stream for up to
-  // open_timeout per attempt but is deterministic (tests).
-  bool background = true;
 
   // InvalidArgument for values out of range.
   absl::Status Validate() const;

@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/model/local_session.h"
 #include "common/sampler/sampler.h"
+#include "common/util/enum_names.h"
 #include "common/util/status_macros.h"
+#include "tests/util/unsplit_reference.h"
 
 namespace tandem::fault {
 
@@ -28,7 +30,13 @@ absl::StatusOr<std::unique_ptr<FaultRig>> FaultRig::Create(const RigOptions& opt
     ASSIGN_OR_RETURN(rig->fallback_,
                      edge::FallbackModel::Load(TANDEM_TEST_MODEL, rig->edge_->tokenizer()));
   }
+  if (options.settle_attempts) {
+    rig->edge_clock_ = std::make_unique<cloud::SettlingClock>();
+  } else {
+    rig->edge_clock_ = std::make_unique<SystemClock>();
+  }
   edge::GrpcLinkOptions link;
+  link.clock = rig->edge_clock_.get();
   link.target =
       absl::StrCat("127.0.0.1:", options.direct ? rig->server_->port() : rig->proxy_->port());
   link.tls.ca_file = rig->certs_.ca;
@@ -54,7 +62,7 @@ absl::StatusOr<std::unique_ptr<FaultRig>> FaultRig::Create(const RigOptions& opt
   ASSIGN_OR_RETURN(rig->generator_,
                    edge::ResilientGenerator::Create(
                        *rig->edge_, {{.name = link.target, .link = rig->link_.get()}},
-                       rig->fallback_.get(), *rig->pool_, rig->edge_clock_, *rig->edge_metrics_,
+                       rig->fallback_.get(), *rig->pool_, *rig->edge_clock_, *rig->edge_metrics_,
                        {.codec = options.codec,
                         .max_context = options.max_context,
                         .step_timeout = options.step_timeout,
@@ -104,37 +112,13 @@ absl::Status FaultRig::StartWorker() {
 
 std::vector<int32_t> FaultRig::Reference(const std::string& prompt, int32_t n,
                                          const SamplingParams& sampling) const {
-  ThreadPool pool(1);
-  auto session = LocalSession::Create(*full_, options_.max_context, pool);
-  std::vector<int32_t> context = edge_->tokenizer().Encode(prompt, true);
-  auto logits = (*session)->Feed(context);
-  std::vector<int32_t> out;
-  Sampler sampler(sampling);
-  while (static_cast<int32_t>(out.size()) < n && logits.ok()) {
-    const int32_t token = sampler.Sample(*logits, static_cast<int32_t>(context.size()) - 1);
-    if (edge_->tokenizer().IsEog(token)) break;
-    out.push_back(token);
-    context.push_back(token);
-    if (static_cast<int32_t>(context.size()) > options_.max_context) break;
-    logits = (*session)->Feed({&token, 1});
-  }
-  return out;
+  return ::tandem::testing_util::UnsplitTokens(*full_, edge_->tokenizer(), prompt, n,
+                                               options_.max_context, sampling);
 }
 
 const char* FaultKindName(FaultKind kind) {
-  switch (kind) {
-    case FaultKind::kCut:
-      return "cut";
-    case FaultKind::kBlackhole:
-      return "blackhole";
-    case FaultKind::kRestart:
-      return "restart";
-    case FaultKind::kLatencySpike:
-      return "latency";
-    case FaultKind::kLoss:
-      return "loss";
-  }
-  return "?";
+  static constexpr std::string_view kNames[] = {"cut", "blackhole", "restart", "latency", "loss"};
+  return EnumName(kind, kNames, "?").data();  // the literals are NUL-terminated
 }
 
 FaultInjector::FaultInjector(FaultRig& rig, const InjectorOptions& options)

@@ -29,6 +29,7 @@
 #include "edge/resilient_generator.h"
 #include "prometheus/registry.h"
 #include "tests/fault/fault_proxy.h"
+#include "tests/unit/cloud/fake_clock.h"
 #include "tests/unit/cloud/test_certs.h"
 
 namespace tandem::fault {
@@ -53,6 +54,9 @@ struct RigOptions {
   }();
   bool quiet = true;    // drop the warning lines (they are counted)
   bool direct = false;  // the edge talks to the worker without the proxy (no faults)
+  // The edge's generator on a SettlingClock: a reconnect attempt is waited for at the next
+  // token boundary, so switch-back points are deterministic (the catch-up measurement).
+  bool settle_attempts = false;
 };
 
 class FaultRig {
@@ -103,7 +107,7 @@ class FaultRig {
   std::unique_ptr<edge::FallbackModel> fallback_;
   std::unique_ptr<edge::GrpcCloudLink> link_;
   std::unique_ptr<ThreadPool> pool_;
-  SystemClock edge_clock_;
+  std::unique_ptr<Clock> edge_clock_;  // SystemClock, or SettlingClock if settle_attempts
   prometheus::Registry edge_registry_;
   std::unique_ptr<edge::EdgeMetrics> edge_metrics_;
   std::unique_ptr<edge::ResilientGenerator> generator_;

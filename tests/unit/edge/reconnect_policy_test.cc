@@ -3,18 +3,12 @@
 
 #include "edge/step_deadline.h"
 #include "gtest/gtest.h"
+#include "tests/unit/cloud/fake_clock.h"
 
 namespace tandem::edge {
 namespace {
 
-class ManualClock final : public Clock {
- public:
-  absl::Time Now() const override { return now_; }
-  void Advance(absl::Duration d) { now_ += d; }
-
- private:
-  absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
-};
+using ManualClock = cloud::FakeClock;
 
 ReconnectOptions Options() {
   ReconnectOptions o;

@@ -15,6 +15,9 @@
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "tests/unit/cloud/fake_clock.h"
+#include "tests/util/embedded_model.h"
+#include "tests/util/unsplit_reference.h"
 
 namespace tandem::edge {
 namespace {
@@ -36,9 +39,7 @@ struct Collected {
 class ResilientGeneratorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto full = LlamaModel::Load(TANDEM_TEST_MODEL);
-    ASSERT_TRUE(full.ok()) << full.status();
-    full_ = full->release();
+    full_ = &::tandem::testing_util::EmbeddedModel();
     auto edge = EdgeModel::Load(TANDEM_TEST_MODEL, kSplit);
     ASSERT_TRUE(edge.ok()) << edge.status();
     edge_ = edge->release();
@@ -49,27 +50,12 @@ class ResilientGeneratorTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete fallback_;
     delete edge_;
-    delete full_;
   }
 
   // The unsplit model's tokens for kPrompt, sampled by position like everyone else.
   static std::vector<int32_t> Reference(int32_t n, const SamplingParams& sampling) {
-    ThreadPool pool(1);
-    auto session = LocalSession::Create(*full_, 128, pool);
-    EXPECT_TRUE(session.ok());
-    std::vector<int32_t> context = edge_->tokenizer().Encode(kPrompt, true);
-    auto logits = (*session)->Feed(context);
-    std::vector<int32_t> out;
-    Sampler sampler(sampling);
-    while (static_cast<int32_t>(out.size()) < n) {
-      EXPECT_TRUE(logits.ok()) << logits.status();
-      const int32_t token = sampler.Sample(*logits, static_cast<int32_t>(context.size()) - 1);
-      if (edge_->tokenizer().IsEog(token)) break;
-      out.push_back(token);
-      context.push_back(token);
-      logits = (*session)->Feed({&token, 1});
-    }
-    return out;
+    return ::tandem::testing_util::UnsplitTokens(*full_, edge_->tokenizer(), kPrompt, n, 128,
+                                                 sampling);
   }
 
   ResilienceOptions Resilience() {
@@ -79,7 +65,6 @@ class ResilientGeneratorTest : public ::testing::Test {
     r.reconnect.max_backoff = absl::Milliseconds(5);
     r.reconnect.open_timeout = absl::Seconds(5);
     r.reconnect.give_up_after = absl::Seconds(5);
-    r.reconnect.background = false;  // deterministic switch-back points
     r.warn = [this](std::string_view line) { warnings_.emplace_back(line); };
     return r;
   }
@@ -122,17 +107,17 @@ class ResilientGeneratorTest : public ::testing::Test {
 
   std::string Scrape() { return prometheus::TextSerializer().Serialize(registry_.Collect()); }
 
-  static LlamaModel* full_;
+  static const LlamaModel* full_;
   static EdgeModel* edge_;
   static FallbackModel* fallback_;
   ThreadPool pool_{1};
-  SystemClock clock_;
+  cloud::SettlingClock clock_;  // deterministic switch-back points
   prometheus::Registry registry_;
   EdgeMetrics metrics_{registry_, CodecKind::kF32};
   std::vector<std::string> warnings_;
 };
 
-LlamaModel* ResilientGeneratorTest::full_ = nullptr;
+const LlamaModel* ResilientGeneratorTest::full_ = nullptr;
 EdgeModel* ResilientGeneratorTest::edge_ = nullptr;
 FallbackModel* ResilientGeneratorTest::fallback_ = nullptr;
 
