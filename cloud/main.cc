@@ -16,6 +16,7 @@
 #include "cloud/health_probe.h"
 #include "cloud/idle_reaper.h"
 #include "cloud/worker.h"
+#include "common/cli/flags.h"
 #include "common/metrics/metrics_server.h"
 #include "common/util/clock.h"
 #include "common/util/host_port.h"
@@ -28,7 +29,6 @@ struct Flags {
   tandem::cloud::WorkerConfig worker;
   tandem::cloud::ServerConfig server;
   std::string metrics_address;
-  std::string load_mode = "mmap";
   double idle_timeout_seconds = 300;
   int64_t kv_budget_mib = 1024;
   double shutdown_grace_seconds = 10;
@@ -44,7 +44,6 @@ using tandem::WithPort;
 
 absl::Status Run(Flags& flags, const sigset_t& signals) {
   using namespace tandem::cloud;
-  ASSIGN_OR_RETURN(flags.worker.load_mode, tandem::ParseLoadMode(flags.load_mode));
   flags.worker.limits.idle_timeout = absl::Seconds(flags.idle_timeout_seconds);
   flags.worker.limits.kv_budget_bytes = flags.kv_budget_mib * (int64_t{1} << 20);
   flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
@@ -116,23 +115,17 @@ int main(int argc, char** argv) {
                  "GGUF model (the whole model or a cloud shard)")
       ->capture_default_str();
   // Required unless --health-check (checked by ServerConfig::Validate).
-  app.add_option("--load", flags.load_mode,
-                 "mmap: map the model file (shared, lazy); copy: read it into huge pages "
-                 "(faster decode, private memory)")
-      ->capture_default_str();
+  tandem::cli::AddLoadMode(app, flags.worker.load_mode);
   app.add_option("--listen", flags.server.listen_address,
                  "HOST:PORT to serve gRPC on (port 0: any); required");
   app.add_option("--health-listen", flags.server.health_listen_address,
                  "HOST:PORT to serve only grpc.health.v1 on, in plaintext, for probes that "
                  "cannot do TLS (Kubernetes gRPC probes)");
   app.add_option("--metrics", flags.metrics_address, "HOST:PORT to serve Prometheus /metrics on");
-  app.add_option("-t,--threads", flags.worker.threads, "Compute threads")
-      ->check(CLI::Range(1, 1024))
-      ->capture_default_str();
+  tandem::cli::AddThreads(app, flags.worker.threads);
   app.add_option("--max-sessions", limits.max_sessions, "Sessions held at once")
       ->capture_default_str();
-  app.add_option("--max-context", limits.max_context, "KV-cache positions per session")
-      ->capture_default_str();
+  tandem::cli::AddContext(app, limits.max_context, "KV-cache positions per session");
   app.add_option("--max-chunk-positions", limits.max_chunk_positions, "Positions per chunk")
       ->capture_default_str();
   app.add_option("--idle-timeout-seconds", flags.idle_timeout_seconds,

@@ -1,7 +1,5 @@
 #include "edge/edge_model.h"
 
-#include <filesystem>
-
 #include "absl/strings/str_format.h"
 #include "common/util/status_macros.h"
 
@@ -26,12 +24,7 @@ absl::StatusOr<std::unique_ptr<EdgeModel>> EdgeModel::Load(const std::string& pa
         absl::StrFormat("%s: the tokenizer has %d tokens but the model's vocabulary is %d", path,
                         tokenizer.vocab_size(), model->hparams().n_vocab));
   }
-  std::string name;
-  if (auto given = model->gguf().GetString("general.name"); given.ok() && !given->empty()) {
-    name = *given;
-  } else {
-    name = std::filesystem::path(path).stem().string();
-  }
+  std::string name = ModelName(model->gguf(), path);
   absl::StatusOr<std::string> source = model->gguf().GetString("tokenizer.chat_template");
   std::unique_ptr<EdgeModel> edge(
       new EdgeModel(std::move(model), std::move(tokenizer), std::move(name)));

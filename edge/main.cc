@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/cli/flags.h"
 #include "common/codec/codec_kind.h"
 #include "common/metrics/metrics_server.h"
 #include "common/net/tls.h"
@@ -26,7 +27,6 @@
 #include "edge/grpc_cloud_link.h"
 #include "edge/http_api.h"
 #include "edge/resilient_generator.h"
-#include "edge/split_generator.h"
 #include "edge/tune/tuned_config.h"
 
 namespace {
@@ -218,7 +218,6 @@ absl::Status ApplyConfig(const CLI::App& app, Flags& flags) {
 int main(int argc, char** argv) {
   const sigset_t signals = tandem::BlockTerminationSignals();
   Flags flags;
-  tandem::ClientTlsOptions& tls = flags.link.tls;
 
   CLI::App app{"tandem-edge: runs layers [0, K) here and the rest on a tandem-cloud worker"};
   app.add_option("-m,--model", flags.model_path, "GGUF model (the whole model or an edge shard)")
@@ -233,15 +232,12 @@ int main(int argc, char** argv) {
   app.add_option("--listen", flags.listen, "HOST:PORT of the local HTTP API (port 0: any)")
       ->capture_default_str();
   app.add_option("--metrics", flags.metrics_address, "HOST:PORT to serve Prometheus /metrics on");
-  app.add_option("-t,--threads", flags.pool.threads_per_slot, "Compute threads per generation")
-      ->check(CLI::Range(1, 1024))
-      ->capture_default_str();
+  tandem::cli::AddThreads(app, flags.pool.threads_per_slot, "Compute threads per generation");
   app.add_option("--slots", flags.pool.slots, "Generations run at once")->capture_default_str();
   app.add_option("--max-waiting", flags.pool.max_waiting, "Requests queued for a slot")
       ->capture_default_str();
-  app.add_option("--max-context", flags.split_options.max_context,
-                 "Positions per generation (0: the model's context length)")
-      ->capture_default_str();
+  tandem::cli::AddContext(app, flags.split_options.max_context,
+                          "Positions per generation (0: the model's context length)");
   app.add_option("--step-timeout-seconds", flags.step_timeout_seconds,
                  "Deadline for each step's answer from the worker")
       ->capture_default_str();
@@ -268,14 +264,10 @@ int main(int argc, char** argv) {
                  "Without a fallback model: fail a generation after this long without a worker "
                  "(0: at the first link error)")
       ->capture_default_str();
-  app.add_option("--tls-ca", tls.ca_file, "PEM CA that signed the worker's certificate");
-  app.add_option("--tls-cert", tls.cert_file, "PEM client certificate (mutual TLS)");
-  app.add_option("--tls-key", tls.key_file, "PEM private key of the client certificate");
-  app.add_option("--tls-server-name", tls.server_name, "Expected name in the worker's certificate");
-  app.add_flag("--insecure", tls.insecure, "Plaintext gRPC (logs a warning)");
-  app.add_option("--auth-token-file", flags.auth_token_file,
-                 "File holding this device's bearer token (needs TLS unless "
-                 "--token-over-plaintext)");
+  tandem::cli::AddClientTls(app, flags.link.tls, flags.auth_token_file);
+  app.get_option("--auth-token-file")
+      ->description(
+          "File holding this device's bearer token (needs TLS unless --token-over-plaintext)");
   app.add_flag("--token-over-plaintext", flags.token_over_plaintext,
                "With --insecure: send the bearer token anyway (trusted network only)");
   app.add_option("--api-key-file", flags.api_key_file,
@@ -293,12 +285,7 @@ int main(int argc, char** argv) {
   app.add_option("-p,--prompt", flags.prompt, "One-shot mode: generate from this prompt and exit");
   app.add_option("-n,--n-predict", flags.n_predict, "One-shot mode: tokens to generate")
       ->capture_default_str();
-  app.add_option("--temp", flags.sampling.temperature, "One-shot mode: temperature (0: greedy)")
-      ->capture_default_str();
-  app.add_option("--top-k", flags.sampling.top_k, "One-shot mode: top-k")->capture_default_str();
-  app.add_option("--top-p", flags.sampling.top_p, "One-shot mode: top-p")->capture_default_str();
-  app.add_option("--seed", flags.sampling.seed, "One-shot mode: sampling seed")
-      ->capture_default_str();
+  tandem::cli::AddSampling(app, flags.sampling, "One-shot mode: ");
   CLI11_PARSE(app, argc, argv);
   flags.one_shot = app.count("--prompt") > 0;
 

@@ -2,21 +2,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "common/util/enum_names.h"
 
 namespace tandem {
 
 std::string_view CodecKindName(CodecKind kind) {
-  switch (kind) {
-    case CodecKind::kF32:
-      return "f32";
-    case CodecKind::kF16:
-      return "f16";
-    case CodecKind::kQ8:
-      return "q8";
-    case CodecKind::kQ4:
-      return "q4";
-  }
-  return "unknown";
+  static constexpr std::string_view kNames[] = {"f32", "f16", "q8", "q4"};
+  return EnumName(kind, kNames);
 }
 
 absl::StatusOr<CodecKind> ParseCodecKind(std::string_view name) {

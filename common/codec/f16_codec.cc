@@ -4,8 +4,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/codec/half.h"
 #include "common/codec/wire_blocks.h"  // little-endian host check
+#include "common/util/fp16.h"
 
 namespace tandem {
 namespace {

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/codec/half.h"
 #include "common/codec/q4_tables.h"
 #include "common/codec/quant_math.h"
+#include "common/util/fp16.h"
 
 namespace tandem {
 namespace {

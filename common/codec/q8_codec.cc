@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/codec/half.h"
 #include "common/codec/quant_math.h"
+#include "common/util/fp16.h"
 
 namespace tandem {
 

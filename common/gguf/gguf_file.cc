@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/enum_names.h"
 #include "common/util/status_macros.h"
 
 namespace tandem {
@@ -242,38 +243,154 @@ absl::Status TypeMismatch(std::string_view key, const GgufValue& v, std::string_
   return Invalid("metadata key '", key, "' has type ", GgufValueTypeName(v.type), ", not ", wanted);
 }
 
+// Step 1: magic, version, tensor count, metadata count (both checked against the bytes
+// that remain, so a corrupt count cannot make the parser reserve terabytes).
+absl::Status ReadHeader(Cursor& in, absl::Span<const uint8_t> bytes, uint32_t& version,
+                        uint64_t& tensor_count, uint64_t& kv_count) {
+  RETURN_IF_ERROR(in.Need(4, "magic"));
+  if (std::memcmp(bytes.data(), kMagic, 4) != 0) {
+    return Invalid("not a GGUF file: bad magic at offset 0 (expected \"GGUF\")");
+  }
+  in.Read<uint32_t>("magic").IgnoreError();
+  ASSIGN_OR_RETURN(version, in.Read<uint32_t>("version"));
+  if (version != 2 && version != 3) {
+    const uint32_t swapped = __builtin_bswap32(version);
+    if (swapped == 2 || swapped == 3) {
+      return Invalid("unsupported GGUF version: file is big-endian (version ", swapped,
+                     "); only little-endian files are supported");
+    }
+    return Invalid("unsupported GGUF version ", version, " at offset 4 (supported: 2, 3)");
+  }
+  const uint64_t tensor_count_at = in.offset();
+  ASSIGN_OR_RETURN(tensor_count, in.Read<uint64_t>("tensor count"));
+  const uint64_t kv_count_at = in.offset();
+  ASSIGN_OR_RETURN(kv_count, in.Read<uint64_t>("metadata count"));
+  if (kv_count > in.remaining() / kMinKvBytes) {
+    return Invalid("truncated GGUF: metadata count ", kv_count, " at offset ", kv_count_at,
+                   " cannot fit in the ", in.remaining(), " bytes that remain");
+  }
+  if (tensor_count > (in.remaining() - kv_count * kMinKvBytes) / kMinTensorInfoBytes) {
+    return Invalid("truncated GGUF: tensor count ", tensor_count, " at offset ", tensor_count_at,
+                   " cannot fit in the ", in.remaining(), " bytes that remain");
+  }
+  return absl::OkStatus();
+}
+
+// Step 2, one metadata key/value pair (#i), its key not among `seen`.
+absl::StatusOr<std::pair<std::string, GgufValue>> ReadMetadataEntry(
+    Cursor& in, uint64_t i, const absl::flat_hash_map<std::string, size_t>& seen) {
+  const uint64_t key_at = in.offset();
+  ASSIGN_OR_RETURN(std::string key, in.ReadString(absl::StrCat("metadata key #", i)));
+  if (key.empty()) return Invalid("empty metadata key #", i, " at offset ", key_at);
+  if (seen.contains(key)) return Invalid("duplicate metadata key '", key, "' at offset ", key_at);
+  const std::string what = absl::StrCat("metadata '", key, "'");
+  const uint64_t type_at = in.offset();
+  ASSIGN_OR_RETURN(uint32_t type_id, in.Read<uint32_t>(what));
+  if (!IsKnownValueType(type_id)) {
+    return Invalid("unknown value type id ", type_id, " for ", what, " at offset ", type_at);
+  }
+  ASSIGN_OR_RETURN(GgufValue value, ReadValue(in, static_cast<GgufValueType>(type_id), what));
+  return std::make_pair(std::move(key), std::move(value));
+}
+
+// Step 3, one tensor info (#i): name (not among `seen`), shape, type, offset (aligned to
+// `alignment`).
+absl::StatusOr<GgufTensorInfo> ReadTensorInfo(
+    Cursor& in, uint64_t i, uint64_t alignment,
+    const absl::flat_hash_map<std::string, size_t>& seen) {
+  const uint64_t name_at = in.offset();
+  GgufTensorInfo t;
+  ASSIGN_OR_RETURN(t.name, in.ReadString(absl::StrCat("tensor name #", i)));
+  if (t.name.empty()) return Invalid("empty tensor name #", i, " at offset ", name_at);
+  if (t.name.size() > kMaxTensorNameBytes) {
+    return Invalid("tensor name '", t.name, "' at offset ", name_at, " is too long (",
+                   t.name.size(), " bytes, at most ", kMaxTensorNameBytes, ")");
+  }
+  if (seen.contains(t.name)) {
+    return Invalid("duplicate tensor name '", t.name, "' at offset ", name_at);
+  }
+  const std::string what = absl::StrCat("tensor '", t.name, "'");
+  const uint64_t dims_at = in.offset();
+  ASSIGN_OR_RETURN(uint32_t n_dims, in.Read<uint32_t>(what));
+  if (n_dims < 1 || n_dims > kMaxDims) {
+    return Invalid(what, " has n_dims ", n_dims, " at offset ", dims_at, " (must be 1..", kMaxDims,
+                   ")");
+  }
+  int64_t elements = 1;
+  for (uint32_t d = 0; d < n_dims; ++d) {
+    const uint64_t dim_at = in.offset();
+    ASSIGN_OR_RETURN(int64_t ne, in.Read<int64_t>(what));
+    if (ne <= 0) {
+      return Invalid(what, " dimension ", d, " is ", ne, " at offset ", dim_at,
+                     " (must be positive)");
+    }
+    std::optional<int64_t> product = CheckedMul(elements, ne);
+    if (!product) {
+      return Invalid(what, " shape overflows: element count exceeds 2^63 at dimension ", d);
+    }
+    elements = *product;
+    t.shape.push_back(ne);
+  }
+  const uint64_t type_at = in.offset();
+  ASSIGN_OR_RETURN(uint32_t type_id, in.Read<uint32_t>(what));
+  std::optional<GgmlTypeTraits> traits = TraitsOf(type_id);
+  if (!traits) {
+    return Invalid(what, " has unknown type id ", type_id, " at offset ", type_at);
+  }
+  t.type = static_cast<GgmlType>(type_id);
+  if (t.shape[0] % traits->block_size != 0) {
+    return Invalid(what, " row length ", t.shape[0], " is not a multiple of the ", traits->name,
+                   " block size ", traits->block_size);
+  }
+  const uint64_t offset_at = in.offset();
+  ASSIGN_OR_RETURN(t.offset, in.Read<uint64_t>(what));
+  if (t.offset % alignment != 0) {
+    return Invalid(what, " data offset ", t.offset, " at offset ", offset_at,
+                   " is misaligned (alignment ", alignment, ")");
+  }
+  return t;
+}
+
+// Step 4: every tensor's data lies inside the file's data section and overlaps no other;
+// sets each tensor's view of its bytes.
+absl::Status LocateTensorData(absl::Span<const uint8_t> bytes, uint64_t data_offset,
+                              uint64_t file_size, std::vector<GgufTensorInfo>& tensors) {
+  const uint64_t data_bytes = file_size - data_offset;
+  for (GgufTensorInfo& t : tensors) {
+    const GgmlTypeTraits traits = TraitsOf(t.type);
+    const int64_t blocks = t.num_elements() / traits.block_size;
+    std::optional<int64_t> size = CheckedMul(blocks, static_cast<int64_t>(traits.block_bytes));
+    if (!size || t.offset > data_bytes || static_cast<uint64_t>(*size) > data_bytes - t.offset) {
+      return Invalid("truncated GGUF: tensor '", t.name, "' data [offset ", data_offset + t.offset,
+                     ", ", size ? absl::StrCat(*size) : std::string("more than 2^63"),
+                     " bytes) extends past end of file (", file_size, " bytes)");
+    }
+    t.data = bytes.subspan(data_offset + t.offset, static_cast<size_t>(*size));
+  }
+  std::vector<const GgufTensorInfo*> by_offset;
+  by_offset.reserve(tensors.size());
+  for (const GgufTensorInfo& t : tensors) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const auto* a, const auto* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const GgufTensorInfo& prev = *by_offset[i - 1];
+    const GgufTensorInfo& cur = *by_offset[i];
+    if (prev.offset + prev.data.size() > cur.offset) {
+      return Invalid("tensor '", cur.name, "' data at offset ", data_offset + cur.offset,
+                     " overlaps tensor '", prev.name, "' [offset ", data_offset + prev.offset, ", ",
+                     prev.data.size(), " bytes)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string_view GgufValueTypeName(GgufValueType type) {
-  switch (type) {
-    case GgufValueType::kUint8:
-      return "uint8";
-    case GgufValueType::kInt8:
-      return "int8";
-    case GgufValueType::kUint16:
-      return "uint16";
-    case GgufValueType::kInt16:
-      return "int16";
-    case GgufValueType::kUint32:
-      return "uint32";
-    case GgufValueType::kInt32:
-      return "int32";
-    case GgufValueType::kFloat32:
-      return "float32";
-    case GgufValueType::kBool:
-      return "bool";
-    case GgufValueType::kString:
-      return "string";
-    case GgufValueType::kArray:
-      return "array";
-    case GgufValueType::kUint64:
-      return "uint64";
-    case GgufValueType::kInt64:
-      return "int64";
-    case GgufValueType::kFloat64:
-      return "float64";
-  }
-  return "unknown";
+  static constexpr std::string_view kNames[] = {"uint8",  "int8",    "uint16", "int16",  "uint32",
+                                                "int32",  "float32", "bool",   "string", "array",
+                                                "uint64", "int64",   "float64"};
+  return EnumName(type, kNames);
 }
 
 size_t GgufScalarSize(GgufValueType type) {
@@ -345,53 +462,15 @@ absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Parse(absl::Span<const uint8
 absl::Status GgufFile::ParseAll(absl::Span<const uint8_t> bytes) {
   file_size_ = bytes.size();
   Cursor in(bytes);
-
-  // Header: magic, version, tensor count, metadata count.
-  RETURN_IF_ERROR(in.Need(4, "magic"));
-  if (std::memcmp(bytes.data(), kMagic, 4) != 0) {
-    return Invalid("not a GGUF file: bad magic at offset 0 (expected \"GGUF\")");
-  }
-  in.Read<uint32_t>("magic").IgnoreError();
-  ASSIGN_OR_RETURN(version_, in.Read<uint32_t>("version"));
-  if (version_ != 2 && version_ != 3) {
-    const uint32_t swapped = __builtin_bswap32(version_);
-    if (swapped == 2 || swapped == 3) {
-      return Invalid("unsupported GGUF version: file is big-endian (version ", swapped,
-                     "); only little-endian files are supported");
-    }
-    return Invalid("unsupported GGUF version ", version_, " at offset 4 (supported: 2, 3)");
-  }
-  const uint64_t tensor_count_at = in.offset();
-  ASSIGN_OR_RETURN(uint64_t tensor_count, in.Read<uint64_t>("tensor count"));
-  const uint64_t kv_count_at = in.offset();
-  ASSIGN_OR_RETURN(uint64_t kv_count, in.Read<uint64_t>("metadata count"));
-  if (kv_count > in.remaining() / kMinKvBytes) {
-    return Invalid("truncated GGUF: metadata count ", kv_count, " at offset ", kv_count_at,
-                   " cannot fit in the ", in.remaining(), " bytes that remain");
-  }
-  if (tensor_count > (in.remaining() - kv_count * kMinKvBytes) / kMinTensorInfoBytes) {
-    return Invalid("truncated GGUF: tensor count ", tensor_count, " at offset ", tensor_count_at,
-                   " cannot fit in the ", in.remaining(), " bytes that remain");
-  }
+  uint64_t tensor_count = 0, kv_count = 0;
+  RETURN_IF_ERROR(ReadHeader(in, bytes, version_, tensor_count, kv_count));
 
   // Metadata key/value pairs.
   metadata_.reserve(kv_count);
   for (uint64_t i = 0; i < kv_count; ++i) {
-    const uint64_t key_at = in.offset();
-    ASSIGN_OR_RETURN(std::string key, in.ReadString(absl::StrCat("metadata key #", i)));
-    if (key.empty()) return Invalid("empty metadata key #", i, " at offset ", key_at);
-    if (metadata_index_.contains(key)) {
-      return Invalid("duplicate metadata key '", key, "' at offset ", key_at);
-    }
-    const std::string what = absl::StrCat("metadata '", key, "'");
-    const uint64_t type_at = in.offset();
-    ASSIGN_OR_RETURN(uint32_t type_id, in.Read<uint32_t>(what));
-    if (!IsKnownValueType(type_id)) {
-      return Invalid("unknown value type id ", type_id, " for ", what, " at offset ", type_at);
-    }
-    ASSIGN_OR_RETURN(GgufValue value, ReadValue(in, static_cast<GgufValueType>(type_id), what));
-    metadata_index_.emplace(key, metadata_.size());
-    metadata_.emplace_back(std::move(key), std::move(value));
+    ASSIGN_OR_RETURN(auto entry, ReadMetadataEntry(in, i, metadata_index_));
+    metadata_index_.emplace(entry.first, metadata_.size());
+    metadata_.push_back(std::move(entry));
   }
 
   // Alignment of the data section and of every tensor offset.
@@ -409,56 +488,7 @@ absl::Status GgufFile::ParseAll(absl::Span<const uint8_t> bytes) {
   // Tensor infos.
   tensors_.reserve(tensor_count);
   for (uint64_t i = 0; i < tensor_count; ++i) {
-    const uint64_t name_at = in.offset();
-    GgufTensorInfo t;
-    ASSIGN_OR_RETURN(t.name, in.ReadString(absl::StrCat("tensor name #", i)));
-    if (t.name.empty()) return Invalid("empty tensor name #", i, " at offset ", name_at);
-    if (t.name.size() > kMaxTensorNameBytes) {
-      return Invalid("tensor name '", t.name, "' at offset ", name_at, " is too long (",
-                     t.name.size(), " bytes, at most ", kMaxTensorNameBytes, ")");
-    }
-    if (tensor_index_.contains(t.name)) {
-      return Invalid("duplicate tensor name '", t.name, "' at offset ", name_at);
-    }
-    const std::string what = absl::StrCat("tensor '", t.name, "'");
-    const uint64_t dims_at = in.offset();
-    ASSIGN_OR_RETURN(uint32_t n_dims, in.Read<uint32_t>(what));
-    if (n_dims < 1 || n_dims > kMaxDims) {
-      return Invalid(what, " has n_dims ", n_dims, " at offset ", dims_at, " (must be 1..",
-                     kMaxDims, ")");
-    }
-    int64_t elements = 1;
-    for (uint32_t d = 0; d < n_dims; ++d) {
-      const uint64_t dim_at = in.offset();
-      ASSIGN_OR_RETURN(int64_t ne, in.Read<int64_t>(what));
-      if (ne <= 0) {
-        return Invalid(what, " dimension ", d, " is ", ne, " at offset ", dim_at,
-                       " (must be positive)");
-      }
-      std::optional<int64_t> product = CheckedMul(elements, ne);
-      if (!product) {
-        return Invalid(what, " shape overflows: element count exceeds 2^63 at dimension ", d);
-      }
-      elements = *product;
-      t.shape.push_back(ne);
-    }
-    const uint64_t type_at = in.offset();
-    ASSIGN_OR_RETURN(uint32_t type_id, in.Read<uint32_t>(what));
-    std::optional<GgmlTypeTraits> traits = TraitsOf(type_id);
-    if (!traits) {
-      return Invalid(what, " has unknown type id ", type_id, " at offset ", type_at);
-    }
-    t.type = static_cast<GgmlType>(type_id);
-    if (t.shape[0] % traits->block_size != 0) {
-      return Invalid(what, " row length ", t.shape[0], " is not a multiple of the ", traits->name,
-                     " block size ", traits->block_size);
-    }
-    const uint64_t offset_at = in.offset();
-    ASSIGN_OR_RETURN(t.offset, in.Read<uint64_t>(what));
-    if (t.offset % alignment_ != 0) {
-      return Invalid(what, " data offset ", t.offset, " at offset ", offset_at,
-                     " is misaligned (alignment ", alignment_, ")");
-    }
+    ASSIGN_OR_RETURN(GgufTensorInfo t, ReadTensorInfo(in, i, alignment_, tensor_index_));
     tensor_index_.emplace(t.name, tensors_.size());
     tensors_.push_back(std::move(t));
   }
@@ -477,34 +507,7 @@ absl::Status GgufFile::ParseAll(absl::Span<const uint8_t> bytes) {
     data_offset_ = file_size_;
   }
 
-  // Tensor data: inside the file, not overlapping.
-  const uint64_t data_bytes = file_size_ - data_offset_;
-  for (GgufTensorInfo& t : tensors_) {
-    const GgmlTypeTraits traits = TraitsOf(t.type);
-    const int64_t blocks = t.num_elements() / traits.block_size;
-    std::optional<int64_t> size = CheckedMul(blocks, static_cast<int64_t>(traits.block_bytes));
-    if (!size || t.offset > data_bytes || static_cast<uint64_t>(*size) > data_bytes - t.offset) {
-      return Invalid("truncated GGUF: tensor '", t.name, "' data [offset ", data_offset_ + t.offset,
-                     ", ", size ? absl::StrCat(*size) : std::string("more than 2^63"),
-                     " bytes) extends past end of file (", file_size_, " bytes)");
-    }
-    t.data = bytes.subspan(data_offset_ + t.offset, static_cast<size_t>(*size));
-  }
-  std::vector<const GgufTensorInfo*> by_offset;
-  by_offset.reserve(tensors_.size());
-  for (const GgufTensorInfo& t : tensors_) by_offset.push_back(&t);
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const auto* a, const auto* b) { return a->offset < b->offset; });
-  for (size_t i = 1; i < by_offset.size(); ++i) {
-    const GgufTensorInfo& prev = *by_offset[i - 1];
-    const GgufTensorInfo& cur = *by_offset[i];
-    if (prev.offset + prev.data.size() > cur.offset) {
-      return Invalid("tensor '", cur.name, "' data at offset ", data_offset_ + cur.offset,
-                     " overlaps tensor '", prev.name, "' [offset ", data_offset_ + prev.offset,
-                     ", ", prev.data.size(), " bytes)");
-    }
-  }
-  return absl::OkStatus();
+  return LocateTensorData(bytes, data_offset_, file_size_, tensors_);
 }
 
 const GgufValue* GgufFile::Find(std::string_view key) const {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -158,6 +159,11 @@ std::string ModelIdentity(const GgufFile& f, const LlamaHparams& hp) {
   if (auto n = f.GetString("general.name"); n.ok()) name = *n;
   return absl::StrFormat("%s/%s-%dL-%dd-%dv/%016x", name, hp.arch.name, hp.n_layers, hp.dim,
                          hp.n_vocab, h);
+}
+
+std::string ModelName(const GgufFile& file, const std::string& path) {
+  if (auto given = file.GetString("general.name"); given.ok() && !given->empty()) return *given;
+  return std::filesystem::path(path).stem().string();
 }
 
 absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& path,

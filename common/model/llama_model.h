@@ -67,6 +67,9 @@ struct LoadOptions {
 // model they were made from.
 inline constexpr char kIdentityKey[] = "tandem.model_identity";
 
+// A model's display name: general.name, else the file name of `path` without extension.
+std::string ModelName(const GgufFile& file, const std::string& path);
+
 // The identity of the model in `file` (see LlamaModel::identity()).
 std::string ModelIdentity(const GgufFile& file, const LlamaHparams& hparams);
 

@@ -10,16 +10,11 @@
 #include "absl/strings/str_format.h"
 #include "common/model/local_session.h"
 #include "common/tool/commands.h"
+#include "common/util/stats.h"
 #include "common/util/status_macros.h"
 
 namespace tandem {
 namespace {
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
 
 double PeakRssBytes() {
   struct rusage usage;

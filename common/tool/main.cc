@@ -7,36 +7,9 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "common/cli/flags.h"
 #include "common/tool/commands.h"
 #include "common/tool/synth_shapes.h"
-
-namespace {
-
-void AddSampling(CLI::App* cmd, tandem::SamplingParams* s) {
-  cmd->add_option("--temp", s->temperature, "Sampling temperature; 0 = greedy")
-      ->capture_default_str();
-  cmd->add_option("--top-k", s->top_k, "Top-k filter; 0 = off")->capture_default_str();
-  cmd->add_option("--top-p", s->top_p, "Nucleus filter; 1 = off")->capture_default_str();
-  cmd->add_option("--seed", s->seed, "Random seed")->capture_default_str();
-}
-
-void AddThreads(CLI::App* cmd, int32_t* threads) {
-  cmd->add_option("-t,--threads", *threads, "Worker threads")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-}
-
-void AddLoadMode(CLI::App* cmd, tandem::LoadMode* mode) {
-  const std::map<std::string, tandem::LoadMode> modes = {{"mmap", tandem::LoadMode::kMmap},
-                                                         {"copy", tandem::LoadMode::kHugePageCopy}};
-  cmd->add_option("--load", *mode,
-                  "mmap: map the file (shared, lazy); copy: read it into huge pages (faster "
-                  "decode, private memory)")
-      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
-      ->default_str("mmap");
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"tandem: run, benchmark and convert llama-family GGUF models"};
@@ -52,16 +25,15 @@ int main(int argc, char** argv) {
   generate->add_option("-n,--n-predict", gen.n_predict, "Tokens to generate")
       ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
-  generate->add_option("-c,--ctx-size", gen.context, "Context size (0: prompt + n)")
-      ->check(CLI::NonNegativeNumber);
+  tandem::cli::AddContext(*generate, gen.context, "Context size (0: prompt + n)");
   generate->add_flag("--json", gen.json, "Print one JSON object: prompt_ids, ids, text, timings");
   generate
       ->add_option("--logprobs", gen.logprobs,
                    "With --json: the top-N [id, logprob] of each generated token")
       ->check(CLI::Range(0, 100));
-  AddSampling(generate, &gen.sampling);
-  AddThreads(generate, &gen.threads);
-  AddLoadMode(generate, &gen.load_mode);
+  tandem::cli::AddSampling(*generate, gen.sampling);
+  tandem::cli::AddThreads(*generate, gen.threads);
+  tandem::cli::AddLoadMode(*generate, gen.load_mode);
 
   tandem::BenchConfig bench;
   bench.model_path = default_model;
@@ -77,8 +49,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   bench_cmd->add_flag("--json", bench.json, "One JSON object on stdout");
-  AddThreads(bench_cmd, &bench.threads);
-  AddLoadMode(bench_cmd, &bench.load_mode);
+  tandem::cli::AddThreads(*bench_cmd, bench.threads);
+  tandem::cli::AddLoadMode(*bench_cmd, bench.load_mode);
 
   tandem::QuantizeConfig quant;
   quant.show_progress = tty;
@@ -90,7 +62,7 @@ int main(int argc, char** argv) {
           "--type", quant.type,
           "q4_k_m | q4_k_s | q5_k_m | q6_k | q8_0 | q5_1 | q5_0 | q4_1 | q4_0 | bf16 | f16 | f32")
       ->required();
-  AddThreads(quantize, &quant.threads);
+  tandem::cli::AddThreads(*quantize, quant.threads);
 
   tandem::SplitConfig split;
   split.show_progress = tty;
@@ -102,7 +74,7 @@ int main(int argc, char** argv) {
   split_cmd->add_option("--cloud-out", split.cloud_output_path, "Cloud shard GGUF")->required();
   split_cmd->add_option("--edge-type", split.edge_type,
                         "Re-quantize the edge shard: q4_0 | q8_0 | f16 (default: keep)");
-  AddThreads(split_cmd, &split.threads);
+  tandem::cli::AddThreads(*split_cmd, split.threads);
 
   tandem::SynthConfig synth;
   synth.show_progress = tty;
@@ -150,7 +122,7 @@ int main(int argc, char** argv) {
   ppl_cmd->add_option("-c,--ctx-size", ppl.context, "Window size in tokens")
       ->check(CLI::Range(2, 1 << 20))
       ->capture_default_str();
-  AddThreads(ppl_cmd, &ppl.threads);
+  tandem::cli::AddThreads(*ppl_cmd, ppl.threads);
 
   CLI11_PARSE(app, argc, argv);
   if (gen.logprobs > 0 && !gen.json) {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/util/enum_names.h"
 
 namespace tandem::tune {
 namespace {
@@ -188,15 +189,8 @@ absl::StatusOr<Objective> ParseObjective(std::string_view name) {
 }
 
 std::string_view ObjectiveName(Objective objective) {
-  switch (objective) {
-    case Objective::kLatency:
-      return "latency";
-    case Objective::kEdgeWork:
-      return "edge-work";
-    case Objective::kCloudWork:
-      return "cloud-work";
-  }
-  return "?";
+  static constexpr std::string_view kNames[] = {"latency", "edge-work", "cloud-work"};
+  return EnumName(objective, kNames, "?");
 }
 
 bool FitsHardConstraints(const Prediction& p, const Constraints& c) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "common/codec/hidden_codec.h"
 #include "common/model/layer_runner.h"
+#include "common/util/stats.h"
 #include "common/util/status_macros.h"
 #include "common/util/thread_pool.h"
 
@@ -20,12 +21,6 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
 // Deterministic hidden states with a plausible spread of values: [n, dim].

@@ -2,18 +2,13 @@
 
 #include <algorithm>
 
+#include "common/util/stats.h"
 #include "common/util/status_macros.h"
 
 namespace tandem::tune {
 namespace {
 
 constexpr double kMaxBandwidth = 1e11;  // bytes/s; "too fast to matter"
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
 
 // Echo samples for each size, one direction, until a size gets slower than max_echo.
 absl::StatusOr<std::vector<LinkSample>> Sweep(WorkerProbe& probe, const LinkProbeOptions& o,

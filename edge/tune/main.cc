@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/cli/flags.h"
 #include "common/model/llama_model.h"
 #include "common/net/tls.h"
 #include "common/util/status_macros.h"
@@ -26,7 +27,7 @@ using namespace tandem::tune;
 
 struct Flags {
   std::string model_path = TANDEM_DEFAULT_MODEL;
-  GrpcProbeOptions probe;
+  tandem::edge::GrpcLinkOptions link;  // to the worker: probes and calibration sessions
   std::string auth_token_file;
   std::string codecs = "f16,q8";
   double memory_budget_mib = 0;
@@ -65,7 +66,13 @@ absl::StatusOr<int64_t> FallbackBytes(const std::string& path, int32_t context) 
                                                                std::min(context, hp.context_length);
 }
 
-absl::Status Run(Flags& flags) {
+// KV-cache positions on the device: --context, else prompt + generated tokens.
+int32_t DeviceContext(const TuneOptions& tune) {
+  return tune.context_positions > 0 ? tune.context_positions : tune.prompt_tokens + tune.gen_tokens;
+}
+
+// Turns the flags into the tuner's options and constraints (validated), reads the token.
+absl::StatusOr<Constraints> Configure(Flags& flags) {
   ASSIGN_OR_RETURN(flags.tune.codecs, ParseCodecs(flags.codecs));
   Constraints constraints;
   ASSIGN_OR_RETURN(constraints.objective, ParseObjective(flags.objective));
@@ -81,36 +88,26 @@ absl::Status Run(Flags& flags) {
   }
   RETURN_IF_ERROR(flags.tune.Validate());
   if (!flags.auth_token_file.empty()) {
-    ASSIGN_OR_RETURN(flags.probe.auth_token, tandem::ReadBearerToken(flags.auth_token_file));
+    ASSIGN_OR_RETURN(flags.link.auth_token, tandem::ReadBearerToken(flags.auth_token_file));
   }
-  if (flags.probe.tls.insecure) {
+  if (flags.link.tls.insecure) {
     std::cerr << "tandem-tune: WARNING: --insecure: plaintext link to the worker\n";
   }
-  const int32_t context = flags.tune.context_positions > 0
-                              ? flags.tune.context_positions
-                              : flags.tune.prompt_tokens + flags.tune.gen_tokens;
+  const int32_t context = DeviceContext(flags.tune);
   if (!flags.fallback_model.empty()) {
     ASSIGN_OR_RETURN(flags.tune.fallback_bytes, FallbackBytes(flags.fallback_model, context));
   }
 
-  // The device side: the embedding and every layer the file holds (a whole model or an
-  // edge shard; then only K up to the shard's end are candidates).
-  ASSIGN_OR_RETURN(auto model,
-                   tandem::LlamaModel::Load(flags.model_path, {.embedding = true, .head = false}));
-  ASSIGN_OR_RETURN(auto probe, GrpcWorkerProbe::Create(flags.probe));
-  // The edge's own link, for the calibration steps.
-  tandem::edge::GrpcLinkOptions link_options;
-  link_options.target = flags.probe.target;
-  link_options.tls = flags.probe.tls;
-  link_options.auth_token = flags.probe.auth_token;
-  ASSIGN_OR_RETURN(auto cloud_link, tandem::edge::GrpcCloudLink::Create(link_options));
-  ASSIGN_OR_RETURN(TuneResult result,
-                   Tune(*model, *probe, cloud_link.get(), flags.tune, constraints, std::cerr));
+  return constraints;
+}
 
+// The measurements and the predictions on stdout.
+void PrintReport(const Flags& flags, const tandem::LlamaModel& model,
+                 const Constraints& constraints, const TuneResult& result) {
   const LinkEstimate& link = result.inputs.link;
   std::cout << absl::StrFormat("model %s: %d layers, dim %d; worker %s serves K >= %d\n",
-                               model->identity(), model->hparams().n_layers, model->hparams().dim,
-                               flags.probe.target, std::max(1, result.worker.first_layer));
+                               model.identity(), model.hparams().n_layers, model.hparams().dim,
+                               flags.link.target, std::max(1, result.worker.first_layer));
   if (result.measured_link) {
     const LinkEstimate& m = result.measured_link->estimate;
     std::cout << absl::StrFormat(
@@ -134,8 +131,8 @@ absl::Status Run(Flags& flags) {
   std::cout << absl::StrFormat(
       "workload: %d prompt tokens, decode at %d positions, KV cache %d "
       "positions; objective %s\n",
-      flags.tune.prompt_tokens, flags.tune.prompt_tokens + flags.tune.gen_tokens / 2, context,
-      ObjectiveName(constraints.objective));
+      flags.tune.prompt_tokens, flags.tune.prompt_tokens + flags.tune.gen_tokens / 2,
+      DeviceContext(flags.tune), ObjectiveName(constraints.objective));
   WriteTable(result.predictions, constraints, result.recommendation, std::cout);
   const Prediction& best = result.recommendation.choice;
   std::cout << absl::StrFormat(
@@ -144,14 +141,20 @@ absl::Status Run(Flags& flags) {
       best.split, tandem::CodecKindName(best.codec), best.per_token_seconds * 1e3,
       best.first_token_seconds * 1e3, best.device_bytes / 1048576.0, best.up_bytes_per_token,
       result.recommendation.reason);
+}
 
+// The config for tandem-edge (--out) and the chart (--svg).
+absl::Status WriteOutputs(const Flags& flags, const tandem::LlamaModel& model,
+                          const Constraints& constraints, const TuneResult& result) {
+  const Prediction& best = result.recommendation.choice;
+  const LinkEstimate& link = result.inputs.link;
   if (!flags.out_path.empty()) {
     TunedConfig config{
         .split = best.split,
         .codec = best.codec,
-        .cloud = flags.probe.target,
+        .cloud = flags.link.target,
         .model = std::filesystem::absolute(flags.model_path).string(),
-        .model_identity = model->identity(),
+        .model_identity = model.identity(),
         .objective = std::string(ObjectiveName(constraints.objective)),
         .predicted_per_token_ms = best.per_token_seconds * 1e3,
         .predicted_first_token_ms = best.first_token_seconds * 1e3,
@@ -168,7 +171,7 @@ absl::Status Run(Flags& flags) {
     std::ofstream svg(flags.svg_path, std::ios::trunc);
     svg << LatencyMemoryChart(
         result.predictions, constraints, result.recommendation,
-        absl::StrFormat("%s; link %s; objective %s", model->identity(),
+        absl::StrFormat("%s; link %s; objective %s", model.identity(),
                         result.measured_link && !flags.tune.simulate_rtt_seconds &&
                                 !flags.tune.simulate_bandwidth_bytes_per_second
                             ? "measured"
@@ -180,22 +183,31 @@ absl::Status Run(Flags& flags) {
   return absl::OkStatus();
 }
 
+absl::Status Run(Flags& flags) {
+  ASSIGN_OR_RETURN(const Constraints constraints, Configure(flags));
+  // The device side: the embedding and every layer the file holds (a whole model or an
+  // edge shard; then only K up to the shard's end are candidates).
+  ASSIGN_OR_RETURN(auto model,
+                   tandem::LlamaModel::Load(flags.model_path, {.embedding = true, .head = false}));
+  // One client: the edge's own link (calibration sessions) and the probe on its channel.
+  ASSIGN_OR_RETURN(auto cloud_link, tandem::edge::GrpcCloudLink::Create(flags.link));
+  GrpcWorkerProbe probe(*cloud_link);
+  ASSIGN_OR_RETURN(TuneResult result,
+                   Tune(*model, probe, cloud_link.get(), flags.tune, constraints, std::cerr));
+
+  PrintReport(flags, *model, constraints, result);
+  return WriteOutputs(flags, *model, constraints, result);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Flags flags;
-  tandem::ClientTlsOptions& tls = flags.probe.tls;
   CLI::App app{"tandem-tune: measures device, link and worker, and recommends the split K"};
   app.add_option("-m,--model", flags.model_path, "GGUF model (the whole model or an edge shard)")
       ->capture_default_str();
-  app.add_option("--cloud", flags.probe.target, "HOST:PORT of the tandem-cloud worker")->required();
-  app.add_option("--tls-ca", tls.ca_file, "PEM CA that signed the worker's certificate");
-  app.add_option("--tls-cert", tls.cert_file, "PEM client certificate (mutual TLS)");
-  app.add_option("--tls-key", tls.key_file, "PEM private key of the client certificate");
-  app.add_option("--tls-server-name", tls.server_name, "Expected name in the worker's certificate");
-  app.add_flag("--insecure", tls.insecure, "Plaintext gRPC (logs a warning)");
-  app.add_option("--auth-token-file", flags.auth_token_file,
-                 "File holding this device's bearer token");
+  app.add_option("--cloud", flags.link.target, "HOST:PORT of the tandem-cloud worker")->required();
+  tandem::cli::AddClientTls(app, flags.link.tls, flags.auth_token_file);
   app.add_option("--codec", flags.codecs, "Candidate codecs: a list of f32,f16,q8,q4, or all")
       ->capture_default_str();
   app.add_option("--memory-budget-mib", flags.memory_budget_mib,
@@ -216,9 +228,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--fallback-model", flags.fallback_model,
                  "A local fallback model the device also keeps (counted in its memory)");
-  app.add_option("-t,--threads", flags.tune.threads, "Device compute threads (as tandem-edge -t)")
-      ->check(CLI::Range(1, 1024))
-      ->capture_default_str();
+  tandem::cli::AddThreads(app, flags.tune.threads, "Device compute threads (as tandem-edge -t)");
   app.add_option("--prompt-tokens", flags.tune.prompt_tokens, "Workload: prompt length")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
@@ -226,9 +236,8 @@ int main(int argc, char** argv) {
                  "Workload: tokens generated (decode is timed half way)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
-  app.add_option("--context", flags.tune.context_positions,
-                 "KV-cache positions on the device (0: prompt + gen)")
-      ->check(CLI::NonNegativeNumber);
+  tandem::cli::AddContext(app, flags.tune.context_positions,
+                          "KV-cache positions on the device (0: prompt + gen)");
   app.add_option("--repetitions", flags.tune.repetitions, "Timed passes (median kept)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
