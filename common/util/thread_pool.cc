@@ -210,6 +210,10 @@ ThreadPool::ThreadPool(int num_threads)
   }
 }
 
+int ThreadPool::sleeping_workers() const {
+  return static_cast<int>(impl_->sleepers.load(std::memory_order_acquire));
+}
+
 ThreadPool::~ThreadPool() {
   if (impl_->workers.empty()) return;
   impl_->stop.store(true, std::memory_order_release);

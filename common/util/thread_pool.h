@@ -26,6 +26,10 @@ class ThreadPool {
 
   int num_threads() const { return num_threads_; }
 
+  // Workers that gave up polling and sleep (or are about to) until the next job: for
+  // tests and diagnostics.
+  int sleeping_workers() const;
+
   // Runs fn(thread_index, num_threads) on every thread (the caller is index 0) and
   // returns when all have finished. Not reentrant: one job at a time per pool.
   void Run(const std::function<void(int thread_index, int num_threads)>& fn);

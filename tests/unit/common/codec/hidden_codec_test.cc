@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/codec/half.h"
+#include "common/util/fp16.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/codec/half.h"
 #include "common/codec/wire_blocks.h"
+#include "common/util/fp16.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

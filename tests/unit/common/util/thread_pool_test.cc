@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -159,15 +161,25 @@ TEST(ThreadPoolTest, ManyBackToBackRuns) {
   EXPECT_EQ(total.load(), int64_t{kRuns} * (1 + 2 + 3));
 }
 
-TEST(ThreadPoolTest, WakesWorkersAfterTheySleep) {
-  ThreadPool pool(2);
-  std::atomic<int> total{0};
-  for (int r = 0; r < 5; ++r) {
-    // Longer than the spin phase, so the workers are blocked when the next Run starts.
-    std::this_thread::sleep_for(std::chrono::milliseconds(3));
-    pool.Run([&](int, int) { total.fetch_add(1); });
+// Waits (up to 5 s) until `n` workers of `pool` sleep; false if they never do.
+bool WaitUntilAsleep(const ThreadPool& pool, int n) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (pool.sleeping_workers() != n) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  EXPECT_EQ(total.load(), 10);
+  return true;
+}
+
+TEST(ThreadPoolTest, WakesWorkersAfterTheySleep) {
+  ThreadPool pool(3);
+  for (int r = 0; r < 5; ++r) {
+    // Past the spin phase the workers block on the futex; each Run must wake both.
+    ASSERT_TRUE(WaitUntilAsleep(pool, 2)) << "round " << r << ": workers never slept";
+    std::atomic<int> ran_on[3] = {0, 0, 0};
+    pool.Run([&](int index, int) { ran_on[index].fetch_add(1); });
+    for (int t = 0; t < 3; ++t) EXPECT_EQ(ran_on[t].load(), 1) << "round " << r << " thread " << t;
+  }
 }
 
 TEST(ThreadPoolTest, CallerWaitsForSlowWorker) {
@@ -184,9 +196,16 @@ TEST(ThreadPoolTest, CallerWaitsForSlowWorker) {
 }
 
 TEST(ThreadPoolTest, DestroyIdlePool) {
-  for (int i = 0; i < 20; ++i) {
-    ThreadPool pool(3);
-    if (i % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Destroying a pool joins its workers whether they still poll or already sleep; a
+  // worker left asleep would hang the destructor (checked with a bound, not a hang).
+  for (bool asleep : {false, true}) {
+    for (int i = 0; i < 10; ++i) {
+      auto pool = std::make_unique<ThreadPool>(3);
+      if (asleep) ASSERT_TRUE(WaitUntilAsleep(*pool, 2));
+      auto destroyed = std::async(std::launch::async, [&pool] { pool.reset(); });
+      ASSERT_EQ(destroyed.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+          << (asleep ? "sleeping" : "polling") << " workers were not joined";
+    }
   }
 }
 
