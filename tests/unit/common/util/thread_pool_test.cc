@@ -201,7 +201,9 @@ TEST(ThreadPoolTest, DestroyIdlePool) {
   for (bool asleep : {false, true}) {
     for (int i = 0; i < 10; ++i) {
       auto pool = std::make_unique<ThreadPool>(3);
-      if (asleep) ASSERT_TRUE(WaitUntilAsleep(*pool, 2));
+      if (asleep) {
+        ASSERT_TRUE(WaitUntilAsleep(*pool, 2));
+      }
       auto destroyed = std::async(std::launch::async, [&pool] { pool.reset(); });
       ASSERT_EQ(destroyed.wait_for(std::chrono::seconds(10)), std::future_status::ready)
           << (asleep ? "sleeping" : "polling") << " workers were not joined";
