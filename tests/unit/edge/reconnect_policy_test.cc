@@ -1,6 +1,7 @@
 // The reconnect policy and the step deadline, on a clock the test moves by hand.
 #include "edge/reconnect_policy.h"
 
+#include "edge/resilient_generator.h"
 #include "edge/step_deadline.h"
 #include "gtest/gtest.h"
 #include "tests/unit/cloud/fake_clock.h"
@@ -159,13 +160,16 @@ TEST(StepDeadlineTest, JitteryLatencyWidensTheDeadline) {
   EXPECT_EQ(capped.decode(), absl::Milliseconds(150));
 }
 
-TEST(StepDeadlineTest, OptionsAreValidated) {
-  EXPECT_TRUE(StepDeadlineOptions{}.Validate().ok());
-  EXPECT_FALSE((StepDeadlineOptions{.floor = absl::ZeroDuration()}).Validate().ok());
-  EXPECT_FALSE((StepDeadlineOptions{.floor = absl::Seconds(2), .ceiling = absl::Seconds(1)})
-                   .Validate()
-                   .ok());
-  EXPECT_FALSE((StepDeadlineOptions{.chunk_factor = 0.5}).Validate().ok());
+TEST(StepDeadlineTest, OptionsAreValidatedWithTheResilienceOptions) {
+  // The deadline's options are checked where they are configured (ResilienceOptions; the
+  // ceiling is the step timeout, checked against the floor by ResilientGenerator::Create).
+  ResilienceOptions r;
+  EXPECT_TRUE(r.Validate().ok());
+  r.deadline.floor = absl::ZeroDuration();
+  EXPECT_FALSE(r.Validate().ok());
+  r = ResilienceOptions{};
+  r.deadline.chunk_factor = 0.5;
+  EXPECT_FALSE(r.Validate().ok());
 }
 
 }  // namespace
