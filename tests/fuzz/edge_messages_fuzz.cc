@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         tandem::v1::Hello* hello = message.mutable_hello();
         if (flags & 1) {
           const tandem::LlamaModel& model = worker.model();
-          hello->set_protocol_version(kMaxProtocolVersion);
+          hello->set_protocol_version(tandem::wire::kMaxProtocolVersion);
           hello->set_model_id(model.identity());
           hello->set_n_layers(model.hparams().n_layers);
           hello->set_hidden_dim(model.hparams().dim);
