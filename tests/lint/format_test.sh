@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$1"
 command -v clang-format >/dev/null && command -v git >/dev/null || exit 77
-[ -d .git ] || exit 77
+git rev-parse --is-inside-work-tree >/dev/null 2>&1 || exit 77  # .git is a file in worktrees
 files=$(git ls-files '*.cc' '*.h' '*.proto')
 bad=$(echo "$files" | xargs clang-format --dry-run 2>&1 | grep -oE '^[^:]+:[0-9]+:[0-9]+: (warning|error)' |
   cut -d: -f1 | sort -u || true)

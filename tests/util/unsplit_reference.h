@@ -31,7 +31,7 @@ inline std::vector<int32_t> UnsplitTokens(const LlamaModel& model, const Tokeniz
   while (static_cast<int32_t>(out.size()) < n) {
     if (!logits.ok()) break;
     const int32_t token = sampler.Sample(*logits, (*session)->position() - 1);
-    if (token == tokenizer.eos_id()) break;
+    if (tokenizer.IsEog(token)) break;
     out.push_back(token);
     if ((*session)->position() >= max_context) break;
     logits = (*session)->Feed({&token, 1});

@@ -17,6 +17,7 @@
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "tests/unit/edge/sse_test_util.h"
+#include "tests/util/unsplit_reference.h"
 
 namespace tandem::edge {
 namespace {
@@ -72,18 +73,10 @@ class HttpApiTest : public ::testing::Test {
 
   // Greedy continuation text of the unsplit model, as the API should return it.
   std::string ReferenceText(const std::string& prompt, int32_t n) {
-    ThreadPool pool(1);
-    auto session = LocalSession::Create(*full_, 128, pool);
-    EXPECT_TRUE(session.ok());
-    std::vector<int32_t> tokens = edge_->tokenizer().Encode(prompt, true);
-    auto logits = (*session)->Feed(tokens);
-    Sampler sampler(SamplingParams{.temperature = 0});
     std::string bytes;
-    for (int32_t i = 0; i < n; ++i) {
-      int32_t token = sampler.Sample(*logits);
-      if (edge_->tokenizer().IsEog(token)) break;
+    for (int32_t token :
+         ::tandem::testing_util::UnsplitTokens(*full_, edge_->tokenizer(), prompt, n, 128)) {
       bytes += edge_->tokenizer().TokenToPiece(token);
-      logits = (*session)->Feed({&token, 1});
     }
     return SanitizeUtf8(bytes);
   }
