@@ -65,7 +65,39 @@ CloudMetrics::CloudMetrics(prometheus::Registry& registry)
                            .Name("tandem_cloud_streams_evicted_total")
                            .Help("Streams cancelled for silence: no Hello in time (hello) or "
                                  "an attached session's stream idle too long (idle)")
-                           .Register(registry)) {}
+                           .Register(registry)),
+      batch_positions_(
+          prometheus::BuildHistogram()
+              .Name("tandem_cloud_batch_positions")
+              .Help("Positions in the scheduler batch that finished each step "
+                    "(all sessions' decode steps and prompt slices together)")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
+      queue_wait_seconds_(prometheus::BuildHistogram()
+                              .Name("tandem_cloud_queue_wait_seconds")
+                              .Help("Time from a step's arrival to its first batch")
+                              .Register(registry)
+                              .Add({}, StepLatencyBuckets())),
+      deadline_misses_(prometheus::BuildCounter()
+                           .Name("tandem_cloud_deadline_misses_total")
+                           .Help("Tokens sampled later than their session's per-token target")
+                           .Register(registry)
+                           .Add({})),
+      refusals_(prometheus::BuildCounter()
+                    .Name("tandem_cloud_admission_refusals_total")
+                    .Help("New sessions refused for lack of room, by reason (deadline: "
+                          "serving it would break per-token targets; sessions; kv_budget)")
+                    .Register(registry)) {}
+
+void CloudMetrics::RecordScheduling(const StepTiming& timing) {
+  if (timing.batch_rows > 0) batch_positions_.Observe(timing.batch_rows);
+  queue_wait_seconds_.Observe(absl::ToDoubleSeconds(timing.queue_wait));
+  if (timing.deadline_missed) deadline_misses_.Increment();
+}
+
+void CloudMetrics::RecordRefusal(const std::string& reason) {
+  refusals_.Add({{"reason", reason}}).Increment();
+}
 
 void CloudMetrics::RecordStreamEvicted(std::string_view why) {
   evicted_streams_.Add({{"why", std::string(why)}}).Increment();

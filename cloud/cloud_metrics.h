@@ -2,9 +2,11 @@
 // Only the transport layer records them.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "cloud/messages.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -21,6 +23,11 @@ class CloudMetrics {
   void RecordStep(int32_t positions, bool sampled, double seconds);
   void AddReceivedBytes(size_t bytes) { received_bytes_.Increment(static_cast<double>(bytes)); }
   void AddSentBytes(size_t bytes) { sent_bytes_.Increment(static_cast<double>(bytes)); }
+  // How the scheduler ran a step: the batch size it finished in, its queue wait, and
+  // whether it missed its session's per-token target.
+  void RecordScheduling(const StepTiming& timing);
+  // A new session refused for lack of room: reason "deadline", "sessions" or "kv_budget".
+  void RecordRefusal(const std::string& reason);
   // A stream ended with (or a unary call returned) a non-OK status.
   void RecordError(absl::StatusCode code);
   // A new session (not a resume) opened with `codec` (its lower-case name).
@@ -47,6 +54,10 @@ class CloudMetrics {
   prometheus::Counter& positions_;
   prometheus::Gauge& unauthenticated_;
   prometheus::Family<prometheus::Counter>& evicted_streams_;
+  prometheus::Histogram& batch_positions_;
+  prometheus::Histogram& queue_wait_seconds_;
+  prometheus::Counter& deadline_misses_;
+  prometheus::Family<prometheus::Counter>& refusals_;
 };
 
 }  // namespace tandem::cloud

@@ -128,6 +128,10 @@ int main(int argc, char** argv) {
   tandem::cli::AddContext(app, limits.max_context, "KV-cache positions per session");
   app.add_option("--max-chunk-positions", limits.max_chunk_positions, "Positions per chunk")
       ->capture_default_str();
+  app.add_option("--max-batch-positions", limits.max_batch_positions,
+                 "Positions per scheduler batch: all sessions' decode steps and slices of "
+                 "prompt chunks run through the layers together")
+      ->capture_default_str();
   app.add_option("--idle-timeout-seconds", flags.idle_timeout_seconds,
                  "How long a session whose stream dropped stays resumable")
       ->capture_default_str();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "cloud/token_sampling.h"
 #include "common/codec/codec_kind.h"
 #include "common/sampler/sampler.h"
@@ -35,6 +36,9 @@ struct OpenRequest {
   // message): a bearer token's name or a client certificate's subject; "" if the worker
   // authenticates nobody. Sessions belong to their principal.
   std::string principal;
+  // Per-token latency target; InfiniteDuration: none. The scheduler orders work by it and
+  // refuses the session (ResourceExhausted) if admitting it would break a target.
+  absl::Duration token_deadline = absl::InfiniteDuration();
 };
 
 // Ready.
@@ -79,9 +83,18 @@ struct TokenReply {
   std::vector<TokenLogprob> top_logprobs;
 };
 
+// How the scheduler ran a step (for metrics).
+struct StepTiming {
+  absl::Duration queue_wait;  // from arrival to its first batch
+  int32_t batch_rows = 0;     // positions in the batch that finished it
+  int32_t batch_sessions = 0;
+  bool deadline_missed = false;  // a token came later than the session's target
+};
+
 struct StepReply {
   int32_t cached_positions = 0;     // after the step
   std::optional<TokenReply> token;  // set iff the chunk asked to sample
+  StepTiming timing;
 };
 
 enum class ServingState { kServing, kDraining };

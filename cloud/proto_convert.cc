@@ -23,6 +23,8 @@ absl::StatusOr<OpenRequest> OpenRequestFromProto(const v1::Hello& hello) {
   r.max_context = hello.max_context();
   r.top_logprobs = hello.top_logprobs();
   r.require_cached = hello.require_cached();
+  if (hello.token_deadline_ms() > 0)
+    r.token_deadline = absl::Milliseconds(hello.token_deadline_ms());
   return r;
 }
 

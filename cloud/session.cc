@@ -10,7 +10,7 @@
 namespace tandem::cloud {
 
 Session::Session(std::string id, const LlamaModel& model, std::unique_ptr<LayerRunner> runner,
-                 SamplingParams sampling, int32_t top_logprobs)
+                 SamplingParams sampling, int32_t top_logprobs, absl::Duration token_deadline)
     : id_(std::move(id)),
       model_(model),
       split_layer_(runner->begin()),
@@ -19,6 +19,7 @@ Session::Session(std::string id, const LlamaModel& model, std::unique_ptr<LayerR
       runner_(std::move(runner)),
       sampler_(sampling),
       top_logprobs_(top_logprobs),
+      token_deadline_(token_deadline),
       logits_(model.hparams().n_vocab) {}
 
 int32_t Session::cached_positions() const {
@@ -76,21 +77,19 @@ absl::StatusOr<StepReply> Session::Step(const ChunkRequest& chunk, const ChunkLi
   std::vector<float> hidden(static_cast<size_t>(n) * dim);  // [n, dim]
   RETURN_IF_ERROR(DecodeHidden(chunk.codec, chunk.payload, n, dim, absl::MakeSpan(hidden)));
 
-  absl::Status compute;
-  RETURN_IF_ERROR(scheduler.Run([&](ThreadPool& pool) {
-    compute = runner_->Forward(absl::MakeSpan(hidden), n, chunk.start_position, pool);
-    if (compute.ok() && chunk.sample) {
-      // Final norm + head on the last position only: [1, dim] -> [n_vocab].
-      absl::Span<const float> last(hidden.data() + static_cast<size_t>(n - 1) * dim, dim);
-      compute = Head(model_, last, absl::MakeSpan(logits_), pool);
-    }
-  }));
-  if (!compute.ok()) {
-    runner_->Truncate(chunk.start_position);  // keep the session as it was
-    return compute;
-  }
+  // Layers [K, N) in the scheduler's next batches, with other sessions' steps; the final
+  // norm + head for the last position only if a token is due. A failed step leaves the
+  // cache as it was.
+  ASSIGN_OR_RETURN(
+      const StepTiming timing,
+      scheduler.Submit({.runner = runner_.get(),
+                        .hidden = absl::MakeSpan(hidden),
+                        .n = n,
+                        .pos = chunk.start_position,
+                        .logits = chunk.sample ? absl::MakeSpan(logits_) : absl::Span<float>(),
+                        .token_deadline = token_deadline_}));
 
-  StepReply reply{.cached_positions = runner_->num_cached()};
+  StepReply reply{.cached_positions = runner_->num_cached(), .timing = timing};
   if (chunk.sample) {
     TokenReply token{.position = chunk.start_position + n - 1};
     token.token = sampler_.Sample(logits_, token.position);
@@ -103,8 +102,10 @@ absl::StatusOr<StepReply> Session::Step(const ChunkRequest& chunk, const ChunkLi
   return reply;
 }
 
-int32_t Session::Resume(int32_t keep, const SamplingParams& sampling, int32_t top_logprobs) {
+int32_t Session::Resume(int32_t keep, const SamplingParams& sampling, int32_t top_logprobs,
+                        absl::Duration token_deadline) {
   absl::MutexLock lock(&mu_);
+  token_deadline_ = token_deadline;
   runner_->Truncate(std::max(keep, 0));
   sampler_ = Sampler(sampling);
   top_logprobs_ = top_logprobs;

@@ -1,6 +1,7 @@
 // One edge session's state on the worker: the layers [K, N) with their KV cache, the
 // sampling parameters, and the cached position. Steps of a session run in order (a
-// session mutex); the compute of a step runs on the worker's pool via the scheduler.
+// session mutex); the compute of a step runs in the scheduler's batches, with the
+// steps of other sessions.
 // The worker's session table does the bookkeeping (attachment, idle time, budget).
 #pragma once
 
@@ -30,7 +31,8 @@ class Session {
  public:
   // `runner` covers [split_layer, N) of `model`, which must have its head loaded.
   Session(std::string id, const LlamaModel& model, std::unique_ptr<LayerRunner> runner,
-          SamplingParams sampling, int32_t top_logprobs);
+          SamplingParams sampling, int32_t top_logprobs,
+          absl::Duration token_deadline = absl::InfiniteDuration());
 
   const std::string& id() const { return id_; }
   int32_t split_layer() const { return split_layer_; }
@@ -49,7 +51,8 @@ class Session {
 
   // A resuming stream's view: keeps min(keep, cached) positions, takes the new stream's
   // sampling parameters, and returns the positions kept. Waits for a running step.
-  int32_t Resume(int32_t keep, const SamplingParams& sampling, int32_t top_logprobs);
+  int32_t Resume(int32_t keep, const SamplingParams& sampling, int32_t top_logprobs,
+                 absl::Duration token_deadline = absl::InfiniteDuration());
 
   // Drops positions >= position: InvalidArgument if negative, FailedPrecondition if
   // beyond the cached positions.
@@ -71,6 +74,7 @@ class Session {
   std::unique_ptr<LayerRunner> runner_ ABSL_GUARDED_BY(mu_);
   Sampler sampler_ ABSL_GUARDED_BY(mu_);  // built once, keyed by position
   int32_t top_logprobs_ ABSL_GUARDED_BY(mu_);
+  absl::Duration token_deadline_ ABSL_GUARDED_BY(mu_);
   std::vector<float> logits_ ABSL_GUARDED_BY(mu_);  // [n_vocab] after the last position
 };
 

@@ -161,7 +161,14 @@ absl::Status SplitInferenceService::ServeStream(grpc::ServerContext& context, St
   }
   ASSIGN_OR_RETURN(OpenRequest request, OpenRequestFromProto(message.hello()));
   request.principal = std::move(principal);
-  ASSIGN_OR_RETURN(Worker::Opened opened, worker_.Open(request));
+  absl::StatusOr<Worker::Opened> open = worker_.Open(request);
+  if (!open.ok()) {
+    if (auto reason = open.status().GetPayload(kAdmissionRefusalUrl); reason.has_value()) {
+      metrics_.RecordRefusal(std::string(*reason));
+    }
+    return open.status();
+  }
+  Worker::Opened& opened = *open;
   metrics_.StreamAttached();
   if (!opened.reply.resumed) metrics_.RecordSessionOpened(CodecKindName(request.codec));
   absl::Cleanup detach = [&] {
@@ -198,6 +205,7 @@ absl::Status SplitInferenceService::ServeSession(grpc::ServerContext& context, S
           RETURN_IF_ERROR(Write(stream, reply));
         }
         metrics_.RecordStep(chunk.num_positions, step.token.has_value(), SecondsSince(start));
+        metrics_.RecordScheduling(step.timing);
         break;
       }
       case v1::EdgeMessage::kTruncate:

@@ -1,26 +1,219 @@
 #include "cloud/step_scheduler.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace tandem::cloud {
+namespace {
+
+const SystemClock& DefaultClock() {
+  static const SystemClock* clock = new SystemClock;
+  return *clock;
+}
+
+}  // namespace
+
+// A submitted step (or exclusive function) while it waits and runs.
+struct StepScheduler::Pending {
+  const LayerJob* job = nullptr;                              // layer work, or
+  absl::FunctionRef<void(ThreadPool&)>* exclusive = nullptr;  // run alone
+  uint64_t seq = 0;
+  absl::Duration target = absl::InfiniteDuration();  // the session's per-token target
+  absl::Time arrival;
+  absl::Time deadline;
+  int32_t done = 0;   // positions already run
+  int32_t slice = 0;  // positions in the batch being run
+  bool started = false;
+  bool in_batch = false;  // taken by the running batch
+  bool finished = false;
+  absl::Status status;
+  StepTiming timing;
+};
+
+StepScheduler::StepScheduler(const SchedulerOptions& options, const Clock& clock)
+    : options_(options), clock_(clock), pool_(options.threads) {}
+
+StepScheduler::StepScheduler(int threads)
+    : StepScheduler(SchedulerOptions{.threads = threads}, DefaultClock()) {}
+
+absl::StatusOr<StepTiming> StepScheduler::Submit(const LayerJob& job) {
+  Pending p{.job = &job};
+  absl::MutexLock lock(&mu_);
+  if (shutdown_) return absl::UnavailableError("the worker is shutting down");
+  const absl::Duration target = job.token_deadline == absl::InfiniteDuration()
+                                    ? options_.default_deadline
+                                    : job.token_deadline;
+  p.target = job.token_deadline;
+  WaitOrLeadLocked(p, target);
+  if (!p.status.ok()) return p.status;
+  return p.timing;
+}
 
 absl::Status StepScheduler::Run(absl::FunctionRef<void(ThreadPool&)> fn) {
-  uint64_t ticket;
-  {
-    absl::MutexLock lock(&mu_);
-    if (shutdown_) return absl::UnavailableError("the worker is shutting down");
-    ticket = next_ticket_++;
-    auto my_turn = [this, ticket]()
-                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return serving_ == ticket; };
-    mu_.Await(absl::Condition(&my_turn));
-    if (shutdown_) {
-      ++serving_;
-      return absl::UnavailableError("the worker is shutting down");
+  Pending p{.exclusive = &fn};
+  absl::MutexLock lock(&mu_);
+  if (shutdown_) return absl::UnavailableError("the worker is shutting down");
+  WaitOrLeadLocked(p, absl::InfiniteDuration());
+  return p.status;
+}
+
+void StepScheduler::WaitOrLeadLocked(Pending& p, absl::Duration target) {
+  p.seq = next_seq_++;
+  p.arrival = clock_.Now();
+  p.deadline = p.arrival + target;
+  pending_.push_back(&p);
+  while (true) {
+    auto ready = [&p, this]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return p.finished || !running_; };
+    mu_.Await(absl::Condition(&ready));
+    if (p.finished) return;
+    if (shutdown_) {  // refuse everything still waiting, this step included
+      for (Pending* q : pending_) {
+        q->finished = true;
+        q->status = absl::UnavailableError("the worker is shutting down");
+      }
+      pending_.clear();
+      return;
+    }
+    // The pool is free: lead one batch (which may or may not include this step).
+    running_ = true;
+    std::vector<Pending*> batch = TakeBatchLocked();
+    mu_.Unlock();
+    if (batch.size() == 1 && batch[0]->exclusive != nullptr) {
+      (*batch[0]->exclusive)(pool_);
+    } else {
+      RunBatch(batch);
+    }
+    mu_.Lock();
+    const absl::Time now = clock_.Now();
+    for (Pending* q : batch) {
+      q->in_batch = false;
+      const bool complete = q->exclusive != nullptr || !q->status.ok() || q->done == q->job->n;
+      if (!complete) continue;
+      q->finished = true;
+      // A miss: a token was due by the session's own target and came later.
+      q->timing.deadline_missed = q->job != nullptr && !q->job->logits.empty() &&
+                                  q->job->token_deadline != absl::InfiniteDuration() &&
+                                  now > q->deadline;
+      pending_.erase(std::find(pending_.begin(), pending_.end(), q));
+    }
+    running_ = false;
+  }
+}
+
+std::vector<StepScheduler::Pending*> StepScheduler::TakeBatchLocked() {
+  // Exclusive work runs alone when it is the oldest waiting.
+  if (!pending_.empty() && pending_.front()->exclusive != nullptr) {
+    pending_.front()->in_batch = true;
+    return {pending_.front()};
+  }
+  std::vector<Pending*> order;
+  for (Pending* q : pending_) {
+    if (q->exclusive == nullptr) order.push_back(q);
+  }
+  std::stable_sort(order.begin(), order.end(), [](const Pending* a, const Pending* b) {
+    return a->deadline != b->deadline ? a->deadline < b->deadline : a->seq < b->seq;
+  });
+  // Size: at most max_batch_rows positions, and if sessions declared per-token targets,
+  // few enough that the batch (by the cost model) takes at most half the tightest one (a
+  // step may wait for the running batch, then runs in the next). Decode steps always fit;
+  // prompt slices shrink.
+  int32_t decodes = 0;
+  absl::Duration tightest = absl::InfiniteDuration();
+  for (const Pending* q : order) {
+    if (q->job->n - q->done == 1) ++decodes;
+    tightest = std::min(tightest, q->target);
+  }
+  int32_t budget = std::max(options_.max_batch_rows, 1);
+  if (tightest != absl::InfiniteDuration()) {
+    while (budget > std::max(decodes, 1)) {
+      const std::optional<absl::Duration> t = cost_.Predict(budget);
+      if (!t.has_value() || 2 * *t <= tightest) break;
+      budget = std::max(budget / 2, std::max(decodes, 1));
     }
   }
-  // Only the holder of the served ticket gets here: the pool has one user at a time.
-  fn(pool_);
-  absl::MutexLock lock(&mu_);
-  ++serving_;
-  return absl::OkStatus();
+  budget = std::max(budget, decodes);
+  // Decode steps, and work already past its deadline, before prompt slices.
+  const absl::Time now = clock_.Now();
+  std::stable_partition(order.begin(), order.end(), [now](const Pending* q) {
+    return q->job->n - q->done == 1 || q->deadline <= now;
+  });
+  std::vector<Pending*> batch;
+  for (Pending* q : order) {
+    if (budget == 0) break;
+    q->slice = std::min(q->job->n - q->done, budget);
+    budget -= q->slice;
+    q->in_batch = true;
+    if (!q->started) {
+      q->started = true;
+      q->timing.queue_wait = now - q->arrival;
+    }
+    batch.push_back(q);
+  }
+  return batch;
+}
+
+void StepScheduler::RunBatch(absl::Span<Pending* const> batch) {
+  const absl::Time start = clock_.Now();
+  std::vector<SequenceChunk> chunks;
+  int32_t rows = 0;
+  for (const Pending* q : batch) {
+    const LayerJob& job = *q->job;
+    const size_t dim = job.hidden.size() / job.n;
+    chunks.push_back({.runner = job.runner,
+                      .hidden = job.hidden.subspan(q->done * dim, q->slice * dim),
+                      .n = q->slice,
+                      .pos = job.pos + q->done});
+    rows += q->slice;
+  }
+  absl::Status status = LayerRunner::ForwardBatch(chunks, scratch_, pool_);
+  if (!status.ok()) {
+    // Only a bad step fails validation (sessions validate chunks first): run each alone
+    // so that the others go on and the failure lands on its own step.
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i]->status = LayerRunner::ForwardBatch({&chunks[i], 1}, scratch_, pool_);
+    }
+  }
+  for (Pending* q : batch) {
+    if (!q->status.ok()) {
+      q->job->runner->Truncate(q->job->pos);
+    } else {
+      q->done += q->slice;
+    }
+  }
+
+  // Logits of the finished steps that want them, in one head pass: [m, dim] -> [m, vocab].
+  std::vector<Pending*> heads;
+  for (Pending* q : batch) {
+    if (q->status.ok() && q->done == q->job->n && !q->job->logits.empty()) heads.push_back(q);
+  }
+  if (!heads.empty()) {
+    const LlamaModel& model = heads[0]->job->runner->model();
+    const size_t dim = model.hparams().dim, vocab = model.hparams().n_vocab;
+    head_rows_.resize(heads.size() * dim);
+    head_logits_.resize(heads.size() * vocab);
+    for (size_t i = 0; i < heads.size(); ++i) {
+      const LayerJob& job = *heads[i]->job;
+      std::memcpy(head_rows_.data() + i * dim, job.hidden.data() + (job.n - 1) * dim,
+                  dim * sizeof(float));
+    }
+    absl::Status head = Head(model, head_rows_, absl::MakeSpan(head_logits_), pool_);
+    for (size_t i = 0; i < heads.size(); ++i) {
+      const LayerJob& job = *heads[i]->job;
+      if (!head.ok()) {
+        heads[i]->status = head;
+        job.runner->Truncate(job.pos);
+        continue;
+      }
+      std::memcpy(job.logits.data(), head_logits_.data() + i * vocab, vocab * sizeof(float));
+    }
+  }
+  const absl::Duration took = clock_.Now() - start;
+  if (status.ok()) cost_.Observe(rows, took);
+  for (Pending* q : batch) {
+    q->timing.batch_rows = rows;
+    q->timing.batch_sessions = static_cast<int32_t>(batch.size());
+  }
 }
 
 void StepScheduler::Shutdown() {
@@ -30,8 +223,8 @@ void StepScheduler::Shutdown() {
 
 int64_t StepScheduler::queued() const {
   absl::MutexLock lock(&mu_);
-  const uint64_t waiting = next_ticket_ - serving_;
-  return waiting == 0 ? 0 : static_cast<int64_t>(waiting) - 1;
+  return std::count_if(pending_.begin(), pending_.end(),
+                       [](const Pending* q) { return !q->in_batch; });
 }
 
 }  // namespace tandem::cloud

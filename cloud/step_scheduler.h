@@ -1,46 +1,108 @@
-// Runs the compute of session steps one at a time on the worker's single ThreadPool
-// (ThreadPool::Run is not reentrant), in arrival order.
+// Shares the worker's one compute pool between sessions by continuous batching.
 //
-// Fairness: a ticket lock. Each step takes the next ticket and runs when its ticket is
-// served, so steps run in strict FIFO order. A session has at most one step in flight
-// (its steps are serialized by the session), so with many sessions the pool goes round
-// robin between them: a long prompt chunk of one session delays the others by at most
-// one step, and no session can starve another. Parallelism is inside a step (the pool's
-// threads split each matmul), which is what a 2-8 core worker can afford.
+// Each session submits its step (a chunk of positions for its layers [K, N), maybe with
+// logits to compute) and blocks until it is done. Whenever the pool is free, one waiting
+// thread becomes the leader: it takes the pending work of all sessions — decode steps and
+// slices of prompt chunks (chunked prefill: a long prompt is run a slice at a time, so it
+// cannot stall the others' decode) — runs the layers once for the whole batch with the
+// matrix-matrix kernels (LayerRunner::ForwardBatch; sessions with different K join at
+// their first layer), computes the logits of the finished steps in one head pass, and
+// hands the leadership on. The kernels are batch invariant, so a session's results are
+// bit-identical however it was batched.
+//
+// Order: decode steps (and work past its deadline) first, then prompt slices; each group
+// earliest deadline first. A step's deadline is its arrival plus its session's per-token
+// target (or `default_deadline`), so old work rises to the front and nothing starves.
+// Size: at most `max_batch_rows` positions, and with per-token targets declared, few
+// enough prompt positions that the batch (by the learned cost model) takes at most half
+// the tightest target; decode steps always go in.
+//
+// Exclusive work (Run: the layer profiler) runs alone, in arrival order with the rest.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "cloud/messages.h"
+#include "cloud/step_cost_model.h"
+#include "common/model/layer_runner.h"
+#include "common/util/clock.h"
 #include "common/util/thread_pool.h"
 
 namespace tandem::cloud {
 
+// One session step: positions [pos, pos + n) through `runner`'s layers.
+struct LayerJob {
+  LayerRunner* runner = nullptr;
+  absl::Span<float> hidden;  // [n, dim], updated in place
+  int32_t n = 0;
+  int32_t pos = 0;
+  absl::Span<float> logits;  // not empty: the logits of the last position, [n_vocab]
+  absl::Duration token_deadline = absl::InfiniteDuration();  // the session's target
+};
+
+struct SchedulerOptions {
+  int32_t threads = 2;
+  int32_t max_batch_rows = 64;  // positions per batch (chunked prefill slices to fit)
+  absl::Duration default_deadline = absl::Seconds(1);  // for steps without a target
+};
+
 class StepScheduler {
  public:
-  explicit StepScheduler(int threads) : pool_(threads) {}
+  StepScheduler(const SchedulerOptions& options, const Clock& clock);
+  // Kept for callers that only need a pool (tests, the profiler): default options.
+  explicit StepScheduler(int threads);
   StepScheduler(const StepScheduler&) = delete;
   StepScheduler& operator=(const StepScheduler&) = delete;
 
-  // Waits for this step's turn, then runs fn(pool) on the calling thread (which takes
-  // part in the pool's work). Unavailable, without running fn, once Shutdown() was called.
+  // Runs the step in some batch and returns when it is done. The job's runner must not
+  // be in another submitted job (a session's steps are serialized by the session).
+  // Unavailable once Shutdown() was called; a failed step leaves the runner's cache
+  // truncated to job.pos.
+  absl::StatusOr<StepTiming> Submit(const LayerJob& job);
+
+  // Waits for its turn, then runs fn(pool) alone on the calling thread (which takes part
+  // in the pool's work). Unavailable, without running fn, once Shutdown() was called.
   absl::Status Run(absl::FunctionRef<void(ThreadPool&)> fn);
 
   // Steps already running finish; steps waiting or arriving later are refused.
   void Shutdown();
 
   int threads() const { return pool_.num_threads(); }
-  // Steps waiting for their turn (not counting the one running).
+  const SchedulerOptions& options() const { return options_; }
+  // Steps waiting for a batch (not counting the batch running).
   int64_t queued() const;
+  // Step time by batch size, learned from the batches run (for admission).
+  const StepCostModel& cost_model() const { return cost_; }
 
  private:
+  struct Pending;
+  // Queues p, then waits until it is done, leading batches whenever the pool is free.
+  void WaitOrLeadLocked(Pending& p, absl::Duration target) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Picks the next batch from pending_ (deadline order, row budget) and marks the slices.
+  std::vector<Pending*> TakeBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs one batch of layer-job slices and the head of the finished ones (no lock held).
+  void RunBatch(absl::Span<Pending* const> batch);
+
+  const SchedulerOptions options_;
+  const Clock& clock_;
   ThreadPool pool_;
+  ForwardScratch scratch_;        // used by the leader only
+  std::vector<float> head_rows_;  // likewise: [m, dim] last positions, [m, n_vocab] logits
+  std::vector<float> head_logits_;
+  StepCostModel cost_;
+
   mutable absl::Mutex mu_;
-  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t serving_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Pending*> pending_ ABSL_GUARDED_BY(mu_);  // arrival order
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;  // a leader holds the pool
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 

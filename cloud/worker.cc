@@ -26,7 +26,11 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerConfig& confi
 }
 
 Worker::Worker(std::unique_ptr<LlamaModel> model, const WorkerConfig& config, const Clock& clock)
-    : model_(std::move(model)), limits_(config.limits), clock_(clock), scheduler_(config.threads) {}
+    : model_(std::move(model)),
+      limits_(config.limits),
+      clock_(clock),
+      scheduler_({.threads = config.threads, .max_batch_rows = config.limits.max_batch_positions},
+                 clock) {}
 
 int64_t Worker::KvCacheBytes(int32_t split_layer, int32_t max_context) const {
   // Everything the session allocates, not only its KV cache (session_memory.h).
@@ -86,6 +90,7 @@ absl::StatusOr<Worker::Opened> Worker::Open(const OpenRequest& request) {
       // Take the session over (or re-attach it): older attachments become stale.
       entry.generation = next_generation_++;
       entry.attached = true;
+      entry.token_deadline = request.token_deadline;
       entry.last_active = clock_.Now();
       existing = entry.session;
       generation = entry.generation;
@@ -109,6 +114,7 @@ absl::StatusOr<Worker::Opened> Worker::Open(const OpenRequest& request) {
         return absl::ResourceExhaustedError(admitted.message());
       }
       RETURN_IF_ERROR(admitted);
+      RETURN_IF_ERROR(CheckDeadlineAdmissionLocked(request.token_deadline));
       // Reserve the slot and the memory; the cache itself is allocated outside the lock.
       kv_bytes_in_use_ += bytes;
       generation = next_generation_++;
@@ -117,14 +123,15 @@ absl::StatusOr<Worker::Opened> Worker::Open(const OpenRequest& request) {
                                                   .generation = generation,
                                                   .last_active = clock_.Now(),
                                                   .kv_bytes = bytes,
-                                                  .principal = request.principal});
+                                                  .principal = request.principal,
+                                                  .token_deadline = request.token_deadline});
     }
   }
   if (existing == nullptr) return Start(request, grant, generation);
 
   Opened opened{.reply = BaseReply(request, grant), .attachment = {request.session_id, generation}};
-  opened.reply.cached_positions =
-      existing->Resume(request.resume_position, request.sampling, grant.top_logprobs);
+  opened.reply.cached_positions = existing->Resume(request.resume_position, request.sampling,
+                                                   grant.top_logprobs, request.token_deadline);
   opened.reply.max_context = existing->max_context();
   opened.reply.resumed = true;
   return opened;
@@ -145,12 +152,21 @@ absl::StatusOr<Worker::Opened> Worker::Start(const OpenRequest& request, const O
     EraseLocked(request.session_id);
     return runner.status();
   }
-  it->second.session = std::make_shared<Session>(request.session_id, *model_, *std::move(runner),
-                                                 request.sampling, grant.top_logprobs);
+  it->second.session =
+      std::make_shared<Session>(request.session_id, *model_, *std::move(runner), request.sampling,
+                                grant.top_logprobs, request.token_deadline);
   Opened opened{.reply = BaseReply(request, grant), .attachment = {request.session_id, generation}};
   opened.reply.cached_positions = 0;
   opened.reply.max_context = grant.max_context;
   return opened;
+}
+
+absl::Status Worker::CheckDeadlineAdmissionLocked(absl::Duration new_target) const {
+  std::vector<absl::Duration> targets;
+  for (const auto& [id, entry] : sessions_) {
+    if (entry.attached) targets.push_back(entry.token_deadline);
+  }
+  return CheckDeadlineAdmission(scheduler_.cost_model(), targets, new_target);
 }
 
 absl::Status Worker::CheckAttachedLocked(const Attachment& attachment) const {

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "cloud/admission.h"
 #include "cloud/layer_profiler.h"
 #include "cloud/messages.h"
 #include "cloud/open_validation.h"
@@ -45,7 +46,8 @@ class Worker {
   // unknown id with require_cached; PermissionDenied if the id belongs to another
   // principal (request.principal); ResourceExhausted without room (sessions, the
   // principal's share, the memory budget) once detached sessions were evicted, oldest
-  // first, to make room;
+  // first, to make room, or the per-token latency targets of the attached sessions,
+  // see admission.h);
   // Unavailable while draining; FailedPrecondition if the id belongs to a session with
   // another split layer.
   absl::StatusOr<Opened> Open(const OpenRequest& request);
@@ -94,6 +96,9 @@ class Worker {
     absl::Time last_active;
     int64_t kv_bytes = 0;   // reserved in kv_bytes_in_use_ (KV cache + scratch)
     std::string principal;  // who opened it; only they may resume or take it over
+    // The per-token target of the attached stream (admission reads it under mu_, never
+    // the session's own, whose mutex a running step holds).
+    absl::Duration token_deadline = absl::InfiniteDuration();
   };
 
   Worker(std::unique_ptr<LlamaModel> model, const WorkerConfig& config, const Clock& clock);
@@ -106,6 +111,10 @@ class Worker {
   absl::Status CheckAttachedLocked(const Attachment& attachment) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int32_t EvictIdleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ResourceExhausted if one more decoding session would make the attached sessions (or
+  // the new one) miss their per-token targets (see admission.h).
+  absl::Status CheckDeadlineAdmissionLocked(absl::Duration new_target) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the detached session idle longest (to admit a new one), of `principal` only if
   // given; false if there is none.
   bool EvictOldestDetachedLocked(const std::string* principal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

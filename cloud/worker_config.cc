@@ -27,6 +27,7 @@ absl::Status WorkerLimits::Validate() const {
            CheckRange("max session id bytes", max_session_id_bytes, 1, 4096),
            CheckRange("max echo bytes", max_echo_bytes, 0, int64_t{1} << 30),
            CheckRange("max profile repetitions", max_profile_repetitions, 1, 10000),
+           CheckRange("max batch positions", max_batch_positions, 1, 1 << 16),
        }) {
     if (!st.ok()) return st;
   }

@@ -26,6 +26,7 @@ struct WorkerLimits {
   int32_t max_session_id_bytes = 128;
   int64_t max_echo_bytes = 1 << 20;  // Echo payload, each way
   int32_t max_profile_repetitions = 100;
+  int32_t max_batch_positions = 64;  // positions per scheduler batch (prompt slices fit)
 
   // InvalidArgument naming the first limit out of range.
   absl::Status Validate() const;

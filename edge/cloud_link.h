@@ -33,6 +33,9 @@ struct SessionHello {
   SamplingParams sampling;
   int32_t resume_position = 0;  // positions the edge believes the worker has cached
   int32_t max_context = 0;
+  // Per-token latency target (InfiniteDuration: none): the worker orders its batches by
+  // it and refuses the session at once if it cannot meet it.
+  absl::Duration token_deadline = absl::InfiniteDuration();
 };
 
 // Ready.

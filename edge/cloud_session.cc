@@ -38,7 +38,8 @@ SessionHello CloudSession::Hello(const std::string& session_id, const SamplingPa
                       .codec = codec_,
                       .sampling = sampling,
                       .resume_position = std::clamp(context_size - 1, 0, positions()),
-                      .max_context = runner_->max_context()};
+                      .max_context = runner_->max_context(),
+                      .token_deadline = token_deadline_};
 }
 
 absl::StatusOr<int32_t> CloudSession::Attach(std::unique_ptr<CloudStream> stream,

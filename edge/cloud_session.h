@@ -78,6 +78,8 @@ class CloudSession {
   // instead of an OUT_OF_RANGE that looks like a failed worker.
   int32_t max_context() const { return granted_context_; }
   CodecKind codec() const { return codec_; }
+  // The per-token latency target sent in every Hello (InfiniteDuration: none).
+  void set_token_deadline(absl::Duration d) { token_deadline_ = d; }
 
  private:
   CloudSession(const EdgeModel& model, ThreadPool& pool, const Clock& clock, CodecKind codec,
@@ -100,6 +102,7 @@ class CloudSession {
   int32_t granted_context_ = 0;         // see max_context()
   int32_t stream_chunk_positions_ = 1;  // for the current stream
   std::vector<float> hidden_;           // [chunk, dim]
+  absl::Duration token_deadline_ = absl::InfiniteDuration();
 };
 
 }  // namespace tandem::edge

@@ -25,6 +25,8 @@ struct SplitOptions {
   int32_t prompt_chunk_positions = 64;  // upper bound; the worker's limits may lower it
   absl::Duration step_timeout = absl::Seconds(10);  // per token (and per prompt chunk)
   absl::Duration open_timeout = absl::Seconds(10);  // Hello -> Ready
+  // Per-token latency target declared to the worker (InfiniteDuration: none).
+  absl::Duration token_deadline = absl::InfiniteDuration();
 
   // InvalidArgument for values out of range.
   absl::Status Validate() const;

@@ -53,6 +53,7 @@ struct Flags {
   std::string fallback_model;
   ResilienceOptions resilience;
   double step_deadline_floor_ms = 250;
+  double token_deadline_ms = -1;  // -1: the step deadline floor; 0: none
   double reconnect_initial_backoff_ms = 100;
   double reconnect_max_backoff_ms = 10'000;
   double reconnect_open_timeout_ms = 2'000;
@@ -111,6 +112,12 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
   RETURN_IF_ERROR(flags.split_options.Validate());
   ReconnectOptions& reconnect = flags.resilience.reconnect;
   flags.resilience.deadline.floor = absl::Milliseconds(flags.step_deadline_floor_ms);
+  // A worker slower than the step deadline makes this edge fall back anyway, so that is
+  // the target it declares unless told otherwise.
+  if (flags.token_deadline_ms < 0) flags.token_deadline_ms = flags.step_deadline_floor_ms;
+  if (flags.token_deadline_ms > 0) {
+    flags.split_options.token_deadline = absl::Milliseconds(flags.token_deadline_ms);
+  }
   reconnect.initial_backoff = absl::Milliseconds(flags.reconnect_initial_backoff_ms);
   reconnect.max_backoff = absl::Milliseconds(flags.reconnect_max_backoff_ms);
   reconnect.open_timeout = absl::Milliseconds(flags.reconnect_open_timeout_ms);
@@ -248,6 +255,10 @@ int main(int argc, char** argv) {
                  "Least time a decode step may take before the link counts as failed (the "
                  "deadline follows the measured step latency above it)")
       ->capture_default_str();
+  app.add_option("--token-deadline-ms", flags.token_deadline_ms,
+                 "Per-token latency target declared to the worker, which refuses the session "
+                 "at once (so this edge falls back) if it cannot meet it; 0: none (default: "
+                 "--step-deadline-floor-ms)");
   app.add_option("--reconnect-initial-backoff-ms", flags.reconnect_initial_backoff_ms,
                  "Delay before the second reconnect attempt (doubling, with jitter)")
       ->capture_default_str();

@@ -66,6 +66,7 @@ absl::StatusOr<std::unique_ptr<ResilientGenerator>> ResilientGenerator::Create(
   ASSIGN_OR_RETURN(std::unique_ptr<CloudSession> cloud,
                    CloudSession::Create(model, pool, clock, options.codec, context,
                                         options.prompt_chunk_positions));
+  cloud->set_token_deadline(options.token_deadline);
   std::unique_ptr<FallbackSession> fallback_session;
   if (fallback != nullptr) {
     ASSIGN_OR_RETURN(fallback_session, FallbackSession::Create(*fallback, context, pool));

@@ -1,5 +1,8 @@
 #include "edge/wire_convert.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "common/codec/crc32c.h"
 #include "proto/wire.h"
 
@@ -19,6 +22,10 @@ void HelloToProto(const SessionHello& hello, pb::Hello* out) {
   out->set_session_id(hello.session_id);
   out->set_resume_position(hello.resume_position);
   out->set_max_context(hello.max_context);
+  if (hello.token_deadline != absl::InfiniteDuration()) {
+    out->set_token_deadline_ms(static_cast<uint32_t>(
+        std::clamp<int64_t>(absl::ToInt64Milliseconds(hello.token_deadline), 1, UINT32_MAX)));
+  }
 }
 
 void ChunkToProto(const HiddenChunk& chunk, pb::HiddenChunk* out) {

@@ -92,28 +92,51 @@ void RopeNormal(float* x, int64_t n, int n_heads, int head_dim, int64_t pos0, fl
 
 void Attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int n_heads,
                int n_kv_heads, int head_dim, float* out, ThreadPool& pool) {
+  const AttentionSeq seq{.q = q, .k = k, .v = v, .n = n, .pos0 = pos0, .out = out};
+  AttentionBatch({&seq, 1}, n_heads, n_kv_heads, head_dim, pool);
+}
+
+void AttentionBatch(absl::Span<const AttentionSeq> seqs, int n_heads, int n_kv_heads, int head_dim,
+                    ThreadPool& pool) {
   const int group = n_heads / n_kv_heads;
   const int64_t kv_stride = static_cast<int64_t>(n_kv_heads) * head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const int64_t items = n * n_heads;  // (query row, head) pairs, each computed by one thread
+  // (sequence, query row, head) items, numbered sequence by sequence; first[s] is the
+  // first item of sequence s.
+  thread_local std::vector<int64_t> first;
+  first.resize(seqs.size() + 1);
+  int64_t max_len = 0;
+  first[0] = 0;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    first[s + 1] = first[s] + seqs[s].n * n_heads;
+    max_len = std::max(max_len, seqs[s].pos0 + seqs[s].n);
+  }
+  const int64_t items = first[seqs.size()];
+  if (items == 0) return;
+  const int64_t* starts = first.data();
   // Later rows attend to more positions, so unit u takes items u, u + units, ...: every
   // unit gets a similar mix of short and long rows. An item's result does not depend on
   // which thread computes it.
   const int64_t units = std::min<int64_t>(items, 16 * pool.num_threads());
   pool.ParallelFor(units, 1, [&](int64_t u0, int64_t u1) {
     thread_local std::vector<float> scores;
-    if (scores.size() < static_cast<size_t>(pos0 + n)) scores.resize(pos0 + n);
+    if (scores.size() < static_cast<size_t>(max_len)) scores.resize(max_len);
     for (int64_t u = u0; u < u1; ++u) {
+      size_t s = 0;
       for (int64_t item = u; item < items; item += units) {
-        const int64_t r = item / n_heads;
-        const int h = static_cast<int>(item % n_heads);
+        while (item >= starts[s + 1]) ++s;  // items only grow
+        const AttentionSeq& seq = seqs[s];
+        const int64_t local = item - starts[s];
+        const int64_t r = local / n_heads;
+        const int h = static_cast<int>(local % n_heads);
         const int64_t off = static_cast<int64_t>(h / group) * head_dim;
-        const float* qh = q + item * head_dim;
-        float* oh = out + item * head_dim;
+        const float* qh = seq.q + local * head_dim;
+        float* oh = seq.out + local * head_dim;
+        const int64_t len = seq.pos0 + r + 1;
         TANDEM_OPS_DISPATCH(
-            ops_internal::avx2::AttentionRow(qh, k + off, v + off, kv_stride, pos0 + r + 1,
-                                             head_dim, scale, scores.data(), oh),
-            ops_internal::AttentionRowRef(qh, k + off, v + off, kv_stride, pos0 + r + 1, head_dim,
+            ops_internal::avx2::AttentionRow(qh, seq.k + off, seq.v + off, kv_stride, len, head_dim,
+                                             scale, scores.data(), oh),
+            ops_internal::AttentionRowRef(qh, seq.k + off, seq.v + off, kv_stride, len, head_dim,
                                           scale, scores.data(), oh));
       }
     }

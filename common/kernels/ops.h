@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "absl/types/span.h"
 #include "common/util/thread_pool.h"
 
 namespace tandem {
@@ -34,6 +35,23 @@ void RopeNormal(float* x, int64_t n, int n_heads, int head_dim, int64_t pos0, fl
 // [0, pos0 + r]; head h reads kv head h / (n_heads / n_kv_heads). Scale 1/sqrt(head_dim).
 void Attention(const float* q, const float* k, const float* v, int64_t n, int64_t pos0, int n_heads,
                int n_kv_heads, int head_dim, float* out, ThreadPool& pool);
+
+// One sequence's part of a batched attention call: n query rows at positions
+// [pos0, pos0 + n) of a sequence whose keys and values are k, v (layout as above).
+struct AttentionSeq {
+  const float* q;  // [n, n_heads, head_dim]
+  const float* k;  // [>= pos0 + n, n_kv_heads, head_dim]
+  const float* v;
+  int64_t n;
+  int64_t pos0;
+  float* out;  // [n, n_heads, head_dim]
+};
+
+// Attention of several sequences in one pool dispatch. Each (row, head) is computed by
+// the same code as Attention's, from its own sequence only, so a sequence's result does
+// not depend on the others in the batch or on how its rows were chunked.
+void AttentionBatch(absl::Span<const AttentionSeq> seqs, int n_heads, int n_kv_heads, int head_dim,
+                    ThreadPool& pool);
 
 // gate[i] = silu(gate[i]) * up[i] for i < count (SwiGLU).
 void SiluMul(float* gate, const float* up, int64_t count);

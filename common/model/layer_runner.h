@@ -15,6 +15,25 @@
 
 namespace tandem {
 
+class LayerRunner;
+
+// One sequence's part of a batched forward pass: n positions starting at pos (the
+// runner's cached count, or less to rewind) with hidden states [n, dim], updated in place.
+struct SequenceChunk {
+  LayerRunner* runner;
+  absl::Span<float> hidden;
+  int32_t n;
+  int32_t pos;
+};
+
+// Per-pass buffers, grown on demand and reused: [rows, dim] x2, [rows, q_dim] x2,
+// [rows, kv_dim] x2,
+// [rows, ffn_dim] x2, and the batch's residual stream [rows, dim].
+struct ForwardScratch {
+  std::vector<float> x, xb, q, k, v, att, gate, up;
+  void Ensure(const LlamaHparams& hp, int64_t rows);
+};
+
 class LayerRunner {
  public:
   // `max_context` sizes the KV cache (positions 0..max_context-1); it must be in
@@ -27,23 +46,32 @@ class LayerRunner {
   // the cached positions >= pos); pos + n <= max_context (OutOfRange otherwise).
   absl::Status Forward(absl::Span<float> hidden, int32_t n, int32_t pos, ThreadPool& pool);
 
+  // Runs the chunks of several sequences (runners over the same model, each with its own
+  // KV cache and layer range, e.g. sessions split at different K) in one pass: each
+  // layer's matrix products run once over the rows of every chunk whose range contains
+  // the layer (a sequence joins at its first layer), attention per sequence. Results are
+  // bit-identical to running each chunk alone with Forward (the kernels are batch
+  // invariant). Every chunk is validated before any runs; on error nothing has changed.
+  static absl::Status ForwardBatch(absl::Span<const SequenceChunk> chunks, ForwardScratch& scratch,
+                                   ThreadPool& pool);
+
   // Forgets positions >= pos (e.g. to rewind after a rejected step).
   void Truncate(int32_t pos);
   int32_t num_cached() const { return cache_.num_positions(); }
   int32_t max_context() const { return cache_.max_positions(); }
   int32_t begin() const { return begin_; }
+  const LlamaModel& model() const { return model_; }
   int32_t end() const { return end_; }
   size_t kv_cache_bytes() const { return cache_.bytes(); }
 
  private:
   LayerRunner(const LlamaModel& model, int32_t begin, int32_t end, int32_t max_context);
-  void EnsureScratch(int32_t n);
+  absl::Status Validate(const SequenceChunk& chunk) const;
 
   const LlamaModel& model_;
   int32_t begin_, end_;
   KvCache cache_;
-  // Per-call scratch, grown on demand: [n, dim], [n, q_dim] x2, [n, kv_dim] x2, [n, ffn_dim] x2.
-  std::vector<float> xb_, q_, k_, v_, att_, gate_, up_;
+  ForwardScratch scratch_;  // for Forward
 };
 
 // hidden[n, dim] = embedding rows of tokens (dequantized). InvalidArgument for an id

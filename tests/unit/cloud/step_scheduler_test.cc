@@ -1,10 +1,15 @@
 #include "cloud/step_scheduler.h"
 
+#include <cstring>
+#include <random>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "cloud/admission.h"
+#include "common/model/layer_runner.h"
+#include "common/model/llama_model.h"
 #include "gtest/gtest.h"
 
 namespace tandem::cloud {
@@ -71,6 +76,180 @@ TEST(StepSchedulerTest, ShutdownRefusesWaitingAndLaterSteps) {
   EXPECT_EQ(waiter_status.code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(ran_waiter);
   EXPECT_EQ(scheduler.Run([](ThreadPool&) {}).code(), absl::StatusCode::kUnavailable);
+}
+
+const Clock& WallClock() {
+  static const SystemClock* clock = new SystemClock;
+  return *clock;
+}
+
+// A session's step for the batching tests: its own runner over [split, N), a random
+// (finite) hidden-state chunk, and what running it alone gives.
+struct TestStep {
+  std::unique_ptr<LayerRunner> runner;
+  std::vector<float> hidden, want_hidden;
+  std::vector<float> logits, want_logits;
+  int32_t n = 0;
+  LayerJob Job() {
+    return {.runner = runner.get(),
+            .hidden = absl::MakeSpan(hidden),
+            .n = n,
+            .pos = runner->num_cached(),
+            .logits = absl::MakeSpan(logits)};
+  }
+};
+
+std::vector<float> RandomRows(int32_t n, int32_t dim, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n) * dim);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Steps of several sessions with different split layers, some with earlier positions
+// cached, each also run alone (Forward + Head) for the expected result.
+std::vector<TestStep> MakeSteps(const LlamaModel& model, const std::vector<int32_t>& splits,
+                                const std::vector<int32_t>& sizes) {
+  const LlamaHparams& hp = model.hparams();
+  ThreadPool pool(2);
+  std::vector<TestStep> steps(splits.size());
+  for (size_t i = 0; i < splits.size(); ++i) {
+    TestStep& s = steps[i];
+    s.n = sizes[i];
+    auto make_runner = [&] {
+      auto r = *LayerRunner::Create(model, splits[i], hp.n_layers, 64);
+      // A history of i + 1 positions, so the sessions attend over different lengths.
+      std::vector<float> past = RandomRows(static_cast<int32_t>(i) + 1, hp.dim, 100 + i);
+      EXPECT_TRUE(r->Forward(absl::MakeSpan(past), static_cast<int32_t>(i) + 1, 0, pool).ok());
+      return r;
+    };
+    s.runner = make_runner();
+    s.hidden = RandomRows(s.n, hp.dim, 200 + i);
+    s.logits.assign(hp.n_vocab, 0.0f);
+    auto alone = make_runner();
+    s.want_hidden = s.hidden;
+    EXPECT_TRUE(alone->Forward(absl::MakeSpan(s.want_hidden), s.n, alone->num_cached(), pool).ok());
+    s.want_logits.assign(hp.n_vocab, 0.0f);
+    absl::Span<const float> last(s.want_hidden.data() + (s.n - 1) * hp.dim, hp.dim);
+    EXPECT_TRUE(Head(model, last, absl::MakeSpan(s.want_logits), pool).ok());
+  }
+  return steps;
+}
+
+// Holds the scheduler's pool until `n` steps are queued, so that they go in one batch.
+void SubmitTogether(StepScheduler& scheduler, std::vector<TestStep>& steps,
+                    std::vector<StepTiming>& timings) {
+  absl::Notification started, release;
+  std::thread blocker([&] {
+    EXPECT_TRUE(scheduler
+                    .Run([&](ThreadPool&) {
+                      started.Notify();
+                      release.WaitForNotification();
+                    })
+                    .ok());
+  });
+  started.WaitForNotification();
+  timings.resize(steps.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto t = scheduler.Submit(steps[i].Job());
+      ASSERT_TRUE(t.ok()) << t.status();
+      timings[i] = *t;
+    });
+  }
+  EXPECT_TRUE(WaitForQueued(scheduler, static_cast<int64_t>(steps.size())));
+  release.Notify();
+  blocker.join();
+  for (auto& t : threads) t.join();
+}
+
+void ExpectAsAlone(const std::vector<TestStep>& steps) {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const TestStep& s = steps[i];
+    EXPECT_EQ(0, std::memcmp(s.hidden.data(), s.want_hidden.data(), s.hidden.size() * 4))
+        << "session " << i;
+    EXPECT_EQ(0, std::memcmp(s.logits.data(), s.want_logits.data(), s.logits.size() * 4))
+        << "session " << i;
+    EXPECT_EQ(s.runner->num_cached(), static_cast<int32_t>(i) + 1 + s.n) << "session " << i;
+  }
+}
+
+TEST(StepSchedulerTest, BatchesSessionsWithDifferentSplitsAndMatchesEachAlone) {
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok()) << model.status();
+  // Decode steps and prompt chunks of sessions split at K = 1, 2, 3, 4.
+  std::vector<TestStep> steps = MakeSteps(**model, {1, 3, 2, 1, 4, 2}, {1, 1, 5, 3, 1, 1});
+  StepScheduler scheduler({.threads = 2, .max_batch_rows = 64}, WallClock());
+  std::vector<StepTiming> timings;
+  SubmitTogether(scheduler, steps, timings);
+  ExpectAsAlone(steps);
+  for (const StepTiming& t : timings) {
+    EXPECT_EQ(t.batch_sessions, 6);  // one batch for all
+    EXPECT_EQ(t.batch_rows, 12);
+  }
+}
+
+TEST(StepSchedulerTest, SlicesLongChunksToTheBatchLimit) {
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok()) << model.status();
+  // A 10-position prompt chunk next to two decode steps, at most 4 positions per batch:
+  // the prompt runs a slice at a time (chunked prefill) and the decodes are not held up.
+  std::vector<TestStep> steps = MakeSteps(**model, {2, 2, 1}, {10, 1, 1});
+  StepScheduler scheduler({.threads = 2, .max_batch_rows = 4}, WallClock());
+  std::vector<StepTiming> timings;
+  SubmitTogether(scheduler, steps, timings);
+  ExpectAsAlone(steps);
+  for (const StepTiming& t : timings) EXPECT_LE(t.batch_rows, 4);
+  EXPECT_EQ(timings[1].batch_sessions, 3);  // the decodes went in the first batch
+  EXPECT_EQ(timings[2].batch_sessions, 3);
+}
+
+TEST(StepSchedulerTest, AFailingStepDoesNotFailTheOthers) {
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::vector<TestStep> steps = MakeSteps(**model, {1, 2}, {1, 2});
+  StepScheduler scheduler({.threads = 2}, WallClock());
+  // Past the cached positions: this one is refused, the other runs.
+  LayerJob bad = steps[0].Job();
+  bad.pos += 5;
+  std::thread t([&] {
+    EXPECT_EQ(scheduler.Submit(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  });
+  auto ok = scheduler.Submit(steps[1].Job());
+  t.join();
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(0, std::memcmp(steps[1].logits.data(), steps[1].want_logits.data(),
+                           steps[1].logits.size() * 4));
+}
+
+TEST(StepCostModelTest, PredictsFromWhatItSaw) {
+  StepCostModel cost;
+  EXPECT_FALSE(cost.Predict(4).has_value());
+  cost.Observe(2, absl::Milliseconds(10));
+  EXPECT_EQ(*cost.Predict(8), absl::Milliseconds(10));  // one size seen: its mean
+  cost.Observe(4, absl::Milliseconds(14));
+  EXPECT_EQ(*cost.Predict(4), absl::Milliseconds(14));
+  // The line through (2, 10 ms) and (4, 14 ms): 2 ms per position from a 6 ms base.
+  EXPECT_NEAR(absl::ToDoubleMilliseconds(*cost.Predict(8)), 22.0, 1e-6);
+}
+
+TEST(AdmissionTest, RefusesWhenOneMoreSessionWouldBreakATarget) {
+  StepCostModel cost;
+  const absl::Duration none = absl::InfiniteDuration();
+  // Nothing measured yet, or no target: admitted.
+  EXPECT_TRUE(CheckDeadlineAdmission(cost, {}, absl::Milliseconds(1)).ok());
+  cost.Observe(1, absl::Milliseconds(20));
+  cost.Observe(3, absl::Milliseconds(24));  // 2 ms per position
+  EXPECT_TRUE(CheckDeadlineAdmission(cost, {none, none}, none).ok());
+  // Three sessions: batches of 3 take 24 ms, a token up to 48 ms.
+  EXPECT_TRUE(CheckDeadlineAdmission(cost, {none, absl::Milliseconds(50)}, none).ok());
+  absl::Status refused = CheckDeadlineAdmission(cost, {none, absl::Milliseconds(45)}, none);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.GetPayload(kAdmissionRefusalUrl), absl::Cord("deadline"));
+  // The new session's own target counts too.
+  EXPECT_FALSE(CheckDeadlineAdmission(cost, {none, none}, absl::Milliseconds(40)).ok());
 }
 
 }  // namespace

@@ -188,6 +188,42 @@ TEST(AttentionTest, RowsDoNotDependOnChunking) {
   }
 }
 
+// Several sequences in one call: each one's output is bit-identical to running it alone
+// (other sequences and their lengths do not matter).
+TEST(AttentionTest, BatchOfSequencesEqualsEachAlone) {
+  const int n_heads = 4, n_kv = 2, hd = 64;
+  const int64_t kv_dim = n_kv * hd, row = n_heads * hd;
+  struct Seq {
+    int64_t n, pos0;
+    std::vector<float> q, k, v, alone, batched;
+  };
+  std::vector<Seq> seqs = {{1, 30}, {5, 0}, {1, 0}, {3, 7}};
+  ThreadPool pool(2);
+  std::vector<AttentionSeq> views;
+  uint32_t seed = 40;
+  for (Seq& s : seqs) {
+    s.q = RandomFloats(s.n * row, ++seed, 2.0f);
+    s.k = RandomFloats((s.pos0 + s.n) * kv_dim, ++seed, 2.0f);
+    s.v = RandomFloats((s.pos0 + s.n) * kv_dim, ++seed);
+    s.alone.resize(s.n * row);
+    s.batched.resize(s.n * row);
+    Attention(s.q.data(), s.k.data(), s.v.data(), s.n, s.pos0, n_heads, n_kv, hd, s.alone.data(),
+              pool);
+    views.push_back({.q = s.q.data(),
+                     .k = s.k.data(),
+                     .v = s.v.data(),
+                     .n = s.n,
+                     .pos0 = s.pos0,
+                     .out = s.batched.data()});
+  }
+  AttentionBatch(views, n_heads, n_kv, hd, pool);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    EXPECT_EQ(0, std::memcmp(seqs[i].batched.data(), seqs[i].alone.data(),
+                             seqs[i].alone.size() * sizeof(float)))
+        << "sequence " << i;
+  }
+}
+
 TEST(AttentionTest, SingleKeyReturnsItsValue) {
   const int hd = 16;
   const std::vector<float> q = RandomFloats(hd, 11), k = RandomFloats(hd, 12),
