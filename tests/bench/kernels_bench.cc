@@ -163,10 +163,54 @@ void PromptArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
+// Decode batches (the worker's continuous batching): n rows through one FFN-shaped
+// matrix, with the weights coming from DRAM as in a model (the bench walks copies that
+// together exceed the last-level cache). A batch costs much less than n decode steps
+// only if the kernel streams each weight once, at close to the streaming-read rate.
+// Args: type, rows, cols, n, threads.
+void BM_MatMulBatch(benchmark::State& state) {
+  const auto type = static_cast<GgmlType>(state.range(0));
+  const int64_t rows = state.range(1), cols = state.range(2), n = state.range(3);
+  ThreadPool& pool = GetPool(static_cast<int>(state.range(4)));
+  const Matrix& w = GetMatrix(type, rows, cols);
+  constexpr size_t kDramBytes = size_t{256} << 20;
+  const size_t copies = kDramBytes / w.bytes.size() + 1;
+  static auto* dram = new std::map<std::tuple<int, int64_t, int64_t>, std::vector<uint8_t>>;
+  std::vector<uint8_t>& big = (*dram)[{static_cast<int>(type), rows, cols}];
+  if (big.empty()) {
+    big.resize(copies * w.bytes.size());
+    for (size_t c = 0; c < copies; ++c) {
+      std::memcpy(big.data() + c * w.bytes.size(), w.bytes.data(), w.bytes.size());
+    }
+  }
+  std::vector<float> x(n * cols), y(n * rows);
+  FillRandom(x.data(), x.size(), 99);
+  size_t c = 0;
+  for (auto _ : state) {
+    const WeightView view{type, rows, cols, big.data() + c * w.bytes.size()};
+    MatMul(view, x.data(), n, y.data(), pool);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+    c = (c + 1) % copies;
+  }
+  state.SetLabel(std::string(TraitsOf(type).name));
+  state.counters["rows_per_s"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BatchArgs(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) {
+    for (GgmlType t : kTypes) {
+      for (int n : {1, 2, 4, 8, 16, 32}) b->Args({static_cast<int>(t), 5632, 2048, n, threads});
+    }
+  }
+}
+
 BENCHMARK(BM_PoolRun)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_StreamRead)->Apply(StreamArgs)->UseRealTime();
 BENCHMARK(BM_MatMul)->Name("BM_MatMulDecode")->Apply(DecodeArgs)->UseRealTime();
 BENCHMARK(BM_MatMul)->Name("BM_MatMulPrompt")->Apply(PromptArgs)->UseRealTime();
+BENCHMARK(BM_MatMulBatch)->Apply(BatchArgs)->UseRealTime();
 
 }  // namespace
 }  // namespace tandem
