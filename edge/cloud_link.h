@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/codec/codec_kind.h"
+#include "common/sampler/logprobs.h"
 #include "common/sampler/sampler.h"
 
 namespace tandem::edge {
@@ -36,6 +37,9 @@ struct SessionHello {
   // Per-token latency target (InfiniteDuration: none): the worker orders its batches by
   // it and refuses the session at once if it cannot meet it.
   absl::Duration token_deadline = absl::InfiniteDuration();
+  // Alternatives asked for with each Token; > 0 also makes the worker compute the
+  // token's own logprob (0: no logprobs at all).
+  int32_t top_logprobs = 0;
 };
 
 // Ready.
@@ -45,6 +49,7 @@ struct SessionReady {
   int64_t max_chunk_bytes = 0;
   std::vector<CodecKind> codecs;  // accepted in chunks
   int32_t max_context = 0;        // positions granted (0: not said, the edge's own limit)
+  int32_t max_top_logprobs = 0;   // upper bound for SessionHello.top_logprobs
 };
 
 // HiddenChunk: encoded hidden states at the cut for positions
@@ -61,6 +66,10 @@ struct HiddenChunk {
 struct SampledToken {
   int32_t position = 0;  // last position of the chunk; the token belongs at position + 1
   int32_t token_id = 0;
+  // With SessionHello.top_logprobs > 0: the token's log probability and the most likely
+  // tokens, most likely first (LogprobOf, common/sampler/logprobs.h); else 0 and empty.
+  float logprob = 0;
+  std::vector<TokenLogprob> top_logprobs;
 };
 
 // Bytes on the wire, as the transport counts them (whole messages, not just payloads).

@@ -7,6 +7,30 @@
 #include "common/util/status_macros.h"
 
 namespace tandem::edge {
+namespace {
+
+// A Token's logprobs as the contract says: `k` alternatives (none if not asked for), ids
+// in the vocabulary, most likely first, none more likely than certain.
+absl::Status CheckLogprobs(const SampledToken& token, int32_t k, int32_t n_vocab) {
+  if (static_cast<int32_t>(token.top_logprobs.size()) != k) {
+    return absl::InternalError(absl::StrFormat("the worker sent %d top logprobs, %d were asked for",
+                                               token.top_logprobs.size(), k));
+  }
+  for (size_t i = 0; i < token.top_logprobs.size(); ++i) {
+    const TokenLogprob& t = token.top_logprobs[i];
+    if (t.token < 0 || t.token >= n_vocab || !(t.logprob <= 0) ||
+        (i > 0 && t.logprob > token.top_logprobs[i - 1].logprob)) {
+      return absl::InternalError(absl::StrFormat(
+          "the worker sent a bad top logprob (token %d, %g) at rank %d", t.token, t.logprob, i));
+    }
+  }
+  if (k > 0 && !(token.logprob <= 0)) {
+    return absl::InternalError(absl::StrFormat("the worker sent logprob %g", token.logprob));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<CloudSession>> CloudSession::Create(
     const EdgeModel& model, ThreadPool& pool, const Clock& clock, CodecKind codec,
@@ -28,7 +52,7 @@ void CloudSession::Reset() {
 }
 
 SessionHello CloudSession::Hello(const std::string& session_id, const SamplingParams& sampling,
-                                 int32_t context_size) const {
+                                 int32_t context_size, int32_t top_logprobs) const {
   const LlamaHparams& hp = model_.hparams();
   return SessionHello{.session_id = session_id,
                       .model_id = model_.model().identity(),
@@ -39,7 +63,8 @@ SessionHello CloudSession::Hello(const std::string& session_id, const SamplingPa
                       .sampling = sampling,
                       .resume_position = std::clamp(context_size - 1, 0, positions()),
                       .max_context = runner_->max_context(),
-                      .token_deadline = token_deadline_};
+                      .token_deadline = token_deadline_,
+                      .top_logprobs = top_logprobs};
 }
 
 absl::StatusOr<int32_t> CloudSession::Attach(std::unique_ptr<CloudStream> stream,
@@ -59,6 +84,11 @@ absl::StatusOr<int32_t> CloudSession::Attach(std::unique_ptr<CloudStream> stream
     return absl::FailedPreconditionError(
         absl::StrFormat("the worker does not accept the %s codec", CodecKindName(codec_)));
   }
+  if (hello.top_logprobs > ready.max_top_logprobs) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("the worker sends at most %d top logprobs per token, %d were asked for",
+                        ready.max_top_logprobs, hello.top_logprobs));
+  }
   int64_t n = chunk_positions_;
   if (ready.max_chunk_positions > 0) n = std::min<int64_t>(n, ready.max_chunk_positions);
   if (ready.max_chunk_bytes > 0) {
@@ -71,12 +101,13 @@ absl::StatusOr<int32_t> CloudSession::Attach(std::unique_ptr<CloudStream> stream
                                            : runner_->max_context();
   // Positions the worker no longer holds are recomputed from their tokens.
   runner_->Truncate(ready.cached_positions);
+  stream_top_logprobs_ = hello.top_logprobs;
   stream_ = std::move(stream);
   return ready.cached_positions;
 }
 
-absl::StatusOr<int32_t> CloudSession::Advance(absl::Span<const int32_t> context,
-                                              absl::Duration per_chunk) {
+absl::StatusOr<SampledToken> CloudSession::Advance(absl::Span<const int32_t> context,
+                                                   absl::Duration per_chunk) {
   if (stream_ == nullptr) return absl::FailedPreconditionError("no stream to the worker");
   const int32_t total = static_cast<int32_t>(context.size());
   if (positions() >= total) {
@@ -107,11 +138,13 @@ absl::StatusOr<int32_t> CloudSession::Advance(absl::Span<const int32_t> context,
     return absl::InternalError(absl::StrFormat("the worker sampled after position %d, expected %d",
                                                sampled.position, total - 1));
   }
-  if (sampled.token_id < 0 || sampled.token_id >= model_.hparams().n_vocab) {
+  const int32_t n_vocab = model_.hparams().n_vocab;
+  if (sampled.token_id < 0 || sampled.token_id >= n_vocab) {
     return absl::InternalError(
         absl::StrFormat("the worker sent token id %d, outside the vocabulary", sampled.token_id));
   }
-  return sampled.token_id;
+  RETURN_IF_ERROR(CheckLogprobs(sampled, std::min(stream_top_logprobs_, n_vocab), n_vocab));
+  return sampled;
 }
 
 LinkBytes CloudSession::bytes() const {

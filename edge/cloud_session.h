@@ -45,14 +45,15 @@ class CloudSession {
   // The Hello to open or resume `session_id` for a context of `context_size` positions:
   // resume_position is what the edge can vouch the worker holds, at most context_size - 1
   // so that the last position is always sent again to have the next token sampled.
+  // `top_logprobs` alternatives are asked for with each token (0: no logprobs).
   SessionHello Hello(const std::string& session_id, const SamplingParams& sampling,
-                     int32_t context_size) const;
+                     int32_t context_size, int32_t top_logprobs = 0) const;
 
   // Adopts `stream`, opened with `hello` (from Hello()). Checks the Ready (no more cached
   // positions than asked for, the codec accepted) and drops the edge's cache beyond what
   // the worker holds. Returns the worker's cached positions (0: a fresh session, so the
   // whole context is replayed). Internal / FailedPrecondition for a worker that breaks
-  // the contract or cannot take the codec.
+  // the contract, cannot take the codec or grants fewer top logprobs than asked.
   absl::StatusOr<int32_t> Attach(std::unique_ptr<CloudStream> stream, const SessionHello& hello);
 
   // Sends positions [positions(), context.size()) of `context` (embedding + layers [0, K),
@@ -60,7 +61,9 @@ class CloudSession {
   // waits for it. Each chunk is handed over within `per_chunk`, and the token must come
   // within `per_chunk` times the number of chunks after the last one. On error the
   // stream is broken: Drop() it (the worker keeps the session for its idle timeout).
-  absl::StatusOr<int32_t> Advance(absl::Span<const int32_t> context, absl::Duration per_chunk);
+  // The token comes with the logprobs the Hello asked for (checked: as many alternatives
+  // as asked, ids in the vocabulary, most likely first).
+  absl::StatusOr<SampledToken> Advance(absl::Span<const int32_t> context, absl::Duration per_chunk);
 
   bool connected() const { return stream_ != nullptr; }
   // Drops the stream without ending the session (cancelled), e.g. after a failure. Returns
@@ -101,6 +104,7 @@ class CloudSession {
   std::unique_ptr<CloudStream> stream_;
   int32_t granted_context_ = 0;         // see max_context()
   int32_t stream_chunk_positions_ = 1;  // for the current stream
+  int32_t stream_top_logprobs_ = 0;     // alternatives the current stream's Hello asked for
   std::vector<float> hidden_;           // [chunk, dim]
   absl::Duration token_deadline_ = absl::InfiniteDuration();
 };

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "common/codec/hidden_codec.h"
 #include "common/model/layer_runner.h"
+#include "common/sampler/logprobs.h"
 #include "common/sampler/sampler.h"
 #include "common/util/status_macros.h"
 
@@ -100,7 +101,10 @@ class FakeCloudLink::Stream final : public CloudStream {
       RETURN_IF_ERROR(Head(link_.model_, last, absl::MakeSpan(logits), *link_.pool_));
       const int32_t position = chunk.start_position + chunk.num_positions - 1;
       // Sampled by position, as the real worker does.
-      tokens_.push_back({.position = position, .token_id = sampler_.Sample(logits, position)});
+      SampledToken token{.position = position, .token_id = sampler_.Sample(logits, position)};
+      const int32_t k = std::min(hello_.top_logprobs, ready_.max_top_logprobs);
+      if (k > 0) token.logprob = LogprobOf(logits, token.token_id, k, &token.top_logprobs);
+      tokens_.push_back(std::move(token));
     }
     return absl::OkStatus();
   }
@@ -146,7 +150,8 @@ absl::StatusOr<std::unique_ptr<CloudStream>> FakeCloudLink::Open(const SessionHe
                    LayerRunner::Create(model_, hello.split_layer, hp.n_layers, hello.max_context));
   SessionReady ready{.max_chunk_positions = options_.max_chunk_positions,
                      .max_chunk_bytes = options_.max_chunk_bytes,
-                     .codecs = options_.codecs};
+                     .codecs = options_.codecs,
+                     .max_top_logprobs = options_.max_top_logprobs};
   std::shared_ptr<Session> session;
   uint64_t generation = 0;
   uint64_t epoch = 0;

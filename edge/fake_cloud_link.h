@@ -29,12 +29,14 @@ struct FakeCloudOptions {
   int64_t max_chunk_bytes = 1 << 20;
   std::vector<CodecKind> codecs = {CodecKind::kF32, CodecKind::kF16, CodecKind::kQ8,
                                    CodecKind::kQ4};
+  int32_t max_top_logprobs = 20;  // Hello.top_logprobs is clamped to it, as the worker does
 };
 
 class FakeCloudLink final : public CloudLink {
  public:
   // `model` must have the head and every layer a session may ask for loaded (typically
-  // the whole model). Streams share one compute pool and take turns.
+  // the whole model). Streams share one compute pool and take turns. Tokens carry logprobs
+  // as the worker's do (LogprobOf) when the Hello asks for them.
   FakeCloudLink(const LlamaModel& model, FakeCloudOptions options = {});
   ~FakeCloudLink() override;
 

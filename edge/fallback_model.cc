@@ -1,6 +1,7 @@
 #include "edge/fallback_model.h"
 
 #include "absl/strings/str_format.h"
+#include "common/sampler/logprobs.h"
 #include "common/util/status_macros.h"
 
 namespace tandem::edge {
@@ -64,7 +65,7 @@ absl::StatusOr<std::unique_ptr<FallbackSession>> FallbackSession::Create(const F
   return std::unique_ptr<FallbackSession>(new FallbackSession(std::move(session)));
 }
 
-absl::StatusOr<int32_t> FallbackSession::Next(absl::Span<const int32_t> context) {
+absl::StatusOr<SampledToken> FallbackSession::Next(absl::Span<const int32_t> context) {
   const int32_t n = static_cast<int32_t>(context.size());
   if (n == 0) return absl::InvalidArgumentError("fallback: empty context");
   // Positions it has seen are the same tokens (a context only grows within a generation);
@@ -72,7 +73,11 @@ absl::StatusOr<int32_t> FallbackSession::Next(absl::Span<const int32_t> context)
   if (session_->position() >= n) session_->Rewind(n - 1);
   ASSIGN_OR_RETURN(absl::Span<const float> logits,
                    session_->Feed(context.subspan(session_->position())));
-  return sampler_.Sample(logits, n - 1);
+  SampledToken out{.position = n - 1, .token_id = sampler_.Sample(logits, n - 1)};
+  if (top_logprobs_ >= 0) {
+    out.logprob = LogprobOf(logits, out.token_id, top_logprobs_, &out.top_logprobs);
+  }
+  return out;
 }
 
 }  // namespace tandem::edge

@@ -18,6 +18,7 @@
 #include "common/sampler/sampler.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/util/thread_pool.h"
+#include "edge/cloud_link.h"
 
 namespace tandem::edge {
 
@@ -57,13 +58,16 @@ class FallbackSession {
                                                                  ThreadPool& pool);
 
   // The token after `context` (prompt + generated so far): runs the positions of `context`
-  // this session has not seen yet, then samples at the last position.
-  absl::StatusOr<int32_t> Next(absl::Span<const int32_t> context);
+  // this session has not seen yet, then samples at the last position. With logprobs asked
+  // for (Reset), they come with it, computed as the worker does (LogprobOf on the logits).
+  absl::StatusOr<SampledToken> Next(absl::Span<const int32_t> context);
 
-  // Forgets everything: a new generation, sampled with `sampling`.
-  void Reset(const SamplingParams& sampling) {
+  // Forgets everything: a new generation, sampled with `sampling`; `top_logprobs` >= 0
+  // reports each token's logprob and that many alternatives, < 0 no logprobs.
+  void Reset(const SamplingParams& sampling, int32_t top_logprobs = -1) {
     session_->Rewind(0);
     sampler_ = Sampler(sampling);
+    top_logprobs_ = top_logprobs;
   }
   // Positions in the KV cache.
   int32_t positions() const { return session_->position(); }
@@ -73,6 +77,7 @@ class FallbackSession {
 
   std::unique_ptr<LocalSession> session_;
   Sampler sampler_{SamplingParams{}};
+  int32_t top_logprobs_ = -1;
 };
 
 }  // namespace tandem::edge

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/codec/codec_kind.h"
 #include "common/model/llama_model.h"
+#include "common/sampler/logprobs.h"
 #include "common/sampler/sampler.h"
 #include "common/tokenizer/tokenizer.h"
 #include "edge/cloud_link.h"
@@ -41,7 +43,14 @@ struct GenerationRequest {
   std::vector<int32_t> prompt_tokens;
   int32_t max_tokens = 16;  // < 0: until EOS or the context end
   SamplingParams sampling;
+  // Set: each token comes with its log probability and this many most likely alternatives
+  // (0..kMaxTopLogprobs), whichever model produced it. Unset: no logprobs (they cost a
+  // pass over the vocabulary per token).
+  std::optional<int32_t> top_logprobs;
 };
+
+// Upper bound for GenerationRequest::top_logprobs (OpenAI's for chat top_logprobs).
+inline constexpr int32_t kMaxTopLogprobs = 20;
 
 // Which model produced a token: the split model (edge layers + cloud worker) or the
 // on-device fallback model (see resilient_generator.h).
@@ -70,11 +79,21 @@ struct GenerationResult {
   std::vector<ModeRun> modes;  // which mode produced which completion tokens, in order
 };
 
+// A token's log probabilities: natural log, the model's unfiltered distribution at
+// temperature 1 (LogprobOf, common/sampler/logprobs.h), as the model that produced the
+// token computed them.
+struct TokenLogprobs {
+  float logprob = 0;              // of the token itself
+  std::vector<TokenLogprob> top;  // the most likely tokens, most likely first
+};
+
 struct GeneratedToken {
   int32_t id = 0;
   int32_t position = 0;    // where the token sits in the context
   std::string_view piece;  // its bytes; may be part of a UTF-8 sequence (byte tokens)
   GenerationMode mode = GenerationMode::kCloud;
+  // Set when the request asked for logprobs (top holds request.top_logprobs entries).
+  const TokenLogprobs* logprobs = nullptr;
 };
 
 // Called for each generated token, in order; returns false to stop generating.

@@ -117,6 +117,11 @@ void ResilientGenerator::CollectRetired() {
 absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRequest& request,
                                                               TokenSink sink) {
   RETURN_IF_ERROR(request.sampling.Validate());
+  if (request.top_logprobs.has_value() &&
+      (*request.top_logprobs < 0 || *request.top_logprobs > kMaxTopLogprobs)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("top_logprobs must be in [0, %d]", kMaxTopLogprobs));
+  }
   ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
                    TokenizePrompt(model_.tokenizer(), request, max_context()));
   metrics_.SessionStarted();
@@ -124,9 +129,10 @@ absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRe
   CollectRetired();
   session_id_ = NewSessionId();
   sampling_ = request.sampling;
+  top_logprobs_ = request.top_logprobs;
   context_.assign(prompt.begin(), prompt.end());
   cloud_->Reset();
-  if (fallback_ != nullptr) fallback_->Reset(sampling_);
+  if (fallback_ != nullptr) fallback_->Reset(sampling_, top_logprobs_.value_or(-1));
   mode_ = GenerationMode::kCloud;
   fallback_run_tokens_ = 0;
   last_failure_ = absl::OkStatus();
@@ -170,7 +176,8 @@ absl::Status ResilientGenerator::StartSession() {
     metrics_.AddFallbackActive(1);
     return absl::OkStatus();
   }
-  const SessionHello hello = cloud_->Hello(session_id_, sampling_, /*context_size=*/0);
+  const SessionHello hello =
+      cloud_->Hello(session_id_, sampling_, /*context_size=*/0, WorkerTopLogprobs());
   // With a fallback to go to, a Hello -> Ready round trip gets what a step of the
   // measured link gets, not the full open timeout: a dead link must not hold up the
   // first token.
@@ -214,8 +221,11 @@ absl::StatusOr<GenerationResult> ResilientGenerator::GenerateTokens(
     } else {
       ++stats_.fallback_tokens;
     }
-    if (!sink(
-            GeneratedToken{.id = token, .position = position, .piece = piece, .mode = next.mode})) {
+    if (!sink(GeneratedToken{.id = token,
+                             .position = position,
+                             .piece = piece,
+                             .mode = next.mode,
+                             .logprobs = top_logprobs_.has_value() ? &next.logprobs : nullptr})) {
       result.finish_reason = FinishReason::kCancelled;
       break;
     }
@@ -235,26 +245,43 @@ absl::StatusOr<ResilientGenerator::Produced> ResilientGenerator::NextToken() {
   while (true) {
     if (mode_ == GenerationMode::kCloud) {
       if (!cloud_->connected()) RETURN_IF_ERROR(Reconnect());  // no fallback: wait for one
-      absl::StatusOr<int32_t> token = CloudStep();
-      if (token.ok()) return Produced{*token, GenerationMode::kCloud};
+      absl::StatusOr<SampledToken> token = CloudStep();
+      if (token.ok()) return Make(*std::move(token), GenerationMode::kCloud);
       RETURN_IF_ERROR(OnLinkFailure(token.status()));
       continue;
     }
     MaybeStartAttempt();
-    if (std::optional<int32_t> token = TrySwitchBack(); token.has_value()) {
-      return Produced{*token, GenerationMode::kCloud};
+    if (std::optional<SampledToken> token = TrySwitchBack(); token.has_value()) {
+      return Make(*std::move(token), GenerationMode::kCloud);
     }
-    ASSIGN_OR_RETURN(const int32_t token, fallback_->Next(context_));
+    ASSIGN_OR_RETURN(SampledToken token, fallback_->Next(context_));
     ++fallback_run_tokens_;
-    return Produced{token, GenerationMode::kFallback};
+    return Make(std::move(token), GenerationMode::kFallback);
   }
 }
 
-absl::StatusOr<int32_t> ResilientGenerator::CloudStep() {
+ResilientGenerator::Produced ResilientGenerator::Make(SampledToken sampled,
+                                                      GenerationMode mode) const {
+  Produced out{.token = sampled.token_id, .mode = mode};
+  if (top_logprobs_.has_value()) {
+    out.logprobs.logprob = sampled.logprob;
+    out.logprobs.top = std::move(sampled.top_logprobs);
+    if (static_cast<int32_t>(out.logprobs.top.size()) > *top_logprobs_) {
+      out.logprobs.top.resize(*top_logprobs_);
+    }
+  }
+  return out;
+}
+
+int32_t ResilientGenerator::WorkerTopLogprobs() const {
+  return top_logprobs_.has_value() ? std::max(*top_logprobs_, 1) : 0;
+}
+
+absl::StatusOr<SampledToken> ResilientGenerator::CloudStep() {
   const int32_t missing = static_cast<int32_t>(context_.size()) - cloud_->positions();
   const absl::Time start = clock_.Now();
   const LinkBytes before = cloud_->bytes();
-  ASSIGN_OR_RETURN(const int32_t token, cloud_->Advance(context_, deadline_.per_chunk(missing)));
+  ASSIGN_OR_RETURN(SampledToken token, cloud_->Advance(context_, deadline_.per_chunk(missing)));
   const LinkBytes after = cloud_->bytes();
   if (missing == 1) {
     const absl::Duration latency = clock_.Now() - start;
@@ -345,13 +372,14 @@ void ResilientGenerator::MaybeStartAttempt() {
   CollectRetired();
   const int32_t endpoint = policy_.NextEndpoint();
   policy_.AttemptStarted();
-  SessionHello hello = cloud_->Hello(session_id_, sampling_, static_cast<int32_t>(context_.size()));
+  SessionHello hello = cloud_->Hello(session_id_, sampling_, static_cast<int32_t>(context_.size()),
+                                     WorkerTopLogprobs());
   attempt_ =
       std::make_unique<AsyncOpen>(*endpoints_[endpoint].link, std::move(hello),
                                   clock_.Now() + resilience_.reconnect.open_timeout, endpoint);
 }
 
-std::optional<int32_t> ResilientGenerator::TrySwitchBack() {
+std::optional<SampledToken> ResilientGenerator::TrySwitchBack() {
   if (attempt_ == nullptr || !attempt_->Finished(clock_)) return std::nullopt;
   const std::unique_ptr<AsyncOpen> attempt = std::move(attempt_);
   absl::StatusOr<std::unique_ptr<CloudStream>> stream = attempt->Take();
@@ -363,7 +391,7 @@ std::optional<int32_t> ResilientGenerator::TrySwitchBack() {
     return std::nullopt;
   }
   // Catch up: the positions the worker lacks, then the next token.
-  absl::StatusOr<int32_t> token = CloudStep();
+  absl::StatusOr<SampledToken> token = CloudStep();
   if (!token.ok()) {
     OnLinkFailure(token.status()).IgnoreError();  // a failed attempt: stays on the fallback
     return std::nullopt;
@@ -381,7 +409,7 @@ std::optional<int32_t> ResilientGenerator::TrySwitchBack() {
           ? absl::StrFormat("the worker still had %d positions", last_catchup_.cached)
           : std::string("the worker had lost the session (replayed)"),
       last_catchup_.positions, last_catchup_.bytes));
-  return *token;
+  return *std::move(token);
 }
 
 absl::Status ResilientGenerator::Reconnect() {
@@ -403,8 +431,8 @@ absl::Status ResilientGenerator::Reconnect() {
     }
     clock_.SleepUntil(at);
     policy_.AttemptStarted();
-    const SessionHello hello =
-        cloud_->Hello(session_id_, sampling_, static_cast<int32_t>(context_.size()));
+    const SessionHello hello = cloud_->Hello(
+        session_id_, sampling_, static_cast<int32_t>(context_.size()), WorkerTopLogprobs());
     absl::StatusOr<std::unique_ptr<CloudStream>> stream = endpoints_[endpoint].link->Open(
         hello, clock_.Now() + std::min(resilience_.reconnect.open_timeout, give_up - clock_.Now()));
     if (!stream.ok()) {

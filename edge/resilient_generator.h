@@ -105,7 +105,14 @@ class ResilientGenerator {
   struct Produced {
     int32_t token = 0;
     GenerationMode mode = GenerationMode::kCloud;
+    TokenLogprobs logprobs;  // when the request asked for them
   };
+  // `sampled` as the request wants it: its logprobs kept (alternatives cut to the number
+  // asked for) if asked for.
+  Produced Make(SampledToken sampled, GenerationMode mode) const;
+  // Alternatives to ask the worker for: at least 1 whenever logprobs are wanted, since
+  // the worker computes the token's own logprob only then.
+  int32_t WorkerTopLogprobs() const;
 
   absl::StatusOr<GenerationResult> GenerateTokens(absl::Span<const int32_t> prompt,
                                                   const GenerationRequest& request, TokenSink sink);
@@ -118,13 +125,13 @@ class ResilientGenerator {
   // The token at position context_.size(), from the cloud or the fallback.
   absl::StatusOr<Produced> NextToken();
   // One step on the worker: the positions it lacks, then the token.
-  absl::StatusOr<int32_t> CloudStep();
+  absl::StatusOr<SampledToken> CloudStep();
   // The link failed in cloud mode: drop the stream, tell the policy, switch to the
   // fallback if there is one. An error if the generation cannot go on.
   absl::Status OnLinkFailure(const absl::Status& status);
   // In fallback mode: adopts a finished background attempt and catches the worker up.
   // The token the worker sampled, or nullopt to stay on the fallback.
-  std::optional<int32_t> TrySwitchBack();
+  std::optional<SampledToken> TrySwitchBack();
   void MaybeStartAttempt();
   // Without a fallback: attempts in the foreground until a worker takes the session.
   absl::Status Reconnect();
@@ -156,6 +163,7 @@ class ResilientGenerator {
   // The current generation.
   std::string session_id_;
   SamplingParams sampling_;
+  std::optional<int32_t> top_logprobs_;  // GenerationRequest::top_logprobs
   std::vector<int32_t> context_;
   GenerationMode mode_ = GenerationMode::kCloud;
   int32_t endpoint_ = 0;             // of the session's current (or last) stream

@@ -26,6 +26,7 @@ void HelloToProto(const SessionHello& hello, pb::Hello* out) {
     out->set_token_deadline_ms(static_cast<uint32_t>(
         std::clamp<int64_t>(absl::ToInt64Milliseconds(hello.token_deadline), 1, UINT32_MAX)));
   }
+  out->set_top_logprobs(hello.top_logprobs);
 }
 
 void ChunkToProto(const HiddenChunk& chunk, pb::HiddenChunk* out) {
@@ -41,13 +42,20 @@ SessionReady ReadyFromProto(const pb::Ready& ready) {
   SessionReady out{.cached_positions = ready.cached_positions(),
                    .max_chunk_positions = ready.max_chunk_positions(),
                    .max_chunk_bytes = ready.max_chunk_bytes(),
-                   .max_context = ready.max_context()};
+                   .max_context = ready.max_context(),
+                   .max_top_logprobs = ready.max_top_logprobs()};
   out.codecs = wire::KnownCodecsFromProto(ready.codecs());
   return out;
 }
 
 SampledToken TokenFromProto(const pb::Token& token) {
-  return {.position = token.position(), .token_id = token.token_id()};
+  SampledToken out{
+      .position = token.position(), .token_id = token.token_id(), .logprob = token.logprob()};
+  out.top_logprobs.reserve(token.top_logprobs_size());
+  for (const pb::TokenLogprob& t : token.top_logprobs()) {
+    out.top_logprobs.push_back({.token = t.token_id(), .logprob = t.logprob()});
+  }
+  return out;
 }
 
 absl::Status StatusFromGrpc(const grpc::Status& status) {
