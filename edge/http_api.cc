@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_format.h"
 #include "common/util/status_macros.h"
+#include "edge/completion_logprobs.h"
 #include "edge/completion_text.h"
 #include "edge/json_body.h"
 #include "edge/openai_request.h"
@@ -42,6 +43,22 @@ std::vector<ModeSpan> ModeSpans(const GenerationResult& result) {
 void SendError(httplib::Response& res, const absl::Status& status) {
   res.status = HttpStatusFor(status);
   res.set_content(ErrorJson(status), kJson);
+}
+
+// A generated token's logprobs by text (ids become their pieces).
+LogprobEntry ToLogprobEntry(const GeneratedToken& t, const Tokenizer& tokenizer) {
+  LogprobEntry e{.bytes = std::string(t.piece), .logprob = t.logprobs->logprob};
+  e.top.reserve(t.logprobs->top.size());
+  for (const TokenLogprob& alt : t.logprobs->top) {
+    e.top.push_back({.bytes = tokenizer.TokenToPiece(alt.token), .logprob = alt.logprob});
+  }
+  return e;
+}
+
+// The entries for a chunk: null (JSON "logprobs": null) without logprobs or without
+// entries.
+const std::vector<LogprobEntry>* ChunkLogprobs(bool asked, const std::vector<LogprobEntry>& e) {
+  return asked && !e.empty() ? &e : nullptr;
 }
 
 }  // namespace
@@ -182,6 +199,7 @@ absl::StatusOr<HttpApi::Prepared> HttpApi::Prepare(bool chat, const std::string&
   p.stream = options.stream;
   p.include_usage = options.include_usage;
   p.report_modes = options.report_modes;
+  p.generation.top_logprobs = options.top_logprobs;
   return p;
 }
 
@@ -215,20 +233,36 @@ void HttpApi::HandleCompletion(bool chat, const httplib::Request& req, httplib::
   }
 
   CompletionText text(prepared->stops, prepared->strip_leading_space);
+  const bool logprobs_asked = prepared->generation.top_logprobs.has_value();
+  LogprobQueue logprobs;
+  std::vector<LogprobEntry> entries;
   std::string out;
   absl::StatusOr<GenerationResult> result =
       lease->generator().Generate(prepared->generation, [&](const GeneratedToken& t) {
-        out += text.Push(t.piece);
+        const std::string piece_text = text.Push(t.piece);
+        out += piece_text;
+        if (t.logprobs != nullptr) {
+          logprobs.Add(ToLogprobEntry(t, model_.tokenizer()));
+          for (LogprobEntry& e : logprobs.Take(piece_text)) entries.push_back(std::move(e));
+        }
         return !text.stopped() && !stopping_ && !PeerHungUp(peer_fd);
       });
   if (!result.ok()) return SendError(res, result.status());
   if (stopping_ && !text.stopped() && result->finish_reason == FinishReason::kCancelled) {
     return SendError(res, absl::UnavailableError("the server is shutting down"));
   }
-  out += text.Finish();
+  const std::string tail = text.Finish();
+  out += tail;
+  for (LogprobEntry& e : logprobs.Take(tail)) entries.push_back(std::move(e));
   const std::string_view finish = text.stopped() ? "stop" : FinishReasonName(result->finish_reason);
+  if (logprobs_asked) {
+    std::vector<LogprobEntry> rest = logprobs.Finish(text.stopped());
+    entries.insert(entries.end(), std::make_move_iterator(rest.begin()),
+                   std::make_move_iterator(rest.end()));
+  }
   std::string body =
-      CompletionJson(meta, out, finish, {result->prompt_tokens, result->completion_tokens});
+      CompletionJson(meta, out, finish, {result->prompt_tokens, result->completion_tokens},
+                     logprobs_asked ? &entries : nullptr);
   if (prepared->report_modes) body = WithModeReport(body, ModeSpans(*result));
   res.set_content(body, kJson);
 }
@@ -241,10 +275,17 @@ void HttpApi::RunStream(StreamJob& job, httplib::DataSink& sink) {
   const CompletionMeta& meta = job.meta;
   if (meta.chat) send(SseEvent(StreamChunkJson(meta, "", std::nullopt, /*role=*/true)));
   CompletionText text(job.request.stops, job.request.strip_leading_space);
+  const bool logprobs_asked = job.request.generation.top_logprobs.has_value();
+  LogprobQueue logprobs;
   absl::StatusOr<GenerationResult> result =
       job.lease.generator().Generate(job.request.generation, [&](const GeneratedToken& t) {
         const std::string out = text.Push(t.piece);
-        if (!out.empty()) send(SseEvent(StreamChunkJson(meta, out, std::nullopt, false)));
+        if (t.logprobs != nullptr) logprobs.Add(ToLogprobEntry(t, model_.tokenizer()));
+        if (!out.empty()) {
+          const std::vector<LogprobEntry> entries = logprobs.Take(out);
+          send(SseEvent(StreamChunkJson(meta, out, std::nullopt, false,
+                                        ChunkLogprobs(logprobs_asked, entries))));
+        }
         return connected && !text.stopped() && !stopping_ && !PeerHungUp(job.peer_fd);
       });
   if (result.ok() && stopping_ && !text.stopped() &&
@@ -257,7 +298,13 @@ void HttpApi::RunStream(StreamJob& job, httplib::DataSink& sink) {
     return;
   }
   const std::string tail = text.Finish();
-  if (!tail.empty()) send(SseEvent(StreamChunkJson(meta, tail, std::nullopt, false)));
+  std::vector<LogprobEntry> entries = logprobs.Take(tail);
+  for (LogprobEntry& e : logprobs.Finish(text.stopped())) entries.push_back(std::move(e));
+  if (!tail.empty() || (logprobs_asked && !entries.empty())) {
+    // Entries of tokens that showed no text (e.g. a stripped space) ride on an empty chunk.
+    send(SseEvent(
+        StreamChunkJson(meta, tail, std::nullopt, false, ChunkLogprobs(logprobs_asked, entries))));
+  }
   const std::string_view finish = text.stopped() ? "stop" : FinishReasonName(result->finish_reason);
   std::string last = StreamChunkJson(meta, "", finish, false);
   if (job.request.report_modes) last = WithModeReport(last, ModeSpans(*result));

@@ -1,8 +1,11 @@
 // The local API for apps, OpenAI-compatible (cpp-httplib), on loopback by default:
 //   POST /v1/completions        {"prompt", "max_tokens" (default 16), "temperature",
-//                                "top_p", "seed", "stop", "stream", ...}
-//   POST /v1/chat/completions   {"messages", ...}; prompt in the model's chat format
+//                                "top_p", "seed", "stop", "stream", "logprobs" (0..5), ...}
+//   POST /v1/chat/completions   {"messages", ..., "logprobs": true, "top_logprobs" (0..20)};
+//                               prompt in the model's chat format
 //                               (common/tokenizer/chat_template.h)
+// Logprobs come from whichever model produced each token (the worker or the fallback) in
+// OpenAI's shapes (openai_response.h), streamed with each chunk's tokens.
 //   GET  /v1/models             the one model this daemon serves
 //   GET  /health                200 "ok" if any cloud worker answers a probe (the body names
 //                               it); 200 "degraded" if none does but a fallback model can

@@ -14,5 +14,6 @@ absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view body, int max_de
 
 // Serializes `value` compactly; invalid UTF-8 in strings becomes U+FFFD (never throws).
 std::string DumpJson(const nlohmann::json& value);
+std::string DumpJson(const nlohmann::ordered_json& value);
 
 }  // namespace tandem::edge

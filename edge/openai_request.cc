@@ -103,10 +103,6 @@ absl::Status RefuseUnsupported(const Json& obj, bool chat) {
     if (!f->empty()) return Unsupported("logit_bias");
   }
   if (chat) {
-    ASSIGN_OR_RETURN(std::optional<bool> logprobs, Bool(obj, "logprobs"));
-    if (logprobs.value_or(false)) return Unsupported("logprobs");
-    ASSIGN_OR_RETURN(std::optional<int64_t> top, Integer(obj, "top_logprobs", 0, 20));
-    if (top.value_or(0) != 0) return Unsupported("top_logprobs");
     for (const char* key : {"tools", "functions"}) {
       const Json* f = Field(obj, key);
       if (f != nullptr && (!f->is_array() || !f->empty())) return Unsupported(key);
@@ -116,8 +112,6 @@ absl::Status RefuseUnsupported(const Json& obj, bool chat) {
       if (type == nullptr || *type != "text") return Unsupported("response_format");
     }
   } else {
-    ASSIGN_OR_RETURN(std::optional<int64_t> logprobs, Integer(obj, "logprobs", 0, 5));
-    if (logprobs.value_or(0) != 0) return Unsupported("logprobs");
     ASSIGN_OR_RETURN(std::optional<bool> echo, Bool(obj, "echo"));
     if (echo.value_or(false)) return Unsupported("echo");
     ASSIGN_OR_RETURN(std::optional<int64_t> best_of, Integer(obj, "best_of", 1, 20));
@@ -128,6 +122,24 @@ absl::Status RefuseUnsupported(const Json& obj, bool chat) {
     }
   }
   return absl::OkStatus();
+}
+
+// Chat: "logprobs" (bool) and "top_logprobs" (needs "logprobs": true, as OpenAI);
+// completions: "logprobs" (the number of alternatives). nullopt: no logprobs.
+absl::StatusOr<std::optional<int32_t>> TopLogprobs(const Json& obj, bool chat) {
+  if (!chat) {
+    ASSIGN_OR_RETURN(std::optional<int64_t> n, Integer(obj, "logprobs", 0, kMaxCompletionLogprobs));
+    if (!n.has_value()) return std::nullopt;
+    return static_cast<int32_t>(*n);
+  }
+  ASSIGN_OR_RETURN(std::optional<bool> logprobs, Bool(obj, "logprobs"));
+  ASSIGN_OR_RETURN(std::optional<int64_t> top,
+                   Integer(obj, "top_logprobs", 0, kMaxChatTopLogprobs));
+  if (!logprobs.value_or(false)) {
+    if (top.value_or(0) != 0) return Bad("top_logprobs", "requires 'logprobs' to be true");
+    return std::nullopt;
+  }
+  return static_cast<int32_t>(top.value_or(0));
 }
 
 absl::StatusOr<CompletionOptions> Options(const Json& obj, bool chat) {
@@ -156,6 +168,7 @@ absl::StatusOr<CompletionOptions> Options(const Json& obj, bool chat) {
     }
   }
   ASSIGN_OR_RETURN(o.stop, Stop(obj));
+  ASSIGN_OR_RETURN(o.top_logprobs, TopLogprobs(obj, chat));
   ASSIGN_OR_RETURN(std::optional<bool> stream, Bool(obj, "stream"));
   o.stream = stream.value_or(false);
   if (const Json* f = Field(obj, "stream_options"); f != nullptr) {

@@ -1,7 +1,7 @@
 // Requests of the OpenAI-compatible API (/v1/completions, /v1/chat/completions), parsed
 // and validated into plain structs. Every problem is an InvalidArgument whose message is
 // shown to the client (HTTP 400). Unknown fields are ignored, as OpenAI does; known fields
-// this server cannot honour (n > 1, logprobs, penalties, tools...) are refused rather than
+// this server cannot honour (n > 1, penalties, tools...) are refused rather than
 // silently ignored.
 #pragma once
 
@@ -27,7 +27,13 @@ struct CompletionOptions {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   bool report_modes = false;   // "tandem": {"modes": true}: which model made which tokens
+  // Set when logprobs are asked for: the alternatives per token. Chat: "logprobs": true
+  // with "top_logprobs" in [0, 20]; completions: "logprobs" in [0, 5].
+  std::optional<int32_t> top_logprobs;
 };
+
+inline constexpr int32_t kMaxChatTopLogprobs = 20;
+inline constexpr int32_t kMaxCompletionLogprobs = 5;
 
 struct CompletionRequest {
   std::string prompt;

@@ -1,12 +1,74 @@
 #include "edge/openai_response.h"
 
+#include "absl/strings/str_format.h"
 #include "edge/json_body.h"
+#include "edge/utf8_stream.h"
 #include "nlohmann/json.hpp"
 
 namespace tandem::edge {
 namespace {
 
-using Json = nlohmann::json;
+// Objects keep their insertion order: a top_logprobs object lists the most likely first.
+using Json = nlohmann::ordered_json;
+
+// A token as text: its bytes if they are valid UTF-8, else each byte as "\xNN" (after
+// `prefix`), as OpenAI shows byte tokens.
+std::string TokenText(std::string_view bytes, std::string_view prefix) {
+  if (SanitizeUtf8(bytes) == bytes) return std::string(bytes);
+  std::string out(prefix);
+  for (char c : bytes) absl::StrAppendFormat(&out, "\\x%02x", static_cast<unsigned char>(c));
+  return out;
+}
+
+Json ByteList(std::string_view bytes) {
+  Json out = Json::array();
+  for (char c : bytes) out.push_back(static_cast<unsigned char>(c));
+  return out;
+}
+
+Json CompletionLogprobs(const std::vector<LogprobEntry>& entries) {
+  Json tokens = Json::array(), token_logprobs = Json::array(), top = Json::array(),
+       offsets = Json::array();
+  for (const LogprobEntry& e : entries) {
+    const std::string token = TokenText(e.bytes, "bytes:");
+    tokens.push_back(token);
+    token_logprobs.push_back(e.logprob);
+    Json alternatives = Json::object();
+    for (const LogprobEntry::Alternative& a : e.top) {
+      const std::string text = TokenText(a.bytes, "bytes:");
+      if (!alternatives.contains(text)) alternatives[text] = a.logprob;  // the likelier one
+    }
+    // OpenAI always includes the sampled token: up to logprobs + 1 entries.
+    if (!alternatives.contains(token)) alternatives[token] = e.logprob;
+    top.push_back(std::move(alternatives));
+    offsets.push_back(e.text_offset);
+  }
+  return Json{{"tokens", std::move(tokens)},
+              {"token_logprobs", std::move(token_logprobs)},
+              {"top_logprobs", std::move(top)},
+              {"text_offset", std::move(offsets)}};
+}
+
+Json ChatLogprobs(const std::vector<LogprobEntry>& entries) {
+  Json content = Json::array();
+  for (const LogprobEntry& e : entries) {
+    Json top = Json::array();
+    for (const LogprobEntry::Alternative& a : e.top) {
+      top.push_back(Json{
+          {"token", TokenText(a.bytes, "")}, {"logprob", a.logprob}, {"bytes", ByteList(a.bytes)}});
+    }
+    content.push_back(Json{{"token", TokenText(e.bytes, "")},
+                           {"logprob", e.logprob},
+                           {"bytes", ByteList(e.bytes)},
+                           {"top_logprobs", std::move(top)}});
+  }
+  return Json{{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
+Json LogprobsJson(const CompletionMeta& meta, const std::vector<LogprobEntry>* entries) {
+  if (entries == nullptr) return nullptr;
+  return meta.chat ? ChatLogprobs(*entries) : CompletionLogprobs(*entries);
+}
 
 Json Header(const CompletionMeta& meta, const char* object) {
   return Json{
@@ -30,13 +92,16 @@ Json Error(std::string_view message, const char* type, const char* code) {
 }  // namespace
 
 std::string CompletionJson(const CompletionMeta& meta, std::string_view text,
-                           std::string_view finish_reason, const Usage& usage) {
-  Json choice{{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", nullptr}};
+                           std::string_view finish_reason, const Usage& usage,
+                           const std::vector<LogprobEntry>* logprobs) {
+  Json choice{{"index", 0}};
   if (meta.chat) {
     choice["message"] = {{"role", "assistant"}, {"content", text}};
   } else {
     choice["text"] = text;
   }
+  choice["logprobs"] = LogprobsJson(meta, logprobs);
+  choice["finish_reason"] = finish_reason;
   Json out = Header(meta, meta.chat ? "chat.completion" : "text_completion");
   out["choices"] = Json::array({choice});
   out["usage"] = UsageJson(usage);
@@ -44,9 +109,9 @@ std::string CompletionJson(const CompletionMeta& meta, std::string_view text,
 }
 
 std::string StreamChunkJson(const CompletionMeta& meta, std::string_view text,
-                            std::optional<std::string_view> finish_reason, bool role) {
-  Json choice{{"index", 0}, {"logprobs", nullptr}};
-  choice["finish_reason"] = finish_reason.has_value() ? Json(*finish_reason) : Json(nullptr);
+                            std::optional<std::string_view> finish_reason, bool role,
+                            const std::vector<LogprobEntry>* logprobs) {
+  Json choice{{"index", 0}};
   if (meta.chat) {
     Json delta = Json::object();
     if (role) delta["role"] = "assistant";
@@ -55,6 +120,8 @@ std::string StreamChunkJson(const CompletionMeta& meta, std::string_view text,
   } else {
     choice["text"] = text;
   }
+  choice["logprobs"] = LogprobsJson(meta, logprobs);
+  choice["finish_reason"] = finish_reason.has_value() ? Json(*finish_reason) : Json(nullptr);
   Json out = Header(meta, meta.chat ? "chat.completion.chunk" : "text_completion");
   out["choices"] = Json::array({choice});
   return DumpJson(out);

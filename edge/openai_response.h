@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "edge/completion_logprobs.h"
 
 namespace tandem::edge {
 
@@ -25,15 +26,27 @@ struct Usage {
   int32_t completion_tokens = 0;
 };
 
-// "text_completion" or "chat.completion" with one choice and usage.
+// "text_completion" or "chat.completion" with one choice and usage. With `logprobs`
+// (the request asked for them), the choice's "logprobs" in the endpoint's format:
+//   completions  {"tokens": [...], "token_logprobs": [...], "top_logprobs": [{token:
+//                logprob, ...}, ...], "text_offset": [...]}, each top_logprobs object the
+//                most likely tokens, most likely first, plus the sampled token if it is
+//                not among them (as OpenAI: up to logprobs + 1 entries);
+//   chat         {"content": [{"token", "logprob", "bytes", "top_logprobs": [{"token",
+//                "logprob", "bytes"}, ...]}, ...], "refusal": null}.
+// A token that is not valid UTF-8 by itself (a byte token) is shown as "\xNN" escapes
+// ("bytes:\xNN" for completions, as OpenAI); "bytes" has its real bytes.
 std::string CompletionJson(const CompletionMeta& meta, std::string_view text,
-                           std::string_view finish_reason, const Usage& usage);
+                           std::string_view finish_reason, const Usage& usage,
+                           const std::vector<LogprobEntry>* logprobs = nullptr);
 
 // One streamed chunk ("text_completion" / "chat.completion.chunk"). For chat, `role`
 // adds "role": "assistant" to the delta (the first chunk); a chunk with a finish reason
-// carries no text for chat (an empty delta).
+// carries no text for chat (an empty delta). `logprobs`: the entries of the chunk's
+// tokens (as CompletionJson); null: "logprobs": null.
 std::string StreamChunkJson(const CompletionMeta& meta, std::string_view text,
-                            std::optional<std::string_view> finish_reason, bool role);
+                            std::optional<std::string_view> finish_reason, bool role,
+                            const std::vector<LogprobEntry>* logprobs = nullptr);
 // The extra chunk with usage and no choices (stream_options.include_usage).
 std::string UsageChunkJson(const CompletionMeta& meta, const Usage& usage);
 

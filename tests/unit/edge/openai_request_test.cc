@@ -78,7 +78,10 @@ TEST(ParseCompletionRequestTest, RejectsWrongTypesAndRangesNamingTheField) {
       {R"({"prompt": "a", "stop": ["a", "b", "c", "d", "e"]})", "stop"},
       {R"({"prompt": "a", "stream": "yes"})", "stream"},
       {R"({"prompt": "a", "n": 2})", "n"},
-      {R"({"prompt": "a", "logprobs": 3})", "logprobs"},
+      {R"({"prompt": "a", "logprobs": 6})", "logprobs"},
+      {R"({"prompt": "a", "logprobs": -1})", "logprobs"},
+      {R"({"prompt": "a", "logprobs": true})", "logprobs"},
+      {R"({"prompt": "a", "logprobs": 2.5})", "logprobs"},
       {R"({"prompt": "a", "echo": true})", "echo"},
       {R"({"prompt": "a", "frequency_penalty": 0.5})", "frequency_penalty"},
       {R"({"prompt": "a", "logit_bias": {"50": 1}})", "logit_bias"},
@@ -114,11 +117,55 @@ TEST(ParseChatRequestTest, RejectsBadMessages) {
            R"({"messages": [{"role": "user"}]})",
            R"({"messages": [{"role": "user", "content": 3}]})",
            R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})",
-           R"({"messages": [{"role": "user", "content": "hi"}], "logprobs": true})",
            R"({"messages": [{"role": "user", "content": "hi"}], "tools": [{}]})",
        }) {
     auto r = ParseChatRequest(body);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << body;
+  }
+}
+
+TEST(ParseCompletionRequestTest, LogprobsIsTheNumberOfAlternatives) {
+  auto none = ParseCompletionRequest(R"({"prompt": "x", "logprobs": null})");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->options.top_logprobs.has_value());
+  for (int n : {0, 3, 5}) {
+    auto r = ParseCompletionRequest(R"({"prompt": "x", "logprobs": )" + std::to_string(n) + "}");
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(r->options.top_logprobs.has_value());
+    EXPECT_EQ(*r->options.top_logprobs, n);
+  }
+  EXPECT_THAT(ParseCompletionRequest(R"({"prompt": "x", "logprobs": 6})").status().message(),
+              HasSubstr("'logprobs' must be an integer in [0, 5]"));
+}
+
+TEST(ParseChatRequestTest, LogprobsAndTopLogprobs) {
+  const std::string base = R"({"messages": [{"role": "user", "content": "hi"}])";
+  auto parse = [&](const std::string& extra) { return ParseChatRequest(base + extra + "}"); };
+  auto none = parse(R"(, "logprobs": false, "top_logprobs": 0)");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->options.top_logprobs.has_value());
+  auto plain = parse(R"(, "logprobs": true)");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->options.top_logprobs, 0);
+  auto top = parse(R"(, "logprobs": true, "top_logprobs": 20)");
+  ASSERT_TRUE(top.ok()) << top.status();
+  EXPECT_EQ(top->options.top_logprobs, 20);
+
+  struct Case {
+    const char* extra;
+    const char* message;
+  } cases[] = {
+      {R"(, "top_logprobs": 3)", "'top_logprobs' requires 'logprobs' to be true"},
+      {R"(, "logprobs": false, "top_logprobs": 3)", "requires 'logprobs' to be true"},
+      {R"(, "logprobs": true, "top_logprobs": 21)", "'top_logprobs' must be an integer in [0, 20]"},
+      {R"(, "logprobs": true, "top_logprobs": -1)", "'top_logprobs' must be an integer"},
+      {R"(, "logprobs": true, "top_logprobs": "3")", "'top_logprobs' must be an integer"},
+      {R"(, "logprobs": 1)", "'logprobs' must be a boolean"},
+  };
+  for (const Case& c : cases) {
+    auto r = parse(c.extra);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << c.extra;
+    EXPECT_THAT(r.status().message(), HasSubstr(c.message)) << c.extra;
   }
 }
 
