@@ -60,6 +60,7 @@ void ReadyToProto(const OpenReply& reply, v1::Ready* ready) {
 }
 
 void TokenToProto(const TokenReply& token, v1::Token* proto) {
+  proto->Clear();  // the service reuses its reply message: no alternatives of an earlier token
   proto->set_position(token.position);
   proto->set_token_id(token.token);
   proto->set_logprob(token.logprob);

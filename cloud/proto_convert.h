@@ -22,6 +22,7 @@ absl::StatusOr<ChunkRequest> ChunkRequestFromProto(const v1::HiddenChunk& chunk)
 ProfileRequest ProfileRequestFromProto(const v1::ProfileRequest& request);
 
 void ReadyToProto(const OpenReply& reply, v1::Ready* ready);
+// Replaces whatever `proto` held.
 void TokenToProto(const TokenReply& token, v1::Token* proto);
 void NoticeToProto(const absl::Status& notice, v1::Error* error);
 void StatusToProto(const WorkerStatus& status, v1::HealthResponse* health);

@@ -312,6 +312,17 @@ TEST_F(ServiceTest, ReadyDescribesTheWorker) {
   EXPECT_EQ(reply.token().position(), static_cast<int32_t>(TestPrompt().size()) - 1);
   EXPECT_EQ(reply.token().top_logprobs_size(), 4);
   EXPECT_EQ(reply.token().top_logprobs(0).token_id(), reply.token().token_id());
+  // And so does the next one (not 8: a reply message is reused on the stream).
+  const int32_t next = reply.token().token_id();
+  auto step = edge->Payload({&next, 1});
+  ASSERT_TRUE(step.ok()) << step.status();
+  ASSERT_TRUE(
+      stream->Write(ChunkMessage(static_cast<int32_t>(TestPrompt().size()), 1, *step, true)));
+  ASSERT_TRUE(stream->Read(&reply));
+  ASSERT_TRUE(reply.has_token());
+  EXPECT_EQ(reply.token().position(), static_cast<int32_t>(TestPrompt().size()));
+  EXPECT_EQ(reply.token().top_logprobs_size(), 4);
+  EXPECT_EQ(reply.token().top_logprobs(0).token_id(), reply.token().token_id());
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
 }
