@@ -254,12 +254,8 @@ void HttpApi::HandleCompletion(bool chat, const httplib::Request& req, httplib::
   const std::string tail = text.Finish();
   out += tail;
   for (LogprobEntry& e : logprobs.Take(tail)) entries.push_back(std::move(e));
+  for (LogprobEntry& e : logprobs.Finish(text.stopped())) entries.push_back(std::move(e));
   const std::string_view finish = text.stopped() ? "stop" : FinishReasonName(result->finish_reason);
-  if (logprobs_asked) {
-    std::vector<LogprobEntry> rest = logprobs.Finish(text.stopped());
-    entries.insert(entries.end(), std::make_move_iterator(rest.begin()),
-                   std::make_move_iterator(rest.end()));
-  }
   std::string body =
       CompletionJson(meta, out, finish, {result->prompt_tokens, result->completion_tokens},
                      logprobs_asked ? &entries : nullptr);
