@@ -32,6 +32,7 @@ MatMulKernelNames MatMulKernelsFor(GgmlType type) {
   return {"neon", "neon"};
 #elif defined(TANDEM_HAVE_AVX2_KERNELS)
   if (CpuHasAvx2Fma()) {
+    if (type == GgmlType::kBF16) return {"scalar", "scalar"};  // no AVX2 kernel yet
     if (KernelCpuIsa() == CpuIsa::kAvx512Vnni && matmul_internal::avx512::GemmSupported(type)) {
       return {"avx2", "avx512vnni gemm"};
     }

@@ -320,6 +320,10 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
     KQuantMatMul(w, x, n, y, pool);
     return;
   }
+  if (Q4_1Q5Supported(w.type)) {
+    Q4_1Q5MatMul(w, x, n, y, pool);
+    return;
+  }
   if (w.type != GgmlType::kF32 && w.type != GgmlType::kF16 && w.type != GgmlType::kQ8_0 &&
       w.type != GgmlType::kQ4_0) {
     MatMulScalar(w, x, n, y, &pool);  // no AVX2 kernel for this type yet

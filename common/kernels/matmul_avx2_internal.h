@@ -65,6 +65,11 @@ struct ActivationScratch {
 // reference for every row of x.
 void KQuantMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 
+// Q4_1 / Q5_0 / Q5_1 weights, any n (matmul_avx2_q4_1_q5.cc): bit-identical to the scalar
+// reference for every row of x.
+bool Q4_1Q5Supported(GgmlType type);
+void Q4_1Q5MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+
 // Prompt processing (n > 1) with Q4_0 / Q8_0 weights (the types GemmSupported() accepts).
 bool GemmSupported(GgmlType type);
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);

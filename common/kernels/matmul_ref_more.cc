@@ -1,5 +1,6 @@
 // Scalar reference dot products of the types added after Q8_0/Q4_0: Q4_1, Q5_0, Q5_1
-// (32-value blocks against Q8_0 activations), the K-quants Q4_K, Q5_K, Q6_K (256-value
+// (32-value blocks against Q8_0 activations; one std::fma per block and term, so every
+// kernel level can give the same bits), the K-quants Q4_K, Q5_K, Q6_K (256-value
 // super-blocks against Q8_K activations, as ggml's vec_dot_q*_K), and BF16.
 #include <cmath>
 #include <cstring>
@@ -83,8 +84,8 @@ float DotQ4_1(const BlockQ4_1* w, const BlockQ8_0* x, int64_t nb) {
       isum += (w[b].qs[j] & 0x0f) * x[b].qs[j] + (w[b].qs[j] >> 4) * x[b].qs[j + kHalf];
     }
     const float dx = Fp16ToFp32(x[b].d);
-    acc += Fp16ToFp32(w[b].d) * dx * static_cast<float>(isum);
-    acc += Fp16ToFp32(w[b].m) * dx * static_cast<float>(SumQ8(x[b]));
+    acc = std::fma(Fp16ToFp32(w[b].d) * dx, static_cast<float>(isum), acc);
+    acc = std::fma(Fp16ToFp32(w[b].m) * dx, static_cast<float>(SumQ8(x[b])), acc);
   }
   return acc;
 }
@@ -96,7 +97,7 @@ float DotQ5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
     Unpack5(w[b].qs, w[b].qh, q);
     int32_t isum = 0;
     for (int j = 0; j < kQK5_0; ++j) isum += (q[j] - 16) * x[b].qs[j];
-    acc += Fp16ToFp32(w[b].d) * Fp16ToFp32(x[b].d) * static_cast<float>(isum);
+    acc = std::fma(Fp16ToFp32(w[b].d) * Fp16ToFp32(x[b].d), static_cast<float>(isum), acc);
   }
   return acc;
 }
@@ -109,8 +110,8 @@ float DotQ5_1(const BlockQ5_1* w, const BlockQ8_0* x, int64_t nb) {
     int32_t isum = 0;
     for (int j = 0; j < kQK5_1; ++j) isum += q[j] * x[b].qs[j];
     const float dx = Fp16ToFp32(x[b].d);
-    acc += Fp16ToFp32(w[b].d) * dx * static_cast<float>(isum);
-    acc += Fp16ToFp32(w[b].m) * dx * static_cast<float>(SumQ8(x[b]));
+    acc = std::fma(Fp16ToFp32(w[b].d) * dx, static_cast<float>(isum), acc);
+    acc = std::fma(Fp16ToFp32(w[b].m) * dx, static_cast<float>(SumQ8(x[b])), acc);
   }
   return acc;
 }

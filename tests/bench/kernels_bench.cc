@@ -15,6 +15,7 @@
 
 #include "benchmark/benchmark.h"
 #include "common/kernels/matmul.h"
+#include "common/kernels/matmul_internal.h"
 #include "common/kernels/ops.h"
 #include "common/tensor/quantize.h"
 
@@ -206,11 +207,45 @@ void BatchArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
+// Q4_1 / Q5_0 / Q5_1 (the fallback types in K-quant files): the kernels next to the
+// portable scalar path they replace, decode and a batch of 16, weights from DRAM.
+// Args: type, rows, cols, n, threads, scalar (1: matmul_internal::MatMulScalar).
+void BM_MatMulFallbackTypes(benchmark::State& state) {
+  const auto type = static_cast<GgmlType>(state.range(0));
+  const int64_t rows = state.range(1), cols = state.range(2), n = state.range(3);
+  ThreadPool& pool = GetPool(static_cast<int>(state.range(4)));
+  const bool scalar = state.range(5) != 0;
+  const Matrix& w = GetMatrix(type, rows, cols);
+  std::vector<float> x(n * cols), y(n * rows);
+  FillRandom(x.data(), x.size(), 99);
+  for (auto _ : state) {
+    if (scalar) {
+      matmul_internal::MatMulScalar(w.view, x.data(), n, y.data(), &pool);
+    } else {
+      MatMul(w.view, x.data(), n, y.data(), pool);
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(std::string(TraitsOf(type).name) + (scalar ? " scalar" : ""));
+  state.counters["rows_per_s"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void FallbackTypeArgs(benchmark::internal::Benchmark* b) {
+  for (GgmlType t : {GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1}) {
+    for (int n : {1, 16}) {
+      for (int scalar : {0, 1}) b->Args({static_cast<int>(t), 5632, 2048, n, 1, scalar});
+    }
+  }
+}
+
 BENCHMARK(BM_PoolRun)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_StreamRead)->Apply(StreamArgs)->UseRealTime();
 BENCHMARK(BM_MatMul)->Name("BM_MatMulDecode")->Apply(DecodeArgs)->UseRealTime();
 BENCHMARK(BM_MatMul)->Name("BM_MatMulPrompt")->Apply(PromptArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Apply(BatchArgs)->UseRealTime();
+BENCHMARK(BM_MatMulFallbackTypes)->Apply(FallbackTypeArgs)->UseRealTime();
 
 }  // namespace
 }  // namespace tandem

@@ -197,14 +197,16 @@ TEST_P(MatMulVsRefTest, RandomShapes) {
   }
 }
 
-// The K-quant kernels do the reference's float steps (std::fma per block) on exact integer
-// sums: every output equals the scalar reference's bit for bit, decode and prompt alike.
+// The K-quant and the Q4_1/Q5_0/Q5_1 kernels do the reference's float steps on exact
+// integer sums: every output equals the scalar reference's bit for bit, decode and prompt
+// alike (Q4_1/Q5_x also at widths that are not whole 256-value super-blocks).
 TEST(MatMulKQuantTest, BitIdenticalToReference) {
   ThreadPool pool(2);
   uint32_t seed = 900;
-  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kQ4_1,
+                        GgmlType::kQ5_0, GgmlType::kQ5_1}) {
     for (int64_t rows : {1, 5, 33}) {
-      for (int64_t cols : {256, 1024}) {
+      for (int64_t cols : {256, 1024, TraitsOf(type).block_size == 32 ? 96 : 512}) {
         for (int64_t n : {1, 2, 17, 40}) {
           ++seed;
           TestWeights w = MakeWeights(type, rows, cols, seed);
