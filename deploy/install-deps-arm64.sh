@@ -20,6 +20,9 @@ packages=(
   libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64 libssl-dev:arm64
   libgtest-dev:arm64 libgmock-dev:arm64 libbenchmark-dev:arm64 libcpp-httplib-dev:arm64
   zlib1g-dev:arm64
+  # ICU (the BPE pre-tokenizers' Unicode classes); its icu-devtools dependency is
+  # Multi-Arch: foreign, so the host's satisfies it
+  libicu-dev:arm64
   # prometheus-cpp: prometheus-cpp-dev:arm64 cannot be installed next to the amd64 one (it
   # depends on the civetweb binary package, which is not Multi-Arch), so install the arm64
   # libraries and what its CMake config finds, and unpack the -dev package below.
