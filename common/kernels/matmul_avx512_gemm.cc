@@ -23,12 +23,21 @@
 #include "common/kernels/fp16_table.h"
 #include "common/kernels/matmul_internal.h"
 
+#if defined(__clang__)
+// clang ignores GCC's target pragma (the libFuzzer build uses clang).
+#pragma clang attribute push(                                                      \
+    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
+    apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+#endif
 // GCC 12 warns on the self-initialized _mm512_undefined_* inside its own intrinsics once
 // they are inlined (GCC bug 105593); the warning says nothing about this code.
 #pragma GCC diagnostic push
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace tandem::matmul_internal::avx512 {
 namespace {
@@ -260,4 +269,8 @@ void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& 
 }  // namespace tandem::matmul_internal::avx512
 
 #pragma GCC diagnostic pop
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
