@@ -61,6 +61,9 @@ class Worker {
   // The stream ended: the session stays resumable for the idle timeout. No-op if the
   // session was taken over or is gone.
   void Detach(const Attachment& attachment);
+  // OK while `attachment` is its session's current stream: Aborted if the session was
+  // taken over, NotFound if it was closed or evicted.
+  absl::Status CheckAttached(const Attachment& attachment) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Drops detached sessions idle for the idle timeout or longer; returns how many. Also
   // runs on every Open, so a full worker makes room from expired sessions first.
@@ -107,7 +110,6 @@ class Worker {
   OpenReply BaseReply(const OpenRequest& request, const OpenGrant& grant) const;
   // The session `attachment` refers to, or Aborted / NotFound.
   absl::StatusOr<std::shared_ptr<Session>> Find(const Attachment& attachment) const;
-  absl::Status CheckAttached(const Attachment& attachment) const ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status CheckAttachedLocked(const Attachment& attachment) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int32_t EvictIdleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,6 +1,7 @@
 // The edge's view of a cloud worker, free of gRPC types: open a generation session, send
 // hidden-state chunks, receive sampled tokens. Implemented over gRPC (grpc_cloud_link.h)
-// and in process for tests (fake_cloud_link.h). The fields mean what the wire contract
+// and, for tests, in process over a real worker
+// (tests/util/in_process_cloud_link.h). The fields mean what the wire contract
 // (proto/tandem/v1/tandem.proto) says.
 //
 // Every blocking call takes a deadline and returns by then: DeadlineExceeded if the worker

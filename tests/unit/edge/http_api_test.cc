@@ -7,7 +7,6 @@
 
 #include "common/model/local_session.h"
 #include "common/sampler/sampler.h"
-#include "edge/fake_cloud_link.h"
 #include "edge/fallback_model.h"
 #include "edge/utf8_stream.h"
 #include "gmock/gmock.h"
@@ -17,11 +16,13 @@
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "tests/unit/edge/sse_test_util.h"
+#include "tests/util/in_process_cloud_link.h"
 #include "tests/util/unsplit_reference.h"
 
 namespace tandem::edge {
 namespace {
 
+using ::tandem::testing_util::InProcessCloudLink;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using Json = nlohmann::json;
@@ -43,7 +44,7 @@ class HttpApiTest : public ::testing::Test {
     auto edge = EdgeModel::Load(TANDEM_TEST_MODEL, kSplit);
     ASSERT_TRUE(edge.ok()) << edge.status();
     edge_ = std::move(*edge);
-    link_ = std::make_unique<FakeCloudLink>(*full_);
+    link_ = std::make_unique<InProcessCloudLink>();
     pool_options.threads_per_slot = 1;
     auto pool =
         GenerationPool::Create(*edge_, *link_, clock_, metrics_,
@@ -92,7 +93,7 @@ class HttpApiTest : public ::testing::Test {
   EdgeMetrics metrics_{registry_, CodecKind::kF32};
   std::unique_ptr<LlamaModel> full_;
   std::unique_ptr<EdgeModel> edge_;
-  std::unique_ptr<FakeCloudLink> link_;
+  std::unique_ptr<InProcessCloudLink> link_;
   std::unique_ptr<GenerationPool> pool_;
   std::unique_ptr<HttpApi> api_;
   std::unique_ptr<httplib::Client> client_;
@@ -318,7 +319,7 @@ TEST_F(HttpApiTest, CloudDownIs503AndHealthSaysSo) {
 
 TEST_F(HttpApiTest, HealthIsOkWhenAnyWorkerServes) {
   // Generations fail over to the second worker, so /health must not say 503.
-  FakeCloudLink second(*full_);
+  InProcessCloudLink second;
   ServeApi({{.name = "first", .link = link_.get()}, {.name = "second", .link = &second}}, {});
   auto health = client_->Get("/health");
   ASSERT_TRUE(health);

@@ -1,5 +1,5 @@
-// The resilient generator against an in-process worker (FakeCloudLink: the real layers
-// [K, N) of the embedded model, sessions kept across streams) with injected faults, and the
+// The resilient generator against an in-process worker (InProcessCloudLink: a real
+// cloud::Worker on the embedded model, sessions kept across streams) with injected faults, and the
 // same model as the fallback. With the lossless f32 codec the split model, the fallback and
 // the unsplit model compute the same logits, and all sample by position, so a faulted
 // stream must equal the unfaulted one token for token, whoever produced each token.
@@ -10,18 +10,19 @@
 
 #include "common/model/local_session.h"
 #include "common/sampler/sampler.h"
-#include "edge/fake_cloud_link.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "tests/unit/cloud/fake_clock.h"
 #include "tests/util/embedded_model.h"
+#include "tests/util/in_process_cloud_link.h"
 #include "tests/util/unsplit_reference.h"
 
 namespace tandem::edge {
 namespace {
 
+using ::tandem::testing_util::InProcessCloudLink;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -122,7 +123,7 @@ EdgeModel* ResilientGeneratorTest::edge_ = nullptr;
 FallbackModel* ResilientGeneratorTest::fallback_ = nullptr;
 
 TEST_F(ResilientGeneratorTest, HealthyLinkStaysOnTheCloudAndEqualsTheUnsplitModel) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = Make({&link}, /*with_fallback=*/true, Resilience());
   Collected out;
   auto result = Run(*gen, 40, out);
@@ -140,7 +141,7 @@ TEST_F(ResilientGeneratorTest, HealthyLinkStaysOnTheCloudAndEqualsTheUnsplitMode
 }
 
 TEST_F(ResilientGeneratorTest, ALostLinkContinuesOnTheFallbackAtTheNextPosition) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = Make({&link}, true, Resilience());
   link.FailAfterTokens(10, absl::UnavailableError("cut"));
   Collected out;
@@ -172,7 +173,7 @@ TEST_F(ResilientGeneratorTest, ALostLinkContinuesOnTheFallbackAtTheNextPosition)
 }
 
 TEST_F(ResilientGeneratorTest, ReconnectResumesAndSendsOnlyTheMissingPositions) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   ResilienceOptions r = Resilience();
   r.reconnect.min_fallback_tokens = 5;  // come back after exactly five local tokens
   auto gen = Make({&link}, true, r);
@@ -206,7 +207,8 @@ TEST_F(ResilientGeneratorTest, ReconnectResumesAndSendsOnlyTheMissingPositions) 
     if (c.start_position == prompt + 8 && c.num_positions == 5 && c.sample) found = true;
   }
   EXPECT_TRUE(found) << "no catch-up chunk of the five fallback positions";
-  // Only missing positions: five f32 rows of dim 64 (plus the fake's 16 bytes of framing).
+  // Only missing positions: five f32 rows of dim 64 (plus the in-process link's 16 bytes of
+  // framing).
   EXPECT_EQ(gen->stats().catchup_bytes, 5 * 64 * 4 + 16);
   ASSERT_THAT(warnings_, SizeIs(2));
   EXPECT_THAT(warnings_[1], AllOf(HasSubstr("back on the cloud worker worker-0"),
@@ -220,7 +222,7 @@ TEST_F(ResilientGeneratorTest, ReconnectResumesAndSendsOnlyTheMissingPositions) 
 }
 
 TEST_F(ResilientGeneratorTest, AWorkerThatLostTheSessionGetsTheWholeContextReplayed) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   ResilienceOptions r = Resilience();
   r.reconnect.min_fallback_tokens = 3;
   auto gen = Make({&link}, true, r);
@@ -242,7 +244,7 @@ TEST_F(ResilientGeneratorTest, AWorkerThatLostTheSessionGetsTheWholeContextRepla
 
 TEST_F(ResilientGeneratorTest, SampledTokensAreTheSameWhoeverDrawsThem) {
   const SamplingParams sampling{.temperature = 0.9f, .top_k = 40, .top_p = 0.95f, .seed = 1234};
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   ResilienceOptions r = Resilience();
   r.reconnect.min_fallback_tokens = 4;
   auto gen = Make({&link}, true, r);
@@ -264,8 +266,8 @@ TEST_F(ResilientGeneratorTest, SampledTokensAreTheSameWhoeverDrawsThem) {
 }
 
 TEST_F(ResilientGeneratorTest, SecondEndpointTakesOverWhenTheFirstIsDown) {
-  FakeCloudLink first(*full_);
-  FakeCloudLink second(*full_);
+  InProcessCloudLink first;
+  InProcessCloudLink second;
   ResilienceOptions r = Resilience();
   r.reconnect.min_fallback_tokens = 2;
   r.reconnect.initial_backoff = absl::Microseconds(1);  // the second attempt at once
@@ -290,7 +292,7 @@ TEST_F(ResilientGeneratorTest, SecondEndpointTakesOverWhenTheFirstIsDown) {
 }
 
 TEST_F(ResilientGeneratorTest, WhileOfflineNewGenerationsStartOnTheFallback) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   ResilienceOptions r = Resilience();
   r.reconnect.initial_backoff = absl::Seconds(30);  // no second attempt during the test
   r.reconnect.max_backoff = absl::Seconds(30);
@@ -311,7 +313,7 @@ TEST_F(ResilientGeneratorTest, WhileOfflineNewGenerationsStartOnTheFallback) {
 }
 
 TEST_F(ResilientGeneratorTest, WithoutAFallbackTheGenerationWaitsForAReconnect) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = Make({&link}, /*with_fallback=*/false, Resilience());
   link.FailOnce(7, absl::UnavailableError("cut"));
   Collected out;
@@ -327,7 +329,7 @@ TEST_F(ResilientGeneratorTest, WithoutAFallbackTheGenerationWaitsForAReconnect) 
 }
 
 TEST_F(ResilientGeneratorTest, WithoutAFallbackItGivesUpAfterTheConfiguredTime) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   ResilienceOptions r = Resilience();
   r.reconnect.give_up_after = absl::Milliseconds(100);
   auto gen = Make({&link}, false, r);
@@ -343,7 +345,7 @@ TEST_F(ResilientGeneratorTest, WithoutAFallbackItGivesUpAfterTheConfiguredTime) 
 }
 
 TEST_F(ResilientGeneratorTest, WithoutFallbackOrReconnectTheLinksErrorEndsTheGeneration) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   ResilienceOptions r = Resilience();
   r.reconnect.give_up_after = absl::ZeroDuration();
   auto gen = Make({&link}, false, r);
@@ -359,7 +361,7 @@ TEST_F(ResilientGeneratorTest, WithoutFallbackOrReconnectTheLinksErrorEndsTheGen
 }
 
 TEST_F(ResilientGeneratorTest, WithoutAFallbackAWorkerThatCannotServeIsAnErrorAtOnce) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = Make({&link}, false, Resilience());
   link.SetOpenStatus(absl::FailedPreconditionError("model mismatch"));
   Collected out;
@@ -370,7 +372,7 @@ TEST_F(ResilientGeneratorTest, WithoutAFallbackAWorkerThatCannotServeIsAnErrorAt
 }
 
 TEST_F(ResilientGeneratorTest, QuantizedCodecMatchesTheUnfaultedRunUpToTheFirstFallbackToken) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = Make({&link}, true, Resilience(), CodecKind::kQ4);
   Collected healthy;
   ASSERT_TRUE(Run(*gen, 30, healthy).ok());
@@ -409,7 +411,7 @@ TEST_F(ResilientGeneratorTest, FallbackMustBeACompleteModelThatHoldsTheContext) 
       *edge_, {{.name = "w", .link = nullptr}}, fallback_, pool_, clock_, metrics_,
       {.codec = CodecKind::kF32, .max_context = 128}, Resilience());
   EXPECT_EQ(gen.status().code(), absl::StatusCode::kInvalidArgument);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto too_long = ResilientGenerator::Create(
       *edge_, {{.name = "w", .link = &link}}, fallback_, pool_, clock_, metrics_,
       {.codec = CodecKind::kF32, .max_context = 0}, Resilience());
@@ -418,7 +420,7 @@ TEST_F(ResilientGeneratorTest, FallbackMustBeACompleteModelThatHoldsTheContext) 
 }
 
 TEST_F(ResilientGeneratorTest, StopsAtTheContextEndOnTheFallback) {
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = Make({&link}, true, Resilience());
   link.FailAfterTokens(1, absl::UnavailableError("cut"));
   Collected out;

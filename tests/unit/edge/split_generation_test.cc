@@ -6,18 +6,19 @@
 
 #include "common/model/local_session.h"
 #include "common/sampler/sampler.h"
-#include "edge/fake_cloud_link.h"
 #include "edge/resilient_generator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "tests/util/embedded_model.h"
+#include "tests/util/in_process_cloud_link.h"
 #include "tests/util/unsplit_reference.h"
 
 namespace tandem::edge {
 namespace {
 
+using ::tandem::testing_util::InProcessCloudLink;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
@@ -72,7 +73,7 @@ TEST_F(SplitGenerationTest, GreedyF32EqualsUnsplitModelAtEveryK) {
   ASSERT_GE(n_layers, 2);
   for (int32_t k = 1; k < n_layers; ++k) {
     auto edge = LoadEdge(k);
-    FakeCloudLink link(*full_);
+    InProcessCloudLink link;
     // Small prompt chunks so that the prompt goes out in several of them.
     auto gen = MakeGenerator(
         *edge, link, {.codec = CodecKind::kF32, .max_context = 256, .prompt_chunk_positions = 5});
@@ -108,7 +109,7 @@ TEST_F(SplitGenerationTest, GreedyF32EqualsUnsplitModelAtEveryK) {
 
 TEST_F(SplitGenerationTest, HelloDescribesTheSession) {
   auto edge = LoadEdge(2);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kQ8, .max_context = 128});
   auto result = gen->Generate(
       {.prompt = "Hi", .max_tokens = 2, .sampling = {.temperature = 0.5f, .top_k = 7, .seed = 42}},
@@ -130,7 +131,7 @@ TEST_F(SplitGenerationTest, HelloDescribesTheSession) {
 
 TEST_F(SplitGenerationTest, PromptChunksRespectTheWorkersLimits) {
   auto edge = LoadEdge(1);
-  FakeCloudLink link(*full_, {.max_chunk_positions = 4});
+  InProcessCloudLink link({.limits = {.max_chunk_positions = 4}});
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kQ8, .max_context = 128});
   auto result = gen->Generate({.prompt = kPrompt, .max_tokens = 3, .sampling = {.temperature = 0}},
                               [](const GeneratedToken&) { return true; });
@@ -153,7 +154,7 @@ TEST_F(SplitGenerationTest, PromptChunksRespectTheWorkersLimits) {
 TEST_F(SplitGenerationTest, QuantizedCodecsGenerateText) {
   for (CodecKind codec : {CodecKind::kF16, CodecKind::kQ8, CodecKind::kQ4}) {
     auto edge = LoadEdge(2);
-    FakeCloudLink link(*full_);
+    InProcessCloudLink link;
     auto gen = MakeGenerator(*edge, link, {.codec = codec, .max_context = 128});
     std::string text;
     auto result =
@@ -173,7 +174,7 @@ TEST_F(SplitGenerationTest, StopsAtTheContextEndLikeTandemGenerate) {
   const int32_t prompt = static_cast<int32_t>(edge->tokenizer().Encode(kPrompt, true).size());
   const int32_t context = prompt + 5;
   const std::vector<int32_t> expected = Reference(*edge, kPrompt, 1000, context);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = context});
   std::vector<int32_t> ids;
   auto result = gen->Generate({.prompt = kPrompt, .max_tokens = -1, .sampling = {.temperature = 0}},
@@ -189,7 +190,7 @@ TEST_F(SplitGenerationTest, StopsAtTheContextEndLikeTandemGenerate) {
 
 TEST_F(SplitGenerationTest, PromptLongerThanTheContextIsOutOfRange) {
   auto edge = LoadEdge(1);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 4});
   auto result = gen->Generate({.prompt = kPrompt}, [](const GeneratedToken&) { return true; });
   EXPECT_EQ(result.status().code(), absl::StatusCode::kOutOfRange);
@@ -198,7 +199,7 @@ TEST_F(SplitGenerationTest, PromptLongerThanTheContextIsOutOfRange) {
 
 TEST_F(SplitGenerationTest, BadSamplingIsInvalidArgument) {
   auto edge = LoadEdge(1);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 64});
   auto result = gen->Generate({.prompt = "Hi", .sampling = {.temperature = -1}},
                               [](const GeneratedToken&) { return true; });
@@ -207,7 +208,7 @@ TEST_F(SplitGenerationTest, BadSamplingIsInvalidArgument) {
 
 TEST_F(SplitGenerationTest, ZeroMaxTokensNeedsNoWorker) {
   auto edge = LoadEdge(1);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   link.SetOpenStatus(absl::UnavailableError("down"));
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 64});
   auto result =
@@ -220,7 +221,7 @@ TEST_F(SplitGenerationTest, ZeroMaxTokensNeedsNoWorker) {
 
 TEST_F(SplitGenerationTest, SinkCanStopTheGeneration) {
   auto edge = LoadEdge(2);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 128});
   int calls = 0;
   auto result = gen->Generate({.prompt = kPrompt, .max_tokens = 30, .sampling = {.temperature = 0}},
@@ -234,7 +235,7 @@ TEST_F(SplitGenerationTest, SinkCanStopTheGeneration) {
 
 TEST_F(SplitGenerationTest, RefusedOpenIsReturned) {
   auto edge = LoadEdge(2);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   link.SetOpenStatus(absl::UnavailableError("no route"));
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 128});
   auto result = gen->Generate({.prompt = kPrompt}, [](const GeneratedToken&) { return true; });
@@ -243,7 +244,7 @@ TEST_F(SplitGenerationTest, RefusedOpenIsReturned) {
 
 TEST_F(SplitGenerationTest, HungWorkerEndsWithDeadlineExceededAfterTheTokensSoFar) {
   auto edge = LoadEdge(2);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   link.FailAfterTokens(3);
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 128});
   int tokens = 0;
@@ -259,7 +260,7 @@ TEST_F(SplitGenerationTest, HungWorkerEndsWithDeadlineExceededAfterTheTokensSoFa
 
 TEST_F(SplitGenerationTest, TypedControlTokenTextStaysText) {
   auto edge = LoadEdge(1);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 128});
   auto result = gen->Generate({.prompt = "</s><s> story", .max_tokens = 1},
                               [](const GeneratedToken&) { return true; });
@@ -274,7 +275,7 @@ TEST_F(SplitGenerationTest, TypedControlTokenTextStaysText) {
 
 TEST_F(SplitGenerationTest, MetricsCountTokensBytesAndErrors) {
   auto edge = LoadEdge(2);
-  FakeCloudLink link(*full_);
+  InProcessCloudLink link;
   auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 128});
   auto ok = gen->Generate({.prompt = kPrompt, .max_tokens = 5, .sampling = {.temperature = 0}},
                           [](const GeneratedToken&) { return true; });

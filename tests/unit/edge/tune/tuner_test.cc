@@ -9,7 +9,6 @@
 
 #include "absl/strings/str_format.h"
 #include "common/model/llama_model.h"
-#include "edge/fake_cloud_link.h"
 #include "edge/tune/device_profiler.h"
 #include "edge/tune/link_prober.h"
 #include "edge/tune/report_table.h"
@@ -18,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/edge/tune/fake_worker_probe.h"
+#include "tests/util/in_process_cloud_link.h"
 
 namespace tandem::tune {
 namespace {
@@ -128,12 +128,10 @@ TEST_F(TunerTest, TunesEndToEndAgainstAFakeWorker) {
 }
 
 TEST_F(TunerTest, RealStepsCalibrateTheWorkerProfile) {
-  auto full = LlamaModel::Load(TANDEM_TEST_MODEL);
-  ASSERT_TRUE(full.ok());
-  edge::FakeCloudLink link(**full);    // the real layers [K, N), head and sampler
-  probe_.layer_decode_seconds = 1e-9;  // a profile far off the real steps
+  testing_util::InProcessCloudLink link;  // a real worker: layers [K, N), head, sampler
+  probe_.layer_decode_seconds = 1e-9;     // a profile far off the real steps
   probe_.head_seconds = 1e-9;
-  probe_.rtt_seconds = 0;  // the fake link is in process
+  probe_.rtt_seconds = 0;  // the link is in process
   probe_.server_seconds = 0;
   probe_.bytes_per_second = 1e12;
   TuneOptions options = Options();
