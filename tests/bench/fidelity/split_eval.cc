@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "common/model/layer_runner.h"
 #include "common/util/status_macros.h"
+#include "tests/util/split_pipeline.h"
 
 namespace tandem {
 namespace {
@@ -15,49 +15,10 @@ int32_t Argmax(absl::Span<const float> logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
-// One generation's pipeline: layers [0, split) on the "edge", the codec at the cut, layers
-// [split, N) and the head on the "cloud", each with its own KV cache. split == 0 is the
-// unsplit model (no codec).
-class Pipeline {
- public:
-  static absl::StatusOr<Pipeline> Create(const LlamaModel& model, int32_t split,
-                                         const HiddenCodec* codec, int32_t max_context) {
-    const int32_t n_layers = model.hparams().n_layers;
-    Pipeline p(model, codec);
-    if (split > 0) {
-      ASSIGN_OR_RETURN(p.edge_, LayerRunner::Create(model, 0, split, max_context));
-    }
-    ASSIGN_OR_RETURN(p.cloud_, LayerRunner::Create(model, split, n_layers, max_context));
-    return p;
-  }
-
-  // Runs `tokens` (one chunk) at the next positions; logits[n_vocab] = the head on the
-  // last of them.
-  absl::Status Step(absl::Span<const int32_t> tokens, absl::Span<float> logits, ThreadPool& pool) {
-    const int32_t dim = model_.hparams().dim;
-    const auto n = static_cast<int32_t>(tokens.size());
-    const int32_t pos = cloud_->num_cached();
-    hidden_.resize(static_cast<size_t>(n) * dim);
-    absl::Span<float> hidden(hidden_);  // [n, dim]
-    RETURN_IF_ERROR(Embed(model_, tokens, hidden));
-    if (edge_ != nullptr) {
-      RETURN_IF_ERROR(edge_->Forward(hidden, n, pos, pool));  // layers [0, K)
-      RETURN_IF_ERROR(codec_->Encode(hidden, n, dim, &payload_));
-      RETURN_IF_ERROR(codec_->Decode(payload_, n, dim, hidden));  // what the cloud sees
-    }
-    RETURN_IF_ERROR(cloud_->Forward(hidden, n, pos, pool));  // layers [K, N)
-    return Head(model_, hidden.subspan(static_cast<size_t>(n - 1) * dim, dim), logits, pool);
-  }
-
- private:
-  Pipeline(const LlamaModel& model, const HiddenCodec* codec) : model_(model), codec_(codec) {}
-
-  const LlamaModel& model_;
-  const HiddenCodec* codec_;
-  std::unique_ptr<LayerRunner> edge_, cloud_;
-  std::vector<float> hidden_;  // [n, dim]
-  std::string payload_;
-};
+// One generation's pipeline (tests/util/split_pipeline.h): layers [0, split) on the
+// "edge", the codec at the cut, layers [split, N) and the head on the "cloud", each with its
+// own KV cache. split == 0 is the unsplit model (no codec).
+using Pipeline = testing_util::SplitPipeline;
 
 // Runs task(i) for i in [0, n) spread over `pool`, each with a single-threaded pool of its
 // own (results never depend on the thread count); the first error by index wins.
@@ -116,7 +77,8 @@ absl::StatusOr<std::unique_ptr<SplitEvaluator>> SplitEvaluator::Create(
   RETURN_IF_ERROR(ParallelTasks(pool, eval->refs_.size(), [&](int64_t i, ThreadPool& local) {
     Reference& ref = eval->refs_[i];
     const auto context = static_cast<int32_t>(ref.prompt.size()) + tokens;
-    ASSIGN_OR_RETURN(Pipeline unsplit, Pipeline::Create(model, 0, nullptr, context));
+    ASSIGN_OR_RETURN(Pipeline unsplit,
+                     Pipeline::Create(model, 0, GetHiddenCodec(CodecKind::kF32), context));
     ref.logits.resize(static_cast<size_t>(tokens) * hp.n_vocab);
     for (int32_t t = 0; t < tokens; ++t) {
       absl::Span<float> logits =
@@ -140,7 +102,7 @@ absl::StatusOr<SplitEvaluator::PromptResult> SplitEvaluator::MeasurePrompt(
   PromptResult result;
 
   // Teacher forcing: step t is fed the reference tokens, so it predicts generated[t].
-  ASSIGN_OR_RETURN(Pipeline forced, Pipeline::Create(model_, split, &codec, context));
+  ASSIGN_OR_RETURN(Pipeline forced, Pipeline::Create(model_, split, codec, context));
   for (int32_t t = 0; t < tokens_; ++t) {
     RETURN_IF_ERROR(forced.Step(
         t == 0 ? absl::MakeConstSpan(ref.prompt) : absl::MakeConstSpan(&ref.generated[t - 1], 1),
@@ -155,7 +117,7 @@ absl::StatusOr<SplitEvaluator::PromptResult> SplitEvaluator::MeasurePrompt(
   }
 
   // Free running: the split pipeline's own greedy tokens, up to the first difference.
-  ASSIGN_OR_RETURN(Pipeline free, Pipeline::Create(model_, split, &codec, context));
+  ASSIGN_OR_RETURN(Pipeline free, Pipeline::Create(model_, split, codec, context));
   int32_t token = -1;
   for (int32_t t = 0; t < tokens_; ++t) {
     RETURN_IF_ERROR(

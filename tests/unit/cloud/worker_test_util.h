@@ -13,9 +13,11 @@
 #include "common/codec/crc32c.h"
 #include "common/model/local_session.h"
 #include "common/util/status_macros.h"
-#include "tests/unit/cloud/edge_half.h"
+#include "tests/util/split_pipeline.h"
 
 namespace tandem::cloud {
+
+using ::tandem::testing_util::EdgeHalf;
 
 // A prompt of token ids from the model's 512-token vocabulary (starts with BOS).
 inline std::vector<int32_t> TestPrompt(int variant = 0) {

@@ -10,10 +10,10 @@
 
 #include "common/codec/hidden_codec.h"
 #include "common/codec/q4_codec.h"
-#include "common/model/layer_runner.h"
 #include "common/model/llama_model.h"
 #include "common/util/thread_pool.h"
 #include "gtest/gtest.h"
+#include "tests/util/split_pipeline.h"
 
 namespace tandem {
 namespace {
@@ -35,16 +35,13 @@ class CodecModelTest : public ::testing::Test {
     pool_ = new ThreadPool(1);
     // Tokens: greedy continuation of BOS by the unsplit model, so the text is in
     // distribution; reference logits for all positions in one prompt pass.
-    const LlamaHparams& hp = model_->hparams();
-    auto runner = LayerRunner::Create(*model_, 0, hp.n_layers, kPositions);
-    ASSERT_TRUE(runner.ok()) << runner.status();
+    auto unsplit = testing_util::SplitPipeline::Create(*model_, 0, GetHiddenCodec(CodecKind::kF32),
+                                                       kPositions);
+    ASSERT_TRUE(unsplit.ok()) << unsplit.status();
     tokens_ = new std::vector<int32_t>{1};
-    std::vector<float> hidden(hp.dim), logits(hp.n_vocab);
+    std::vector<float> logits(model_->hparams().n_vocab);
     while (static_cast<int32_t>(tokens_->size()) < kPositions) {
-      const int32_t pos = static_cast<int32_t>(tokens_->size()) - 1;
-      ASSERT_TRUE(Embed(*model_, {&tokens_->back(), 1}, absl::MakeSpan(hidden)).ok());
-      ASSERT_TRUE((*runner)->Forward(absl::MakeSpan(hidden), 1, pos, *pool_).ok());
-      ASSERT_TRUE(Head(*model_, hidden, absl::MakeSpan(logits), *pool_).ok());
+      ASSERT_TRUE(unsplit->Step({&tokens_->back(), 1}, absl::MakeSpan(logits), *pool_).ok());
       tokens_->push_back(
           static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
     }
@@ -62,21 +59,9 @@ class CodecModelTest : public ::testing::Test {
   // hidden states at the cut sent through `codec`, as one prompt chunk.
   static std::vector<float> Run(int32_t split, const HiddenCodec& codec) {
     const LlamaHparams& hp = model_->hparams();
-    std::vector<float> hidden(static_cast<size_t>(kPositions) * hp.dim);
     std::vector<float> logits(static_cast<size_t>(kPositions) * hp.n_vocab);
-    EXPECT_TRUE(Embed(*model_, *tokens_, absl::MakeSpan(hidden)).ok());
-    if (split > 0) {
-      auto edge = LayerRunner::Create(*model_, 0, split, kPositions);
-      EXPECT_TRUE(edge.ok() &&
-                  (*edge)->Forward(absl::MakeSpan(hidden), kPositions, 0, *pool_).ok());
-      std::string payload;
-      EXPECT_TRUE(codec.Encode(hidden, kPositions, hp.dim, &payload).ok());
-      EXPECT_TRUE(codec.Decode(payload, kPositions, hp.dim, absl::MakeSpan(hidden)).ok());
-    }
-    auto cloud = LayerRunner::Create(*model_, split, hp.n_layers, kPositions);
-    EXPECT_TRUE(cloud.ok() &&
-                (*cloud)->Forward(absl::MakeSpan(hidden), kPositions, 0, *pool_).ok());
-    EXPECT_TRUE(Head(*model_, hidden, absl::MakeSpan(logits), *pool_).ok());
+    auto pipeline = testing_util::SplitPipeline::Create(*model_, split, codec, kPositions);
+    EXPECT_TRUE(pipeline.ok() && pipeline->Step(*tokens_, absl::MakeSpan(logits), *pool_).ok());
     return logits;
   }
 

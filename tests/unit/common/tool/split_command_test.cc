@@ -15,6 +15,7 @@
 #include "common/util/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/util/split_pipeline.h"
 
 namespace tandem {
 namespace {
@@ -54,28 +55,15 @@ std::vector<uint8_t> TensorBytes(const GgufFile& file, const std::string& name) 
 absl::StatusOr<std::vector<std::vector<float>>> SplitLogits(const LlamaModel& edge,
                                                             const LlamaModel& cloud, int32_t k,
                                                             int steps) {
-  const int32_t dim = edge.hparams().dim, n_layers = edge.hparams().n_layers;
   ThreadPool pool(2);
-  ASSIGN_OR_RETURN(auto edge_runner, LayerRunner::Create(edge, 0, k, 64));
-  ASSIGN_OR_RETURN(auto cloud_runner, LayerRunner::Create(cloud, k, n_layers, 64));
+  ASSIGN_OR_RETURN(auto pipeline, testing_util::SplitPipeline::Create(
+                                      edge, cloud, k, GetHiddenCodec(CodecKind::kF32), 64));
   std::vector<int32_t> tokens = {1, 400, 35, 120, 77, 300, 12};
   for (int32_t& t : tokens) t %= edge.hparams().n_vocab;
   std::vector<std::vector<float>> all;
-  int32_t pos = 0;
   for (int step = 0; step < steps; ++step) {
-    const int32_t n = static_cast<int32_t>(tokens.size());
-    std::vector<float> hidden(static_cast<size_t>(n) * dim);
-    RETURN_IF_ERROR(Embed(edge, tokens, absl::MakeSpan(hidden)));
-    RETURN_IF_ERROR(edge_runner->Forward(absl::MakeSpan(hidden), n, pos, pool));
-    std::string payload;
-    RETURN_IF_ERROR(EncodeHidden(CodecKind::kF32, hidden, n, dim, &payload));
-    std::vector<float> received(hidden.size());
-    RETURN_IF_ERROR(DecodeHidden(CodecKind::kF32, payload, n, dim, absl::MakeSpan(received)));
-    RETURN_IF_ERROR(cloud_runner->Forward(absl::MakeSpan(received), n, pos, pool));
     std::vector<float> logits(edge.hparams().n_vocab);
-    RETURN_IF_ERROR(Head(cloud, absl::MakeSpan(received).subspan((n - 1) * dim, dim),
-                         absl::MakeSpan(logits), pool));
-    pos += n;
+    RETURN_IF_ERROR(pipeline.Step(tokens, absl::MakeSpan(logits), pool));
     tokens = {
         static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin())};
     all.push_back(std::move(logits));
