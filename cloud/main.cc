@@ -16,6 +16,7 @@
 #include "cloud/health_probe.h"
 #include "cloud/idle_reaper.h"
 #include "cloud/worker.h"
+#include "common/cli/default_model.h"
 #include "common/cli/flags.h"
 #include "common/metrics/metrics_server.h"
 #include "common/util/clock.h"
@@ -106,7 +107,7 @@ int HealthCheck(const Flags& flags) {
 int main(int argc, char** argv) {
   const sigset_t signals = tandem::BlockTerminationSignals();
   Flags flags;
-  flags.worker.model_path = TANDEM_DEFAULT_MODEL;
+  flags.worker.model_path = tandem::cli::DefaultModelPath();
   tandem::cloud::WorkerLimits& limits = flags.worker.limits;
   tandem::ServerTlsOptions& tls = flags.server.tls;
 

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/cli/default_model.h"
 #include "common/cli/flags.h"
 #include "common/codec/codec_kind.h"
 #include "common/metrics/metrics_server.h"
@@ -35,7 +36,7 @@ using namespace tandem::edge;
 
 struct Flags {
   std::string config_path;  // tandem-tune's config; explicit flags override it
-  std::string model_path = TANDEM_DEFAULT_MODEL;
+  std::string model_path = tandem::cli::DefaultModelPath();
   int32_t split = 0;
   std::string codec = "q8";
   GrpcLinkOptions link;             // target unused: one link per --cloud

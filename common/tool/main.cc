@@ -7,6 +7,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "common/cli/default_model.h"
 #include "common/cli/flags.h"
 #include "common/tool/commands.h"
 #include "common/tool/synth_shapes.h"
@@ -14,7 +15,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"tandem: run, benchmark and convert llama-family GGUF models"};
   app.require_subcommand(1);
-  const std::string default_model = TANDEM_DEFAULT_MODEL;
+  const std::string default_model = tandem::cli::DefaultModelPath();
   const bool tty = isatty(STDERR_FILENO);
 
   tandem::GenerateConfig gen;

@@ -27,7 +27,7 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64")
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
   set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE amd64)
 endif()
-# Only the edge component (tandem-edge, tandem, the unit): not the worker or the tests.
+# Only the edge component (tandem-edge, tandem, the unit, the default model): not the worker or the tests.
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_GROUPING ALL_COMPONENTS_IN_ONE)
 set(CPACK_COMPONENTS_ALL edge)
@@ -45,5 +45,7 @@ install(FILES "${CMAKE_BINARY_DIR}/deb/tandem-edge.service" DESTINATION lib/syst
 install(FILES "${CMAKE_SOURCE_DIR}/deploy/config/tandem-edge.env" DESTINATION /etc/tandem
         COMPONENT edge EXCLUDE_FROM_ALL)
 install(TARGETS tandem-edge tandem RUNTIME COMPONENT edge EXCLUDE_FROM_ALL)
+install(FILES "${TANDEM_DEFAULT_MODEL}" DESTINATION "${TANDEM_DATA_SUBDIR}" COMPONENT edge
+        EXCLUDE_FROM_ALL)
 
 include(CPack)

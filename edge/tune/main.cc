@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/cli/default_model.h"
 #include "common/cli/flags.h"
 #include "common/model/llama_model.h"
 #include "common/net/tls.h"
@@ -26,7 +27,7 @@ namespace {
 using namespace tandem::tune;
 
 struct Flags {
-  std::string model_path = TANDEM_DEFAULT_MODEL;
+  std::string model_path = tandem::cli::DefaultModelPath();
   tandem::edge::GrpcLinkOptions link;  // to the worker: probes and calibration sessions
   std::string auth_token_file;
   std::string codecs = "f16,q8";
