@@ -1,38 +1,23 @@
 #include "cloud/layer_profiler.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 
 #include "absl/strings/str_format.h"
 #include "cloud/token_sampling.h"
-#include "common/model/layer_runner.h"
+#include "common/model/layer_probe.h"
 #include "common/util/stats.h"
 #include "common/util/status_macros.h"
 
 namespace tandem::cloud {
 namespace {
 
-// Deterministic hidden states with a plausible spread of values: [n, dim].
-std::vector<float> SyntheticHidden(int32_t n, int32_t dim) {
-  std::vector<float> h(static_cast<size_t>(n) * dim);
-  for (size_t i = 0; i < h.size(); ++i) h[i] = std::sin(0.37f * static_cast<float>(i)) * 0.5f;
-  return h;
-}
-
 // Runs fn on the pool in its own scheduler step and returns its wall time in seconds;
 // Cancelled instead once the caller gave up (the profile stops burning CPU).
 absl::StatusOr<double> TimeStep(StepScheduler& scheduler, const ProfileCancelled& cancelled,
-                                absl::FunctionRef<absl::Status(ThreadPool&)> fn) {
+                                LayerWork fn) {
   if (cancelled && cancelled()) return absl::CancelledError("the profile was cancelled");
-  absl::Status status;
-  double seconds = 0;
-  RETURN_IF_ERROR(scheduler.Run([&](ThreadPool& pool) {
-    const auto start = std::chrono::steady_clock::now();
-    status = fn(pool);
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }));
-  RETURN_IF_ERROR(status);
+  absl::StatusOr<double> seconds;
+  RETURN_IF_ERROR(scheduler.Run([&](ThreadPool& pool) { seconds = TimeOnPool(pool, fn); }));
   return seconds;
 }
 
@@ -44,37 +29,24 @@ absl::StatusOr<LayerTiming> ProfileLayer(const LlamaModel& model, int32_t layer,
   const int32_t dim = model.hparams().dim;
   // The decode step runs at position `context` and needs one more cache slot.
   const int32_t context = std::min(r.context_positions, model.hparams().context_length - 1);
-  const int32_t capacity = std::max(context + 1, r.prompt_chunk_positions);
-  ASSIGN_OR_RETURN(auto runner, LayerRunner::Create(model, layer, layer + 1, capacity));
+  ASSIGN_OR_RETURN(LayerProbe probe,
+                   LayerProbe::Create(model, layer, context, r.prompt_chunk_positions));
+  const auto timer = [&](LayerWork fn) { return TimeStep(scheduler, cancelled, fn); };
   LayerTiming timing{.layer = layer};
   std::vector<double> samples;
-
-  std::vector<float> chunk;
+  std::vector<float> hidden;
   for (int32_t i = 0; i < r.repetitions; ++i) {
-    chunk = SyntheticHidden(r.prompt_chunk_positions, dim);  // Forward works in place
-    ASSIGN_OR_RETURN(double s, TimeStep(scheduler, cancelled, [&](ThreadPool& pool) {
-                       return runner->Forward(absl::MakeSpan(chunk), r.prompt_chunk_positions,
-                                              /*pos=*/0, pool);
-                     }));
+    hidden = SyntheticHidden(r.prompt_chunk_positions, dim);  // Forward works in place
+    ASSIGN_OR_RETURN(double s, probe.PromptChunk(absl::MakeSpan(hidden), timer));
     samples.push_back(s);
   }
   timing.prompt_chunk_seconds = Median(samples);
 
-  // Fill the cache up to context_positions (untimed), in chunks of the prompt size.
-  runner->Truncate(0);
-  while (runner->num_cached() < context) {
-    const int32_t n = std::min(r.prompt_chunk_positions, context - runner->num_cached());
-    chunk = SyntheticHidden(n, dim);
-    RETURN_IF_ERROR(TimeStep(scheduler, cancelled, [&](ThreadPool& pool) {
-                      return runner->Forward(absl::MakeSpan(chunk), n, runner->num_cached(), pool);
-                    }).status());
-  }
+  RETURN_IF_ERROR(probe.FillContext(timer));
   samples.clear();
   for (int32_t i = 0; i < r.repetitions; ++i) {
-    chunk = SyntheticHidden(1, dim);
-    ASSIGN_OR_RETURN(double s, TimeStep(scheduler, cancelled, [&](ThreadPool& pool) {
-                       return runner->Forward(absl::MakeSpan(chunk), 1, context, pool);
-                     }));
+    hidden = SyntheticHidden(1, dim);
+    ASSIGN_OR_RETURN(double s, probe.Decode(absl::MakeSpan(hidden), timer));
     samples.push_back(s);
   }
   timing.decode_seconds = Median(samples);

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/codec/hidden_codec.h"
-#include "common/model/layer_runner.h"
+#include "common/model/layer_probe.h"
 #include "common/util/stats.h"
 #include "common/util/status_macros.h"
 #include "common/util/thread_pool.h"
@@ -21,13 +21,6 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Deterministic hidden states with a plausible spread of values: [n, dim].
-std::vector<float> SyntheticHidden(int32_t n, int32_t dim) {
-  std::vector<float> h(static_cast<size_t>(n) * dim);
-  for (size_t i = 0; i < h.size(); ++i) h[i] = std::sin(0.37f * static_cast<float>(i)) * 0.5f;
-  return h;
 }
 
 absl::Status ValidateOptions(const LlamaModel& model, const DeviceProfileOptions& o) {
@@ -104,11 +97,11 @@ absl::StatusOr<DeviceMeasurement> ProfileDevice(const LlamaModel& model,
   const int32_t dim = hp.dim, end = model.layer_end(), chunk = o.prompt_chunk_positions;
   const int32_t context = o.context_positions;
   ThreadPool pool(o.threads);
-  std::vector<std::unique_ptr<LayerRunner>> runners;
+  const auto timer = [&](LayerWork work) { return TimeOnPool(pool, work); };
+  std::vector<LayerProbe> probes;
   for (int32_t l = 0; l < end; ++l) {
-    ASSIGN_OR_RETURN(auto runner,
-                     LayerRunner::Create(model, l, l + 1, std::max(context + 1, chunk)));
-    runners.push_back(std::move(runner));
+    ASSIGN_OR_RETURN(LayerProbe probe, LayerProbe::Create(model, l, context, chunk));
+    probes.push_back(std::move(probe));
   }
   std::vector<std::vector<double>> chunk_samples(end), decode_samples(end);
 
@@ -117,28 +110,17 @@ absl::StatusOr<DeviceMeasurement> ProfileDevice(const LlamaModel& model,
   for (int32_t pass = 0; pass <= o.repetitions; ++pass) {
     h = SyntheticHidden(chunk, dim);
     for (int32_t l = 0; l < end; ++l) {
-      runners[l]->Truncate(0);
-      const auto start = Clock::now();
-      RETURN_IF_ERROR(runners[l]->Forward(absl::MakeSpan(h), chunk, 0, pool));
-      if (pass > 0) chunk_samples[l].push_back(SecondsSince(start));
+      ASSIGN_OR_RETURN(double s, probes[l].PromptChunk(absl::MakeSpan(h), timer));
+      if (pass > 0) chunk_samples[l].push_back(s);
     }
   }
   // Fill every cache to `context` positions (untimed), then time single positions there.
-  for (int32_t l = 0; l < end; ++l) {
-    runners[l]->Truncate(0);
-    while (runners[l]->num_cached() < context) {
-      const int32_t n = std::min(chunk, context - runners[l]->num_cached());
-      h = SyntheticHidden(n, dim);
-      RETURN_IF_ERROR(runners[l]->Forward(absl::MakeSpan(h), n, runners[l]->num_cached(), pool));
-    }
-  }
+  for (LayerProbe& probe : probes) RETURN_IF_ERROR(probe.FillContext(timer));
   for (int32_t pass = 0; pass <= o.repetitions; ++pass) {
     h = SyntheticHidden(1, dim);
     for (int32_t l = 0; l < end; ++l) {
-      runners[l]->Truncate(context);
-      const auto start = Clock::now();
-      RETURN_IF_ERROR(runners[l]->Forward(absl::MakeSpan(h), 1, context, pool));
-      if (pass > 0) decode_samples[l].push_back(SecondsSince(start));
+      ASSIGN_OR_RETURN(double s, probes[l].Decode(absl::MakeSpan(h), timer));
+      if (pass > 0) decode_samples[l].push_back(s);
     }
   }
 
