@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/util/enum_names.h"
 #include "common/util/status_macros.h"
+#include "common/util/string_view_compat.h"
 
 namespace tandem {
 
@@ -29,17 +30,8 @@ constexpr size_t kMaxTensorNameBytes = 63;  // GGML_MAX_NAME minus the NUL
 constexpr uint64_t kMinKvBytes = 8 + 4 + 1;                  // empty key, type, 1-byte value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // empty name, 1 dim, type, offset
 
-// Debian's Abseil has its own absl::string_view (not std::string_view), which StrCat and
-// the heterogeneous lookup of flat_hash_map<std::string, ...> need.
-absl::string_view AsAbsl(std::string_view s) { return {s.data(), s.size()}; }
-template <typename T>
-const T& StrArg(const T& v) {
-  return v;
-}
-absl::string_view StrArg(std::string_view s) { return AsAbsl(s); }
-
 absl::Status Invalid(const auto&... parts) {
-  return absl::InvalidArgumentError(absl::StrCat(StrArg(parts)...));
+  return absl::InvalidArgumentError(StrCatViews(parts...));
 }
 
 bool IsKnownValueType(uint32_t id) { return id <= static_cast<uint32_t>(GgufValueType::kFloat64); }
@@ -511,19 +503,19 @@ absl::Status GgufFile::ParseAll(absl::Span<const uint8_t> bytes) {
 }
 
 const GgufValue* GgufFile::Find(std::string_view key) const {
-  auto it = metadata_index_.find(AsAbsl(key));
+  auto it = metadata_index_.find(AbslView(key));
   return it == metadata_index_.end() ? nullptr : &metadata_[it->second].second;
 }
 
 const GgufTensorInfo* GgufFile::FindTensor(std::string_view name) const {
-  auto it = tensor_index_.find(AsAbsl(name));
+  auto it = tensor_index_.find(AbslView(name));
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
 }
 
 absl::StatusOr<std::string> GgufFile::GetString(std::string_view key) const {
   const GgufValue* v = Find(key);
   if (v == nullptr)
-    return absl::NotFoundError(absl::StrCat("metadata key '", AsAbsl(key), "' not found"));
+    return absl::NotFoundError(absl::StrCat("metadata key '", AbslView(key), "' not found"));
   if (const auto* s = std::get_if<std::string>(&v->value)) return *s;
   return TypeMismatch(key, *v, "string");
 }
@@ -531,7 +523,7 @@ absl::StatusOr<std::string> GgufFile::GetString(std::string_view key) const {
 absl::StatusOr<uint64_t> GgufFile::GetUint(std::string_view key) const {
   const GgufValue* v = Find(key);
   if (v == nullptr)
-    return absl::NotFoundError(absl::StrCat("metadata key '", AsAbsl(key), "' not found"));
+    return absl::NotFoundError(absl::StrCat("metadata key '", AbslView(key), "' not found"));
   if (const auto* u = std::get_if<uint64_t>(&v->value)) return *u;
   if (const auto* s = std::get_if<int64_t>(&v->value)) {
     if (*s < 0) {
@@ -546,7 +538,7 @@ absl::StatusOr<uint64_t> GgufFile::GetUint(std::string_view key) const {
 absl::StatusOr<double> GgufFile::GetFloat(std::string_view key) const {
   const GgufValue* v = Find(key);
   if (v == nullptr)
-    return absl::NotFoundError(absl::StrCat("metadata key '", AsAbsl(key), "' not found"));
+    return absl::NotFoundError(absl::StrCat("metadata key '", AbslView(key), "' not found"));
   if (const auto* d = std::get_if<double>(&v->value)) return *d;
   if (const auto* u = std::get_if<uint64_t>(&v->value)) return static_cast<double>(*u);
   if (const auto* s = std::get_if<int64_t>(&v->value)) return static_cast<double>(*s);
@@ -556,7 +548,7 @@ absl::StatusOr<double> GgufFile::GetFloat(std::string_view key) const {
 absl::StatusOr<bool> GgufFile::GetBool(std::string_view key) const {
   const GgufValue* v = Find(key);
   if (v == nullptr)
-    return absl::NotFoundError(absl::StrCat("metadata key '", AsAbsl(key), "' not found"));
+    return absl::NotFoundError(absl::StrCat("metadata key '", AbslView(key), "' not found"));
   if (const auto* b = std::get_if<bool>(&v->value)) return *b;
   return TypeMismatch(key, *v, "bool");
 }
@@ -564,7 +556,7 @@ absl::StatusOr<bool> GgufFile::GetBool(std::string_view key) const {
 absl::StatusOr<const GgufArray*> GgufFile::GetArray(std::string_view key) const {
   const GgufValue* v = Find(key);
   if (v == nullptr)
-    return absl::NotFoundError(absl::StrCat("metadata key '", AsAbsl(key), "' not found"));
+    return absl::NotFoundError(absl::StrCat("metadata key '", AbslView(key), "' not found"));
   if (const auto* a = std::get_if<GgufArray>(&v->value)) return a;
   return TypeMismatch(key, *v, "array");
 }

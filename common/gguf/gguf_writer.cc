@@ -13,7 +13,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/errno_status.h"
 #include "common/util/status_macros.h"
+#include "common/util/string_view_compat.h"
 
 namespace tandem {
 
@@ -29,33 +31,13 @@ constexpr size_t kMaxDims = 4;              // GGML_MAX_DIMS
 constexpr size_t kMaxTensorNameBytes = 63;  // GGML_MAX_NAME minus the NUL
 constexpr size_t kWriteBufferBytes = 1 << 20;
 
-absl::string_view AsAbsl(std::string_view s) { return {s.data(), s.size()}; }
-template <typename T>
-const T& StrArg(const T& v) {
-  return v;
-}
-absl::string_view StrArg(std::string_view s) { return AsAbsl(s); }
-
 absl::Status Invalid(const auto&... parts) {
-  return absl::InvalidArgumentError(absl::StrCat(StrArg(parts)...));
+  return absl::InvalidArgumentError(StrCatViews(parts...));
 }
 
-// Maps a failed system call to a status whose code tells the caller what to do.
+// What failed on which file (errno_status.h).
 absl::Status ErrnoError(int err, std::string_view what, std::string_view path) {
-  std::string msg = absl::StrCat(AsAbsl(what), " ", AsAbsl(path), ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(msg);
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return absl::PermissionDeniedError(msg);
-    case ENOSPC:
-    case EDQUOT:
-      return absl::ResourceExhaustedError(msg);
-    default:
-      return absl::InternalError(msg);
-  }
+  return ErrnoStatus(err, StrCatViews(what, " ", path));
 }
 
 // Little-endian serialization of the header (metadata and tensor infos).
@@ -179,7 +161,7 @@ absl::Status PutArray(Encoder& enc, const GgufArray& a, std::string_view what) {
 
 // Encodes type id and value, checking that the variant holds what the type says.
 absl::Status PutValue(Encoder& enc, const GgufValue& v, std::string_view key) {
-  const std::string what = absl::StrCat("metadata '", AsAbsl(key), "'");
+  const std::string what = absl::StrCat("metadata '", AbslView(key), "'");
   const GgufValueType t = v.type;
   auto mismatch = [&] { return Invalid(what, ": value does not hold a ", GgufValueTypeName(t)); };
   if (static_cast<uint32_t>(t) > static_cast<uint32_t>(GgufValueType::kFloat64)) {

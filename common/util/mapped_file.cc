@@ -12,23 +12,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/util/errno_status.h"
 #include "common/util/string_view_compat.h"
 
 namespace tandem {
 namespace {
-
-absl::Status ErrnoStatus(int err, const std::string& what) {
-  std::string msg = absl::StrCat(what, ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(msg);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(msg);
-    default:
-      return absl::InternalError(msg);
-  }
-}
 
 // Reads all of `fd` into fresh anonymous memory advised to use transparent huge pages.
 absl::StatusOr<const uint8_t*> CopyToHugePages(int fd, size_t size, size_t mapped_size,
