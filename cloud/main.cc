@@ -16,7 +16,6 @@
 #include "cloud/health_probe.h"
 #include "cloud/idle_reaper.h"
 #include "cloud/worker.h"
-#include "common/cli/default_model.h"
 #include "common/cli/flags.h"
 #include "common/metrics/metrics_server.h"
 #include "common/util/clock.h"
@@ -107,14 +106,12 @@ int HealthCheck(const Flags& flags) {
 int main(int argc, char** argv) {
   const sigset_t signals = tandem::BlockTerminationSignals();
   Flags flags;
-  flags.worker.model_path = tandem::cli::DefaultModelPath();
   tandem::cloud::WorkerLimits& limits = flags.worker.limits;
   tandem::ServerTlsOptions& tls = flags.server.tls;
 
   CLI::App app{"tandem-cloud: runs layers [K, N), the head and the sampler for edge sessions"};
-  app.add_option("-m,--model", flags.worker.model_path,
-                 "GGUF model (the whole model or a cloud shard)")
-      ->capture_default_str();
+  tandem::cli::AddModel(app, flags.worker.model_path,
+                        "GGUF model (the whole model or a cloud shard)");
   // Required unless --health-check (checked by ServerConfig::Validate).
   tandem::cli::AddLoadMode(app, flags.worker.load_mode);
   app.add_option("--listen", flags.server.listen_address,
@@ -181,10 +178,5 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (!flags.health_check_target.empty()) return HealthCheck(flags);
 
-  absl::Status status = Run(flags, signals);
-  if (!status.ok()) {
-    std::cerr << "tandem-cloud: error: " << status << "\n";
-    return 1;
-  }
-  return 0;
+  return tandem::cli::ExitCode("tandem-cloud", Run(flags, signals));
 }

@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "common/cli/flags.h"
 #include "common/codec/codec_kind.h"
 #include "common/net/tls.h"
 #include "common/util/status_macros.h"
@@ -71,7 +72,6 @@ absl::Status Run(Flags& flags) {
 
 int main(int argc, char** argv) {
   Flags flags;
-  tandem::ClientTlsOptions& tls = flags.link.tls;
   CLI::App app{"tandem-loadgen: concurrent edge sessions against one tandem-cloud worker"};
   app.add_option("--cloud", flags.cloud, "HOST:PORT of the tandem-cloud worker")->required();
   app.add_option("-m,--model", flags.model_path,
@@ -94,18 +94,8 @@ int main(int argc, char** argv) {
   app.add_option("--step-timeout-seconds", flags.step_timeout_seconds,
                  "Deadline for each answer from the worker")
       ->capture_default_str();
-  app.add_option("--auth-token-file", flags.auth_token_file, "File with the bearer token");
-  app.add_option("--tls-ca", tls.ca_file, "PEM CA that signed the worker's certificate");
-  app.add_option("--tls-cert", tls.cert_file, "PEM client certificate (mutual TLS)");
-  app.add_option("--tls-key", tls.key_file, "PEM private key of the client certificate");
-  app.add_option("--tls-server-name", tls.server_name, "Expected name in the worker's certificate");
-  app.add_flag("--insecure", tls.insecure, "Plaintext gRPC");
+  tandem::cli::AddClientTls(app, flags.link.tls, flags.auth_token_file);
   app.add_flag("--json", flags.json, "One JSON object on stdout");
   CLI11_PARSE(app, argc, argv);
-  absl::Status status = Run(flags);
-  if (!status.ok()) {
-    std::cerr << "tandem-loadgen: " << status << "\n";
-    return 1;
-  }
-  return 0;
+  return tandem::cli::ExitCode("tandem-loadgen", Run(flags));
 }

@@ -12,7 +12,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "common/cli/default_model.h"
 #include "common/cli/flags.h"
 #include "common/codec/codec_kind.h"
 #include "common/metrics/metrics_server.h"
@@ -36,7 +35,7 @@ using namespace tandem::edge;
 
 struct Flags {
   std::string config_path;  // tandem-tune's config; explicit flags override it
-  std::string model_path = tandem::cli::DefaultModelPath();
+  std::string model_path;   // -m, default: the default model
   int32_t split = 0;
   std::string codec = "q8";
   GrpcLinkOptions link;             // target unused: one link per --cloud
@@ -228,8 +227,7 @@ int main(int argc, char** argv) {
   Flags flags;
 
   CLI::App app{"tandem-edge: runs layers [0, K) here and the rest on a tandem-cloud worker"};
-  app.add_option("-m,--model", flags.model_path, "GGUF model (the whole model or an edge shard)")
-      ->capture_default_str();
+  tandem::cli::AddModel(app, flags.model_path, "GGUF model (the whole model or an edge shard)");
   app.add_option("--config", flags.config_path,
                  "Config from tandem-tune --out (split, codec, cloud, model); flags override it");
   app.add_option("--split", flags.split, "K: layers [0, K) run on this device");
@@ -303,9 +301,5 @@ int main(int argc, char** argv) {
 
   absl::Status status = ApplyConfig(app, flags);
   if (status.ok()) status = Run(flags, signals);
-  if (!status.ok()) {
-    std::cerr << "tandem-edge: error: " << status << "\n";
-    return 1;
-  }
-  return 0;
+  return tandem::cli::ExitCode("tandem-edge", status);
 }

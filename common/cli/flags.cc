@@ -1,8 +1,16 @@
 #include "common/cli/flags.h"
 
+#include <iostream>
 #include <map>
 
+#include "common/cli/default_model.h"
+
 namespace tandem::cli {
+
+void AddModel(CLI::App& app, std::string& path, const std::string& help) {
+  path = DefaultModelPath();
+  app.add_option("-m,--model", path, help)->capture_default_str();
+}
 
 void AddThreads(CLI::App& app, int32_t& threads, const std::string& help) {
   app.add_option("-t,--threads", threads, help)
@@ -44,6 +52,12 @@ void AddClientTls(CLI::App& app, ClientTlsOptions& tls, std::string& auth_token_
   app.add_option("--tls-server-name", tls.server_name, "Expected name in the worker's certificate");
   app.add_flag("--insecure", tls.insecure, "Plaintext gRPC (logs a warning)");
   app.add_option("--auth-token-file", auth_token_file, "File holding this device's bearer token");
+}
+
+int ExitCode(std::string_view program, const absl::Status& status) {
+  if (status.ok()) return 0;
+  std::cerr << program << ": error: " << status << "\n";
+  return 1;
 }
 
 }  // namespace tandem::cli

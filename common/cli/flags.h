@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
 #include "common/net/tls.h"
 #include "common/sampler/sampler.h"
 #include "common/util/mapped_file.h"
@@ -15,6 +17,9 @@ namespace tandem::cli {
 
 // Compute threads a binary accepts (ThreadPool and the edge's slots take no more).
 inline constexpr int32_t kMaxThreads = 256;
+
+// -m,--model, defaulting to the default model (default_model.h).
+void AddModel(CLI::App& app, std::string& path, const std::string& help = "GGUF model");
 
 // -t,--threads in [1, kMaxThreads].
 void AddThreads(CLI::App& app, int32_t& threads, const std::string& help = "Compute threads");
@@ -32,5 +37,9 @@ void AddSampling(CLI::App& app, SamplingParams& sampling, const std::string& con
 // The client side of the edge-cloud link: --tls-ca, --tls-cert, --tls-key,
 // --tls-server-name, --insecure and --auth-token-file.
 void AddClientTls(CLI::App& app, ClientTlsOptions& tls, std::string& auth_token_file);
+
+// The end of a binary's main: `status` on stderr after "<program>: error: " unless it is
+// OK; the exit code (0 or 1).
+int ExitCode(std::string_view program, const absl::Status& status);
 
 }  // namespace tandem::cli

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "common/cli/default_model.h"
 #include "common/cli/flags.h"
 #include "common/tool/commands.h"
 #include "common/tool/synth_shapes.h"
@@ -15,13 +14,11 @@
 int main(int argc, char** argv) {
   CLI::App app{"tandem: run, benchmark and convert llama-family GGUF models"};
   app.require_subcommand(1);
-  const std::string default_model = tandem::cli::DefaultModelPath();
   const bool tty = isatty(STDERR_FILENO);
 
   tandem::GenerateConfig gen;
-  gen.model_path = default_model;
   CLI::App* generate = app.add_subcommand("generate", "Continue a prompt; prints only the text");
-  generate->add_option("-m,--model", gen.model_path, "GGUF model")->capture_default_str();
+  tandem::cli::AddModel(*generate, gen.model_path);
   generate->add_option("-p,--prompt", gen.prompt, "Prompt text")->required();
   generate->add_option("-n,--n-predict", gen.n_predict, "Tokens to generate")
       ->check(CLI::Range(0, 1 << 20))
@@ -37,9 +34,8 @@ int main(int argc, char** argv) {
   tandem::cli::AddLoadMode(*generate, gen.load_mode);
 
   tandem::BenchConfig bench;
-  bench.model_path = default_model;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Prompt and decode speed, peak memory");
-  bench_cmd->add_option("-m,--model", bench.model_path, "GGUF model")->capture_default_str();
+  tandem::cli::AddModel(*bench_cmd, bench.model_path);
   bench_cmd->add_option("-p,--prompt-tokens", bench.prompt_tokens, "Prompt length")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
@@ -92,9 +88,8 @@ int main(int argc, char** argv) {
   synth_cmd->add_option("--seed", synth.seed, "Random seed")->capture_default_str();
 
   tandem::TokenizeConfig tok;
-  tok.model_path = default_model;
   CLI::App* tok_cmd = app.add_subcommand("tokenize", "Token ids of text or of a chat prompt");
-  tok_cmd->add_option("-m,--model", tok.model_path, "GGUF model")->capture_default_str();
+  tandem::cli::AddModel(*tok_cmd, tok.model_path);
   auto* tok_text =
       tok_cmd->add_option("-p,--prompt", tok.prompt, "Text (user text: no control tokens)");
   auto* tok_file = tok_cmd->add_option("-f,--file", tok.file_path, "Read the text from a file");
@@ -116,9 +111,8 @@ int main(int argc, char** argv) {
   info_cmd->add_flag("--tensors", info.tensors, "List every tensor");
 
   tandem::PerplexityConfig ppl;
-  ppl.model_path = default_model;
   CLI::App* ppl_cmd = app.add_subcommand("perplexity", "Perplexity over a text file");
-  ppl_cmd->add_option("-m,--model", ppl.model_path, "GGUF model")->capture_default_str();
+  tandem::cli::AddModel(*ppl_cmd, ppl.model_path);
   ppl_cmd->add_option("-f,--file", ppl.text_path, "Text file")->required();
   ppl_cmd->add_option("-c,--ctx-size", ppl.context, "Window size in tokens")
       ->check(CLI::Range(2, 1 << 20))

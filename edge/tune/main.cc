@@ -10,7 +10,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "common/cli/default_model.h"
 #include "common/cli/flags.h"
 #include "common/model/llama_model.h"
 #include "common/net/tls.h"
@@ -27,7 +26,7 @@ namespace {
 using namespace tandem::tune;
 
 struct Flags {
-  std::string model_path = tandem::cli::DefaultModelPath();
+  std::string model_path;              // -m, default: the default model
   tandem::edge::GrpcLinkOptions link;  // to the worker: probes and calibration sessions
   std::string auth_token_file;
   std::string codecs = "f16,q8";
@@ -205,8 +204,7 @@ absl::Status Run(Flags& flags) {
 int main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"tandem-tune: measures device, link and worker, and recommends the split K"};
-  app.add_option("-m,--model", flags.model_path, "GGUF model (the whole model or an edge shard)")
-      ->capture_default_str();
+  tandem::cli::AddModel(app, flags.model_path, "GGUF model (the whole model or an edge shard)");
   app.add_option("--cloud", flags.link.target, "HOST:PORT of the tandem-cloud worker")->required();
   tandem::cli::AddClientTls(app, flags.link.tls, flags.auth_token_file);
   app.add_option("--codec", flags.codecs, "Candidate codecs: a list of f32,f16,q8,q4, or all")
@@ -250,10 +248,5 @@ int main(int argc, char** argv) {
   app.add_option("--svg", flags.svg_path, "Write a chart of latency and memory vs K here");
   CLI11_PARSE(app, argc, argv);
 
-  absl::Status status = Run(flags);
-  if (!status.ok()) {
-    std::cerr << "tandem-tune: error: " << status << "\n";
-    return 1;
-  }
-  return 0;
+  return tandem::cli::ExitCode("tandem-tune", Run(flags));
 }
