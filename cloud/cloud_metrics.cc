@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "common/metrics/families.h"
 #include "common/metrics/metrics_server.h"
 
 namespace tandem::cloud {
@@ -16,78 +17,44 @@ std::string CodeName(absl::StatusCode code) {
 }  // namespace
 
 CloudMetrics::CloudMetrics(prometheus::Registry& registry)
-    : errors_(prometheus::BuildCounter()
-                  .Name("tandem_cloud_errors_total")
-                  .Help("Streams and calls that ended with an error, by gRPC status code")
-                  .Register(registry)),
-      sessions_(prometheus::BuildCounter()
-                    .Name("tandem_cloud_sessions_total")
-                    .Help("Sessions opened (not counting resumes), by hidden-state codec")
-                    .Register(registry)),
-      tokens_(prometheus::BuildCounter()
-                  .Name("tandem_cloud_tokens_generated_total")
-                  .Help("Tokens sampled and sent to edges")
-                  .Register(registry)
-                  .Add({})),
-      step_seconds_(prometheus::BuildHistogram()
-                        .Name("tandem_cloud_step_seconds")
-                        .Help("Time from a chunk's arrival to its reply (queue + compute)")
-                        .Register(registry)),
+    : errors_(NewCounterFamily(registry, "tandem_cloud_errors_total",
+                               "Streams and calls that ended with an error, by gRPC status code")),
+      sessions_(NewCounterFamily(registry, "tandem_cloud_sessions_total",
+                                 "Sessions opened (not counting resumes), by hidden-state codec")),
+      tokens_(NewCounter(registry, "tandem_cloud_tokens_generated_total",
+                         "Tokens sampled and sent to edges")),
+      step_seconds_(
+          NewHistogramFamily(registry, "tandem_cloud_step_seconds",
+                             "Time from a chunk's arrival to its reply (queue + compute)")),
       prompt_step_seconds_(step_seconds_.Add({{"kind", "prompt"}}, StepLatencyBuckets())),
       decode_step_seconds_(step_seconds_.Add({{"kind", "decode"}}, StepLatencyBuckets())),
-      received_bytes_(prometheus::BuildCounter()
-                          .Name("tandem_cloud_received_bytes_total")
-                          .Help("Bytes of stream messages received from edges")
-                          .Register(registry)
-                          .Add({})),
-      sent_bytes_(prometheus::BuildCounter()
-                      .Name("tandem_cloud_sent_bytes_total")
-                      .Help("Bytes of stream messages sent to edges")
-                      .Register(registry)
-                      .Add({})),
-      active_sessions_(prometheus::BuildGauge()
-                           .Name("tandem_cloud_active_sessions")
-                           .Help("Sessions attached to a live stream")
-                           .Register(registry)
-                           .Add({})),
-      positions_(prometheus::BuildCounter()
-                     .Name("tandem_cloud_positions_processed_total")
-                     .Help("Hidden-state positions run through the worker's layers")
-                     .Register(registry)
-                     .Add({})),
-      unauthenticated_(prometheus::BuildGauge()
-                           .Name("tandem_cloud_unauthenticated_listener")
-                           .Help("1 if the worker accepts clients beyond loopback without mutual "
-                                 "TLS or bearer tokens (--allow-unauthenticated)")
-                           .Register(registry)
-                           .Add({})),
-      evicted_streams_(prometheus::BuildCounter()
-                           .Name("tandem_cloud_streams_evicted_total")
-                           .Help("Streams cancelled for silence: no Hello in time (hello) or "
-                                 "an attached session's stream idle too long (idle)")
-                           .Register(registry)),
-      batch_positions_(
-          prometheus::BuildHistogram()
-              .Name("tandem_cloud_batch_positions")
-              .Help("Positions in the scheduler batch that finished each step "
-                    "(all sessions' decode steps and prompt slices together)")
-              .Register(registry)
-              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
-      queue_wait_seconds_(prometheus::BuildHistogram()
-                              .Name("tandem_cloud_queue_wait_seconds")
-                              .Help("Time from a step's arrival to its first batch")
-                              .Register(registry)
-                              .Add({}, StepLatencyBuckets())),
-      deadline_misses_(prometheus::BuildCounter()
-                           .Name("tandem_cloud_deadline_misses_total")
-                           .Help("Tokens sampled later than their session's per-token target")
-                           .Register(registry)
-                           .Add({})),
-      refusals_(prometheus::BuildCounter()
-                    .Name("tandem_cloud_admission_refusals_total")
-                    .Help("New sessions refused for lack of room, by reason (deadline: "
-                          "serving it would break per-token targets; sessions; kv_budget)")
-                    .Register(registry)) {}
+      received_bytes_(NewCounter(registry, "tandem_cloud_received_bytes_total",
+                                 "Bytes of stream messages received from edges")),
+      sent_bytes_(NewCounter(registry, "tandem_cloud_sent_bytes_total",
+                             "Bytes of stream messages sent to edges")),
+      active_sessions_(
+          NewGauge(registry, "tandem_cloud_active_sessions", "Sessions attached to a live stream")),
+      positions_(NewCounter(registry, "tandem_cloud_positions_processed_total",
+                            "Hidden-state positions run through the worker's layers")),
+      unauthenticated_(NewGauge(registry, "tandem_cloud_unauthenticated_listener",
+                                "1 if the worker accepts clients beyond loopback without mutual "
+                                "TLS or bearer tokens (--allow-unauthenticated)")),
+      evicted_streams_(NewCounterFamily(registry, "tandem_cloud_streams_evicted_total",
+                                        "Streams cancelled for silence: no Hello in time (hello) "
+                                        "or an attached session's stream idle too long (idle)")),
+      batch_positions_(NewHistogram(registry, "tandem_cloud_batch_positions",
+                                    "Positions in the scheduler batch that finished each step (all "
+                                    "sessions' decode steps and prompt slices together)",
+                                    std::vector<double>{1, 2, 4, 8, 16, 32, 64, 128, 256})),
+      queue_wait_seconds_(NewHistogram(registry, "tandem_cloud_queue_wait_seconds",
+                                       "Time from a step's arrival to its first batch",
+                                       StepLatencyBuckets())),
+      deadline_misses_(NewCounter(registry, "tandem_cloud_deadline_misses_total",
+                                  "Tokens sampled later than their session's per-token target")),
+      refusals_(
+          NewCounterFamily(registry, "tandem_cloud_admission_refusals_total",
+                           "New sessions refused for lack of room, by reason (deadline: serving it "
+                           "would break per-token targets; sessions; kv_budget)")) {}
 
 void CloudMetrics::RecordScheduling(const StepTiming& timing) {
   if (timing.batch_rows > 0) batch_positions_.Observe(timing.batch_rows);

@@ -18,7 +18,9 @@ yaml = load_yaml_module()
 registered = set()
 for source in ("cloud/cloud_metrics.cc", "edge/edge_metrics.cc"):
     text = open(os.path.join(source_dir, source)).read()
-    found = re.findall(r'Build(Counter|Gauge|Histogram|Summary)\(\)\s*\.Name\("([^"]+)"\)', text)
+    # common/metrics/families.h: New<Kind>(registry, "name", ...) and New<Kind>Family(...).
+    found = re.findall(r'\bNew(Counter|Gauge|Histogram|Summary)(?:Family)?\(\s*registry,\s*"([^"]+)"',
+                       text)
     if not found:
         fail("no metrics found in %s" % source)
     for kind, name in found:
