@@ -1,5 +1,7 @@
 #include "edge/openai_response.h"
 
+#include <utility>
+
 #include "absl/strings/str_format.h"
 #include "edge/json_body.h"
 #include "edge/utf8_stream.h"
@@ -151,46 +153,38 @@ std::string WithModeReport(std::string_view json, const std::vector<ModeSpan>& s
   return DumpJson(out);
 }
 
-int HttpStatusFor(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return 400;
-    case absl::StatusCode::kResourceExhausted:
-      return 429;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    case absl::StatusCode::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
+namespace {
+
+// How a status reaches an OpenAI client: the HTTP status, error.type and error.code.
+struct ClientError {
+  int http_status;
+  const char* type;
+  const char* code;  // null: none
+};
+
+ClientError ClientErrorFor(absl::StatusCode code) {
+  static constexpr std::pair<absl::StatusCode, ClientError> kErrors[] = {
+      {absl::StatusCode::kInvalidArgument, {400, "invalid_request_error", nullptr}},
+      {absl::StatusCode::kOutOfRange, {400, "invalid_request_error", "context_length_exceeded"}},
+      {absl::StatusCode::kResourceExhausted, {429, "rate_limit_error", "rate_limit_exceeded"}},
+      {absl::StatusCode::kUnauthenticated, {401, "authentication_error", "invalid_api_key"}},
+      {absl::StatusCode::kPermissionDenied, {403, "permission_error", nullptr}},
+      {absl::StatusCode::kUnavailable, {503, "server_error", "service_unavailable"}},
+      {absl::StatusCode::kDeadlineExceeded, {504, "server_error", "timeout"}},
+  };
+  for (const auto& [status_code, error] : kErrors) {
+    if (status_code == code) return error;
   }
+  return {500, "server_error", nullptr};
 }
 
+}  // namespace
+
+int HttpStatusFor(const absl::Status& status) { return ClientErrorFor(status.code()).http_status; }
+
 std::string ErrorJson(const absl::Status& status) {
-  const std::string message(status.message());
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      return DumpJson(Error(message, "invalid_request_error", nullptr));
-    case absl::StatusCode::kOutOfRange:
-      return DumpJson(Error(message, "invalid_request_error", "context_length_exceeded"));
-    case absl::StatusCode::kResourceExhausted:
-      return DumpJson(Error(message, "rate_limit_error", "rate_limit_exceeded"));
-    case absl::StatusCode::kUnauthenticated:
-      return DumpJson(Error(message, "authentication_error", "invalid_api_key"));
-    case absl::StatusCode::kPermissionDenied:
-      return DumpJson(Error(message, "permission_error", nullptr));
-    case absl::StatusCode::kUnavailable:
-      return DumpJson(Error(message, "server_error", "service_unavailable"));
-    case absl::StatusCode::kDeadlineExceeded:
-      return DumpJson(Error(message, "server_error", "timeout"));
-    default:
-      return DumpJson(Error(message, "server_error", nullptr));
-  }
+  const ClientError e = ClientErrorFor(status.code());
+  return DumpJson(Error(std::string(status.message()), e.type, e.code));
 }
 
 std::string HttpErrorJson(int http_status, std::string_view message) {
