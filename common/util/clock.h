@@ -27,7 +27,7 @@ class Clock {
 };
 
 // Wall time: absl::Now(), absl's sleeps and waits.
-class SystemClock final : public Clock {
+class SystemClock : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
   void SleepUntil(absl::Time until) const override { absl::SleepFor(until - absl::Now()); }

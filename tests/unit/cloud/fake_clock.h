@@ -63,17 +63,15 @@ namespace tandem::cloud {
 // waits for finish (up to FakeClock::kSettle): background work against an in-process
 // worker (a reconnect attempt) then counts as instantaneous, so tests that run in real
 // time still see deterministic switch points.
-class SettlingClock final : public Clock {
+class SettlingClock final : public SystemClock {
  public:
-  absl::Time Now() const override { return absl::Now(); }
-  void SleepUntil(absl::Time until) const override { absl::SleepFor(until - absl::Now()); }
   bool AwaitWithDeadline(absl::Mutex& mu, const absl::Condition& condition,
                          absl::Time deadline) const override {
-    return mu.AwaitWithDeadline(condition, Settled(deadline));
+    return SystemClock::AwaitWithDeadline(mu, condition, Settled(deadline));
   }
   bool WaitForNotificationWithDeadline(const absl::Notification& notification,
                                        absl::Time deadline) const override {
-    return notification.WaitForNotificationWithDeadline(Settled(deadline));
+    return SystemClock::WaitForNotificationWithDeadline(notification, Settled(deadline));
   }
 
  private:
