@@ -97,9 +97,7 @@ absl::Status CalibrateWorker(const LlamaModel& model, edge::CloudLink& cloud_lin
     if (!result.calibration_samples.empty() && result.calibration_samples[0].split == k) break;
     log << absl::StrFormat("tandem-tune: timing %d real decode steps on the worker at K = %d\n",
                            o.calibration_steps, k);
-    ASSIGN_OR_RETURN(double step, TimeWorkerSteps(cloud_link, {.model_id = model.identity(),
-                                                               .n_layers = hp.n_layers,
-                                                               .hidden_dim = hp.dim,
+    ASSIGN_OR_RETURN(double step, TimeWorkerSteps(cloud_link, {.model = &model,
                                                                .split = k,
                                                                .codec = codec.kind,
                                                                .prompt_positions = timed_at,

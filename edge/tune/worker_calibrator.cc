@@ -28,12 +28,13 @@ absl::StatusOr<double> TimeWorkerSteps(edge::CloudLink& link, const StepProbe& p
   if (p.steps < 1 || p.prompt_positions < 1) {
     return absl::InvalidArgumentError("steps and prompt positions must be >= 1");
   }
+  const int32_t dim = p.model->hparams().dim;
   edge::SessionHello hello{
       .session_id = absl::StrFormat("tandem-tune-%d-%d", p.split, absl::ToUnixNanos(absl::Now())),
-      .model_id = p.model_id,
-      .n_layers = p.n_layers,
+      .model_id = p.model->identity(),
+      .n_layers = p.model->hparams().n_layers,
       .split_layer = p.split,
-      .hidden_dim = p.hidden_dim,
+      .hidden_dim = dim,
       .codec = p.codec,
       .sampling = SamplingParams{.temperature = 0, .top_k = 0, .top_p = 1, .seed = 0},
       .max_context = p.prompt_positions + p.steps};
@@ -42,8 +43,7 @@ absl::StatusOr<double> TimeWorkerSteps(edge::CloudLink& link, const StepProbe& p
   auto step = [&](int32_t start, int32_t n) -> absl::StatusOr<double> {
     edge::HiddenChunk chunk{
         .start_position = start, .num_positions = n, .codec = p.codec, .sample = true};
-    RETURN_IF_ERROR(
-        EncodeHidden(p.codec, Rows(start, n, p.hidden_dim), n, p.hidden_dim, &chunk.payload));
+    RETURN_IF_ERROR(EncodeHidden(p.codec, Rows(start, n, dim), n, dim, &chunk.payload));
     const auto begin = std::chrono::steady_clock::now();
     RETURN_IF_ERROR(stream->Send(chunk, absl::Now() + p.timeout));
     RETURN_IF_ERROR(stream->Receive(absl::Now() + p.timeout).status());

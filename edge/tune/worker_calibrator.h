@@ -7,19 +7,17 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/codec/codec_kind.h"
+#include "common/model/llama_model.h"
 #include "edge/cloud_link.h"
 
 namespace tandem::tune {
 
 struct StepProbe {
-  std::string model_id;
-  int32_t n_layers = 0;
-  int32_t hidden_dim = 0;
+  const LlamaModel* model = nullptr;  // the edge's: its identity and shape go in the Hello
   int32_t split = 1;
   CodecKind codec = CodecKind::kQ8;
   int32_t prompt_positions = 16;               // the cache length before the timed steps
