@@ -1,8 +1,10 @@
 """Helpers for the deploy tests: start tandem-cloud / tandem-edge as real processes on
 127.0.0.1, read the lines they print on stderr, make dev certificates, free ports."""
+import contextlib
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -147,6 +149,30 @@ def run_cloud_args(binary, args, replacements, certs):
     if match:
         ports["metrics"] = int(match.group(1))
     return cloud, ports
+
+
+@contextlib.contextmanager
+def cloud_from_container_args(binary, args, values, source_dir, local_addresses):
+    """Runs tandem-cloud with a container's `args` (`values`: flag -> value) on this
+    machine: the embedded model for --model, fresh dev certificates for the TLS files,
+    and the replacements `local_addresses(certs)` adds (addresses, threads). Yields
+    (process, ports) as run_cloud_args; kills it and removes the files afterwards."""
+    tmp = tempfile.mkdtemp()
+    cloud = None
+    try:
+        certs = make_certs(tmp)
+        replacements = {
+            values["--model"]: os.path.join(source_dir, "deploy/models/stories260K.gguf"),
+            values["--tls-cert"]: certs["server.pem"], values["--tls-key"]: certs["server.key"],
+            values["--tls-client-ca"]: certs["ca.pem"],
+        }
+        replacements.update(local_addresses(certs))
+        cloud, ports = run_cloud_args(binary, args, replacements, certs)
+        yield cloud, ports
+    finally:
+        if cloud is not None:
+            cloud.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def health_check(binary, port, service=""):

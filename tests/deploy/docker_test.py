@@ -13,10 +13,9 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemons import Process, fail, make_certs, run_cloud_args, cloud_flags  # noqa: E402
+from daemons import Process, fail, cloud_from_container_args, cloud_flags  # noqa: E402
 
 source_dir, cloud_binary = sys.argv[1:3]
 dockerfile = os.path.join(source_dir, "deploy/docker/Dockerfile")
@@ -119,17 +118,9 @@ if health[:2] != ["/usr/local/bin/tandem-cloud", "--health-check"] or \
     fail("HEALTHCHECK %s does not probe the --health-listen port" % health)
 
 # The image's command and health check, run here.
-tmp = tempfile.mkdtemp()
-cloud = None
-try:
-    certs = make_certs(tmp)
-    replacements = {values["--model"]: os.path.join(source_dir, "deploy/models/stories260K.gguf"),
-                    values["--tls-cert"]: certs["server.pem"],
-                    values["--tls-key"]: certs["server.key"],
-                    values["--tls-client-ca"]: certs["ca.pem"]}
-    for flag in ("--listen", "--health-listen", "--metrics"):
-        replacements[values[flag]] = "127.0.0.1:0"
-    cloud, ports = run_cloud_args(cloud_binary, cmd + ["--threads", "1"], replacements, certs)
+addresses = {values[flag]: "127.0.0.1:0" for flag in ("--listen", "--health-listen", "--metrics")}
+with cloud_from_container_args(cloud_binary, cmd + ["--threads", "1"], values, source_dir,
+                               lambda certs: addresses) as (cloud, ports):
     check = [cloud_binary] + health[1:]
     check[2] = "127.0.0.1:%d" % ports["health"]
     probe = Process(check)
@@ -142,8 +133,4 @@ try:
     if probe.wait(30) != 1:
         fail("HEALTHCHECK passed on a stopped worker")
     print("CMD serves; HEALTHCHECK passes while it serves and fails once it stopped")
-finally:
-    if cloud is not None:
-        cloud.kill()
-    shutil.rmtree(tmp, ignore_errors=True)
 print("Dockerfile: OK")

@@ -12,12 +12,11 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemons import (fail, health_check, load_yaml_module, make_certs,  # noqa: E402
-                     run_cloud_args, cloud_flags)
+from daemons import (fail, health_check, load_yaml_module,  # noqa: E402
+                     cloud_from_container_args, cloud_flags)
 
 source_dir, cloud_binary = sys.argv[1:3]
 yaml = load_yaml_module()
@@ -191,19 +190,11 @@ if shutil.which("kubectl"):
     print("kubectl kustomize renders %d resources" % len(kinds))
 
 # Run the container's args, then replay the kubelet's probes.
-tmp = tempfile.mkdtemp()
-cloud = None
-try:
-    certs = make_certs(tmp)
-    replacements = {
-        values["--model"]: os.path.join(source_dir, "deploy/models/stories260K.gguf"),
-        values["--tls-cert"]: certs["server.pem"], values["--tls-key"]: certs["server.key"],
-        values["--tls-client-ca"]: certs["ca.pem"],
-        "--threads=" + values["--threads"]: "--threads=1",
-    }
-    for flag in ("--listen", "--health-listen", "--metrics"):
-        replacements[flag + "=" + values[flag]] = flag + "=127.0.0.1:0"
-    cloud, live = run_cloud_args(cloud_binary, args, replacements, certs)
+addresses = {flag + "=" + values[flag]: flag + "=127.0.0.1:0"
+             for flag in ("--listen", "--health-listen", "--metrics")}
+addresses["--threads=" + values["--threads"]] = "--threads=1"
+with cloud_from_container_args(cloud_binary, args, values, source_dir,
+                               lambda certs: addresses) as (cloud, live):
     for probe, service_name in [("readiness", ""), ("liveness", "liveness")]:
         code, text = health_check(cloud_binary, live["health"], service_name)
         if code != 0:
@@ -212,8 +203,4 @@ try:
         if b"tandem_cloud_active_sessions" not in r.read():
             fail("no tandem_cloud metrics on the metrics port")
     print("the Deployment's args serve; readiness, liveness and /metrics answer")
-finally:
-    if cloud is not None:
-        cloud.kill()
-    shutil.rmtree(tmp, ignore_errors=True)
 print("k8s manifests: OK")

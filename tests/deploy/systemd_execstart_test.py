@@ -59,6 +59,17 @@ def binary_for(argv, name, path):
     return [path] + argv[1:]
 
 
+def start_from_unit(name, binary, credentials, overrides):
+    """Runs `name`'s ExecStart from deploy/systemd with deploy/config/<name>.env and
+    `overrides` as its environment and `credentials` as $CREDENTIALS_DIRECTORY."""
+    env = read_env(os.path.join(source_dir, "deploy/config/%s.env" % name))
+    env.update(overrides)
+    argv = binary_for(expand(exec_start(os.path.join(
+        source_dir, "deploy/systemd/%s.service" % name)), env, credentials), name, binary)
+    print(name + ":", " ".join(argv))
+    return Process(argv)
+
+
 tmp = tempfile.mkdtemp()
 cloud = edge = None
 try:
@@ -74,32 +85,24 @@ try:
     os.makedirs(edge_credentials)
     shutil.copy(certs["client.key"], os.path.join(edge_credentials, "tls-key"))
 
-    env = read_env(os.path.join(source_dir, "deploy/config/tandem-cloud.env"))
-    env.update(TANDEM_CLOUD_MODEL=MODEL, TANDEM_CLOUD_LISTEN="127.0.0.1:0",
-               TANDEM_CLOUD_HEALTH_LISTEN="127.0.0.1:0", TANDEM_CLOUD_METRICS="127.0.0.1:0",
-               TANDEM_CLOUD_TLS_CERT=certs["server.pem"], TANDEM_CLOUD_THREADS="1",
-               TANDEM_CLOUD_TLS_CLIENT_CA=certs["ca.pem"])
-    argv = binary_for(expand(exec_start(os.path.join(
-        source_dir, "deploy/systemd/tandem-cloud.service")), env, credentials),
-        "tandem-cloud", cloud_binary)
-    print("cloud:", " ".join(argv))
-    cloud = Process(argv)
+    cloud = start_from_unit(
+        "tandem-cloud", cloud_binary, credentials,
+        dict(TANDEM_CLOUD_MODEL=MODEL, TANDEM_CLOUD_LISTEN="127.0.0.1:0",
+             TANDEM_CLOUD_HEALTH_LISTEN="127.0.0.1:0", TANDEM_CLOUD_METRICS="127.0.0.1:0",
+             TANDEM_CLOUD_TLS_CERT=certs["server.pem"], TANDEM_CLOUD_THREADS="1",
+             TANDEM_CLOUD_TLS_CLIENT_CA=certs["ca.pem"]))
     port = int(cloud.wait_for(r"listening on 127\.0\.0\.1:(\d+)$").group(1))
     health = int(cloud.wait_for(r"health .* on 127\.0\.0\.1:(\d+)$").group(1))
     probe = Process([cloud_binary, "--health-check", "127.0.0.1:%d" % health])
     if probe.wait(30) != 0:
         fail("the worker started from the unit is not SERVING: " + probe.text())
 
-    env = read_env(os.path.join(source_dir, "deploy/config/tandem-edge.env"))
-    env.update(TANDEM_EDGE_MODEL=MODEL, TANDEM_EDGE_CLOUD="127.0.0.1:%d" % port,
-               TANDEM_EDGE_LISTEN="127.0.0.1:0", TANDEM_EDGE_METRICS="127.0.0.1:0",
-               TANDEM_EDGE_TLS_CA=certs["ca.pem"], TANDEM_EDGE_TLS_CERT=certs["client.pem"],
-               TANDEM_EDGE_THREADS="1")
-    argv = binary_for(expand(exec_start(os.path.join(
-        source_dir, "deploy/systemd/tandem-edge.service")), env, edge_credentials),
-        "tandem-edge", edge_binary)
-    print("edge:", " ".join(argv))
-    edge = Process(argv)
+    edge = start_from_unit(
+        "tandem-edge", edge_binary, edge_credentials,
+        dict(TANDEM_EDGE_MODEL=MODEL, TANDEM_EDGE_CLOUD="127.0.0.1:%d" % port,
+             TANDEM_EDGE_LISTEN="127.0.0.1:0", TANDEM_EDGE_METRICS="127.0.0.1:0",
+             TANDEM_EDGE_TLS_CA=certs["ca.pem"], TANDEM_EDGE_TLS_CERT=certs["client.pem"],
+             TANDEM_EDGE_THREADS="1"))
     api = int(edge.wait_for(r"serving http://127\.0\.0\.1:(\d+)$").group(1))
     request = urllib.request.Request(
         "http://127.0.0.1:%d/v1/completions" % api,
