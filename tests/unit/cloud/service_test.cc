@@ -120,6 +120,28 @@ class ServiceTest : public ::testing::Test {
     context.set_deadline(std::chrono::system_clock::now() + kRpcTimeout);
   }
 
+  // The Health RPC through `stub`, with the test deadline: its status.
+  static grpc::Status CallHealth(v1::SplitInference::Stub& stub) {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    v1::HealthResponse health;
+    return stub.Health(&context, v1::HealthRequest(), &health);
+  }
+
+  // A Generate stream on its own stub and context (with the test deadline).
+  struct GenerateCall {
+    std::unique_ptr<v1::SplitInference::Stub> stub;
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::EdgeMessage, v1::CloudMessage>> stream;
+  };
+  std::unique_ptr<GenerateCall> Generate() {
+    auto call = std::make_unique<GenerateCall>();
+    call->stub = Stub();
+    SetDeadline(call->context);
+    call->stream = call->stub->Generate(&call->context);
+    return call;
+  }
+
   v1::EdgeMessage Hello(int32_t split, const std::string& id) {
     return GreedyHelloProto(model(), split, id);
   }
@@ -186,10 +208,8 @@ class ServiceTest : public ::testing::Test {
   // Sends a hello, then `message` (if any), and returns the stream's final status.
   grpc::Status OpenThenSend(const v1::EdgeMessage& hello,
                             const std::optional<v1::EdgeMessage>& message = std::nullopt) {
-    auto stub = Stub();
-    grpc::ClientContext context;
-    SetDeadline(context);
-    auto stream = stub->Generate(&context);
+    auto call = Generate();
+    auto& stream = call->stream;
     v1::CloudMessage reply;
     if (stream->Write(hello) && stream->Read(&reply) && message.has_value()) {
       stream->Write(*message);
@@ -278,13 +298,9 @@ TEST_F(ServiceTest, SixteenConcurrentSessionsMatchSequentialRuns) {
 }
 
 TEST_F(ServiceTest, ReadyDescribesTheWorker) {
-  WorkerLimits limits;
-  limits.max_top_logprobs = 4;
-  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig(), limits));
-  auto stub = Stub();
-  grpc::ClientContext context;
-  SetDeadline(context);
-  auto stream = stub->Generate(&context);
+  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig(), {.max_top_logprobs = 4}));
+  auto call = Generate();
+  auto& stream = call->stream;
   v1::EdgeMessage hello = Hello(2, "ready");
   hello.mutable_hello()->set_top_logprobs(10);  // over the limit: clamped, with a notice
   ASSERT_TRUE(stream->Write(hello));
@@ -337,46 +353,41 @@ TEST_F(ServiceTest, MismatchedModelIsFailedPrecondition) {
   ExpectStillServing();
 }
 
-TEST_F(ServiceTest, BadPayloadSizeIsInvalidArgument) {
+// Bad chunks after a good Hello: each refused with its code, and the worker keeps serving.
+TEST_F(ServiceTest, BadChunksAreRefused) {
   ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig()));
   auto edge = EdgeHalf::Create(model(), 2);
-  auto payload = edge->Payload({1, 2});
-  // Two positions' bytes declared as three.
-  grpc::Status status = OpenThenSend(Hello(2, "bad-size"), ChunkMessage(0, 3, *payload, true));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
-  ExpectStillServing();
-}
-
-TEST_F(ServiceTest, NonFinitePayloadIsInvalidArgument) {
-  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig()));
-  auto edge = EdgeHalf::Create(model(), 2);
-  auto payload = edge->Payload({1, 2});
+  ASSERT_TRUE(edge.ok());
+  auto two = edge->Payload({1, 2});
+  edge->Rewind(0);
+  auto one = edge->Payload({1});
+  ASSERT_TRUE(two.ok() && one.ok());
+  std::string nan_payload = *two;
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  std::memcpy(payload->data() + 4 * 70, &nan, sizeof(nan));  // row 1, channel 6
-  grpc::Status status = OpenThenSend(Hello(2, "nan"), ChunkMessage(0, 2, *payload, true));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
-  ExpectStillServing();
-}
-
-TEST_F(ServiceTest, CorruptPayloadIsDataLoss) {
-  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig()));
-  auto edge = EdgeHalf::Create(model(), 2);
-  auto payload = edge->Payload({1, 2});
-  v1::EdgeMessage chunk = ChunkMessage(0, 2, *payload, true);
-  (*chunk.mutable_chunk()->mutable_payload())[5] ^= 0x10;  // bit flip after the checksum
-  grpc::Status status = OpenThenSend(Hello(2, "corrupt"), chunk);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::DATA_LOSS) << status.error_message();
-  ExpectStillServing();
-}
-
-TEST_F(ServiceTest, OutOfOrderChunkIsFailedPrecondition) {
-  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig()));
-  auto edge = EdgeHalf::Create(model(), 2);
-  auto payload = edge->Payload({1});
-  grpc::Status status = OpenThenSend(Hello(2, "gap"), ChunkMessage(3, 1, *payload, true));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(status.error_message(), HasSubstr("0 positions cached"));
-  ExpectStillServing();
+  std::memcpy(nan_payload.data() + 4 * 70, &nan, sizeof(nan));  // row 1, channel 6
+  v1::EdgeMessage corrupt = ChunkMessage(0, 2, *two, true);
+  (*corrupt.mutable_chunk()->mutable_payload())[5] ^= 0x10;  // bit flip after the checksum
+  struct Case {
+    std::string id;
+    v1::EdgeMessage chunk;
+    grpc::StatusCode code;
+    std::string message;  // a part of the error message
+  };
+  const Case cases[] = {
+      // Two positions' bytes declared as three.
+      {"bad-size", ChunkMessage(0, 3, *two, true), grpc::StatusCode::INVALID_ARGUMENT, ""},
+      {"nan", ChunkMessage(0, 2, nan_payload, true), grpc::StatusCode::INVALID_ARGUMENT, ""},
+      {"corrupt", corrupt, grpc::StatusCode::DATA_LOSS, ""},
+      {"gap", ChunkMessage(3, 1, *one, true), grpc::StatusCode::FAILED_PRECONDITION,
+       "0 positions cached"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.id);
+    grpc::Status status = OpenThenSend(Hello(2, c.id), c.chunk);
+    EXPECT_EQ(status.error_code(), c.code) << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message));
+    ExpectStillServing();
+  }
 }
 
 TEST_F(ServiceTest, ProtocolViolationsAreRefused) {
@@ -385,10 +396,8 @@ TEST_F(ServiceTest, ProtocolViolationsAreRefused) {
   auto payload = edge->Payload({1});
   // A chunk before any Hello.
   {
-    auto stub = Stub();
-    grpc::ClientContext context;
-    SetDeadline(context);
-    auto stream = stub->Generate(&context);
+    auto call = Generate();
+    auto& stream = call->stream;
     stream->Write(ChunkMessage(0, 1, *payload, true));
     stream->WritesDone();
     EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -419,9 +428,7 @@ TEST_F(ServiceTest, UnknownSessionOnResumeIsNotFound) {
 }
 
 TEST_F(ServiceTest, OversizeMessagesAreResourceExhausted) {
-  WorkerLimits limits;
-  limits.max_chunk_positions = 8;
-  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig(), limits));
+  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig(), {.max_chunk_positions = 8}));
   // Larger than the gRPC receive limit: refused before parsing.
   const int64_t limit = MaxReceiveMessageBytes(*worker_);
   grpc::Status huge =
@@ -439,13 +446,9 @@ TEST_F(ServiceTest, OversizeMessagesAreResourceExhausted) {
 }
 
 TEST_F(ServiceTest, SessionLimitIsResourceExhausted) {
-  WorkerLimits limits;
-  limits.max_sessions = 1;
-  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig(), limits));
-  auto stub = Stub();
-  grpc::ClientContext context;
-  SetDeadline(context);
-  auto holder = stub->Generate(&context);
+  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig(), {.max_sessions = 1}));
+  auto call = Generate();
+  auto& holder = call->stream;
   v1::CloudMessage reply;
   ASSERT_TRUE(holder->Write(Hello(2, "holder")) && holder->Read(&reply));
   EXPECT_EQ(OpenThenSend(Hello(2, "second")).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -512,19 +515,13 @@ TEST_F(ServiceTest, MutualTlsRequiresAClientCertificate) {
   ServerConfig config = TlsConfig();
   config.tls.client_ca_file = fixtures->certs.ca;
   ASSERT_NO_FATAL_FAILURE(StartServer(config));
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::HealthResponse health;
-  grpc::Status no_cert = Stub()->Health(&context, v1::HealthRequest(), &health);
+  grpc::Status no_cert = CallHealth(*Stub());
   EXPECT_EQ(no_cert.error_code(), grpc::StatusCode::UNAVAILABLE) << no_cert.error_message();
 
   // A client certificate from another CA is refused too.
   ClientTlsOptions foreign{.cert_file = fixtures->other_certs.client_cert,
                            .key_file = fixtures->other_certs.client_key};
-  grpc::ClientContext context2;
-  SetDeadline(context2);
-  EXPECT_EQ(Stub(foreign)->Health(&context2, v1::HealthRequest(), &health).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(CallHealth(*Stub(foreign)).error_code(), grpc::StatusCode::UNAVAILABLE);
 
   ClientTlsOptions with_cert{.cert_file = fixtures->certs.client_cert,
                              .key_file = fixtures->certs.client_key};
@@ -536,11 +533,7 @@ TEST_F(ServiceTest, MutualTlsRequiresAClientCertificate) {
 
 TEST_F(ServiceTest, ClientTrustingAnotherCaFails) {
   ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig()));
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::HealthResponse health;
-  grpc::Status status = Stub(ClientTlsOptions{.ca_file = fixtures->other_certs.ca})
-                            ->Health(&context, v1::HealthRequest(), &health);
+  grpc::Status status = CallHealth(*Stub(ClientTlsOptions{.ca_file = fixtures->other_certs.ca}));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   ExpectStillServing();
 }
@@ -556,20 +549,13 @@ TEST_F(ServiceTest, ExpiredServerCertificateFails) {
   config.tls.cert_file = fixtures->expired_cert;
   config.tls.key_file = fixtures->expired_key;
   ASSERT_NO_FATAL_FAILURE(StartServer(config));
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::HealthResponse health;
-  grpc::Status status = Stub()->Health(&context, v1::HealthRequest(), &health);
+  grpc::Status status = CallHealth(*Stub());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
 }
 
 TEST_F(ServiceTest, PlaintextClientCannotTalkToATlsWorker) {
   ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig()));
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::HealthResponse health;
-  grpc::Status status =
-      Stub(ClientTlsOptions{.insecure = true})->Health(&context, v1::HealthRequest(), &health);
+  grpc::Status status = CallHealth(*Stub(ClientTlsOptions{.insecure = true}));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
 }
 
@@ -677,10 +663,8 @@ TEST_F(ServiceTest, MetricsCountTokensBytesSessionsAndErrors) {
 
 TEST_F(ServiceTest, ShutdownEndsIdleStreamsAndRefusesNewOnes) {
   ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig()));
-  auto stub = Stub();
-  grpc::ClientContext context;
-  SetDeadline(context);
-  auto stream = stub->Generate(&context);
+  auto call = Generate();
+  auto& stream = call->stream;
   v1::CloudMessage reply;
   ASSERT_TRUE(stream->Write(Hello(2, "idle")) && stream->Read(&reply));
   server_->Shutdown();  // returns once the idle stream was cancelled
@@ -694,9 +678,7 @@ TEST_F(ServiceTest, ShutdownEndsIdleStreamsAndRefusesNewOnes) {
 // the edge claims; a chunk that skips ahead is refused and leaves the session as it was; a
 // stream whose session was taken over is refused; after the timeout the session is gone.
 TEST_F(ServiceTest, ResumesAreExactAndStaleOrOutOfOrderOnesAreRefused) {
-  WorkerLimits limits;
-  limits.idle_timeout = absl::Seconds(60);
-  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig(), limits));
+  ASSERT_NO_FATAL_FAILURE(StartServer(TlsConfig(), {.idle_timeout = absl::Seconds(60)}));
   const std::vector<int32_t> prompt = TestPrompt(3);
   const int32_t n = static_cast<int32_t>(prompt.size());
   auto reference = ReferenceGreedy(model(), prompt, 3);

@@ -1,6 +1,7 @@
 #include "cloud/step_scheduler.h"
 
 #include <cstring>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -24,29 +25,50 @@ bool WaitForQueued(const StepScheduler& scheduler, int64_t n) {
   return false;
 }
 
+// Holds the scheduler's pool with one step (which runs `then` last) until Release(), so
+// that later steps queue up behind it.
+class PoolBlocker {
+ public:
+  explicit PoolBlocker(StepScheduler& scheduler, std::function<void(ThreadPool&)> then = {})
+      : thread_([this, &scheduler, then = std::move(then)] {
+          EXPECT_TRUE(scheduler
+                          .Run([&](ThreadPool& pool) {
+                            started_.Notify();
+                            release_.WaitForNotification();
+                            if (then) then(pool);
+                          })
+                          .ok());
+        }) {
+    started_.WaitForNotification();
+  }
+  ~PoolBlocker() { Release(); }
+
+  // Lets the step finish and waits for it.
+  void Release() {
+    if (!thread_.joinable()) return;
+    release_.Notify();
+    thread_.join();
+  }
+
+ private:
+  absl::Notification started_, release_;
+  std::thread thread_;
+};
+
 TEST(StepSchedulerTest, RunsStepsOneAtATimeInArrivalOrder) {
   StepScheduler scheduler(2);
-  absl::Notification started, release;
   std::vector<int> order;  // written only inside steps, which never overlap
-  std::thread first([&] {
-    EXPECT_TRUE(scheduler
-                    .Run([&](ThreadPool& pool) {
-                      EXPECT_EQ(pool.num_threads(), 2);
-                      started.Notify();
-                      release.WaitForNotification();
-                      order.push_back(0);
-                    })
-                    .ok());
+  PoolBlocker first(scheduler, [&](ThreadPool& pool) {
+    EXPECT_EQ(pool.num_threads(), 2);
+    order.push_back(0);
   });
-  started.WaitForNotification();
   std::vector<std::thread> waiters;
   for (int i = 1; i <= 4; ++i) {
     waiters.emplace_back(
         [&, i] { EXPECT_TRUE(scheduler.Run([&](ThreadPool&) { order.push_back(i); }).ok()); });
     ASSERT_TRUE(WaitForQueued(scheduler, i));  // arrival order is known
   }
-  release.Notify();
-  first.join();
+  first.Release();
   for (auto& t : waiters) t.join();
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
   EXPECT_EQ(scheduler.queued(), 0);
@@ -54,33 +76,18 @@ TEST(StepSchedulerTest, RunsStepsOneAtATimeInArrivalOrder) {
 
 TEST(StepSchedulerTest, ShutdownRefusesWaitingAndLaterSteps) {
   StepScheduler scheduler(1);
-  absl::Notification started, release;
   bool ran_waiter = false;
-  std::thread first([&] {
-    EXPECT_TRUE(scheduler
-                    .Run([&](ThreadPool&) {
-                      started.Notify();
-                      release.WaitForNotification();
-                    })
-                    .ok());
-  });
-  started.WaitForNotification();
+  PoolBlocker first(scheduler);
   absl::Status waiter_status;
   std::thread waiter(
       [&] { waiter_status = scheduler.Run([&](ThreadPool&) { ran_waiter = true; }); });
   ASSERT_TRUE(WaitForQueued(scheduler, 1));
   scheduler.Shutdown();
-  release.Notify();  // the running step still finishes
-  first.join();
+  first.Release();  // the running step still finishes
   waiter.join();
   EXPECT_EQ(waiter_status.code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(ran_waiter);
   EXPECT_EQ(scheduler.Run([](ThreadPool&) {}).code(), absl::StatusCode::kUnavailable);
-}
-
-const Clock& WallClock() {
-  static const SystemClock* clock = new SystemClock;
-  return *clock;
 }
 
 // A session's step for the batching tests: its own runner over [split, N), a random
@@ -140,16 +147,7 @@ std::vector<TestStep> MakeSteps(const LlamaModel& model, const std::vector<int32
 // Holds the scheduler's pool until `n` steps are queued, so that they go in one batch.
 void SubmitTogether(StepScheduler& scheduler, std::vector<TestStep>& steps,
                     std::vector<StepTiming>& timings) {
-  absl::Notification started, release;
-  std::thread blocker([&] {
-    EXPECT_TRUE(scheduler
-                    .Run([&](ThreadPool&) {
-                      started.Notify();
-                      release.WaitForNotification();
-                    })
-                    .ok());
-  });
-  started.WaitForNotification();
+  PoolBlocker blocker(scheduler);
   timings.resize(steps.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -160,8 +158,7 @@ void SubmitTogether(StepScheduler& scheduler, std::vector<TestStep>& steps,
     });
   }
   EXPECT_TRUE(WaitForQueued(scheduler, static_cast<int64_t>(steps.size())));
-  release.Notify();
-  blocker.join();
+  blocker.Release();
   for (auto& t : threads) t.join();
 }
 
@@ -181,7 +178,7 @@ TEST(StepSchedulerTest, BatchesSessionsWithDifferentSplitsAndMatchesEachAlone) {
   ASSERT_TRUE(model.ok()) << model.status();
   // Decode steps and prompt chunks of sessions split at K = 1, 2, 3, 4.
   std::vector<TestStep> steps = MakeSteps(**model, {1, 3, 2, 1, 4, 2}, {1, 1, 5, 3, 1, 1});
-  StepScheduler scheduler({.threads = 2, .max_batch_rows = 64}, WallClock());
+  StepScheduler scheduler({.threads = 2, .max_batch_rows = 64}, SystemClock::Get());
   std::vector<StepTiming> timings;
   SubmitTogether(scheduler, steps, timings);
   ExpectAsAlone(steps);
@@ -197,7 +194,7 @@ TEST(StepSchedulerTest, SlicesLongChunksToTheBatchLimit) {
   // A 10-position prompt chunk next to two decode steps, at most 4 positions per batch:
   // the prompt runs a slice at a time (chunked prefill) and the decodes are not held up.
   std::vector<TestStep> steps = MakeSteps(**model, {2, 2, 1}, {10, 1, 1});
-  StepScheduler scheduler({.threads = 2, .max_batch_rows = 4}, WallClock());
+  StepScheduler scheduler({.threads = 2, .max_batch_rows = 4}, SystemClock::Get());
   std::vector<StepTiming> timings;
   SubmitTogether(scheduler, steps, timings);
   ExpectAsAlone(steps);
@@ -210,7 +207,7 @@ TEST(StepSchedulerTest, AFailingStepDoesNotFailTheOthers) {
   auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
   ASSERT_TRUE(model.ok()) << model.status();
   std::vector<TestStep> steps = MakeSteps(**model, {1, 2}, {1, 2});
-  StepScheduler scheduler({.threads = 2}, WallClock());
+  StepScheduler scheduler({.threads = 2}, SystemClock::Get());
   // Past the cached positions: this one is refused, the other runs.
   LayerJob bad = steps[0].Job();
   bad.pos += 5;

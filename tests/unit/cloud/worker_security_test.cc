@@ -22,16 +22,8 @@ namespace {
 
 class WorkerSecurityTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
-    ASSERT_TRUE(model.ok()) << model.status();
-    model_ = *std::move(model);
-  }
   std::unique_ptr<Worker> MakeWorker(WorkerLimits limits) {
-    auto worker =
-        Worker::Create({.model_path = TANDEM_TEST_MODEL, .threads = 1, .limits = limits}, clock_);
-    EXPECT_TRUE(worker.ok()) << worker.status();
-    return worker.ok() ? *std::move(worker) : nullptr;
+    return MakeTestWorker(clock_, limits, /*threads=*/1);
   }
   OpenRequest Hello(const std::string& id, const std::string& principal) {
     OpenRequest r = GreedyHello(*model_, 1, id);
@@ -39,7 +31,7 @@ class WorkerSecurityTest : public ::testing::Test {
     return r;
   }
   FakeClock clock_;
-  std::unique_ptr<LlamaModel> model_;
+  const LlamaModel* const model_ = &testing_util::EmbeddedModel();
 };
 
 TEST_F(WorkerSecurityTest, OnlyTheOwnerResumesOrTakesOverASession) {

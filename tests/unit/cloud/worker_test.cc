@@ -22,18 +22,8 @@ using ::testing::HasSubstr;
 
 class WorkerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
-    ASSERT_TRUE(model.ok()) << model.status();
-    model_ = *std::move(model);
-    n_layers_ = model_->hparams().n_layers;
-  }
-
   std::unique_ptr<Worker> MakeWorker(WorkerLimits limits = {}, int threads = 2) {
-    WorkerConfig config{.model_path = TANDEM_TEST_MODEL, .threads = threads, .limits = limits};
-    auto worker = Worker::Create(config, clock_);
-    EXPECT_TRUE(worker.ok()) << worker.status();
-    return worker.ok() ? *std::move(worker) : nullptr;
+    return MakeTestWorker(clock_, limits, threads);
   }
 
   // Opens a session and runs `tokens` as one sampled chunk from position 0.
@@ -49,8 +39,8 @@ class WorkerTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  std::unique_ptr<LlamaModel> model_;
-  int32_t n_layers_ = 0;
+  const LlamaModel* const model_ = &testing_util::EmbeddedModel();
+  const int32_t n_layers_ = model_->hparams().n_layers;
 };
 
 TEST_F(WorkerTest, GreedyTokensEqualTheUnsplitModelAtEverySplit) {

@@ -12,12 +12,23 @@
 #include "cloud/worker.h"
 #include "common/codec/crc32c.h"
 #include "common/model/local_session.h"
+#include "common/util/clock.h"
 #include "common/util/status_macros.h"
+#include "tests/util/embedded_model.h"
 #include "tests/util/split_pipeline.h"
 
 namespace tandem::cloud {
 
 using ::tandem::testing_util::EdgeHalf;
+
+// A worker on the embedded model, or null (and a test failure) if it does not start.
+inline std::unique_ptr<Worker> MakeTestWorker(const Clock& clock, WorkerLimits limits = {},
+                                              int threads = 2) {
+  auto worker = Worker::Create(
+      {.model_path = TANDEM_TEST_MODEL, .threads = threads, .limits = limits}, clock);
+  EXPECT_TRUE(worker.ok()) << worker.status();
+  return worker.ok() ? *std::move(worker) : nullptr;
+}
 
 // A prompt of token ids from the model's 512-token vocabulary (starts with BOS).
 inline std::vector<int32_t> TestPrompt(int variant = 0) {
