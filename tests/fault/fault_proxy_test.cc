@@ -18,19 +18,24 @@
 namespace tandem::fault {
 namespace {
 
+// Binds `fd` to a free loopback port; the port.
+int BindLoopback(int fd) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+
 // Echoes every connection on 127.0.0.1:port() until destroyed.
 class EchoServer {
  public:
   EchoServer() {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    port_ = BindLoopback(fd_);
     EXPECT_EQ(listen(fd_, 16), 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] {
       while (true) {
         const int c = accept(fd_, nullptr, nullptr);
@@ -93,98 +98,96 @@ bool Closed(int fd) {
   return recv(fd, &c, 1, 0) <= 0;
 }
 
+// A new connection to `port` echoes `byte`.
+void ExpectEchoes(int port, const std::string& byte) {
+  const int fd = Connect(port);
+  ASSERT_EQ(send(fd, byte.data(), byte.size(), 0), static_cast<ssize_t>(byte.size()));
+  EXPECT_EQ(ReadN(fd, byte.size()), byte);
+  close(fd);
+}
+
+// A new connection to `port` is reset or closed.
+void ExpectReset(int port) {
+  const int fd = Connect(port);
+  EXPECT_TRUE(Closed(fd));
+  close(fd);
+}
+
 std::string Pattern(size_t n) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7) % 26);
   return s;
 }
 
-TEST(FaultProxyTest, ForwardsBothWaysIntact) {
-  EchoServer echo;
-  auto proxy = FaultProxy::Start(echo.port());
-  ASSERT_TRUE(proxy.ok()) << proxy.status();
-  const int fd = Connect((*proxy)->port());
+// Each test: an echo server and a proxy in front of it.
+class FaultProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto proxy = FaultProxy::Start(echo_.port());
+    ASSERT_TRUE(proxy.ok()) << proxy.status();
+    proxy_ = *std::move(proxy);
+  }
+
+  EchoServer echo_;
+  std::unique_ptr<FaultProxy> proxy_;
+};
+
+TEST_F(FaultProxyTest, ForwardsBothWaysIntact) {
+  const int fd = Connect(proxy_->port());
   const std::string data = Pattern(1 << 20);  // more than one read
   std::thread writer(
       [&] { ASSERT_EQ(send(fd, data.data(), data.size(), 0), (ssize_t)data.size()); });
   EXPECT_EQ(ReadN(fd, data.size()), data);
   writer.join();
   close(fd);
-  const ProxyStats s = (*proxy)->stats();
+  const ProxyStats s = proxy_->stats();
   EXPECT_EQ(s.connections, 1);
   EXPECT_EQ(s.to_upstream_bytes, static_cast<int64_t>(data.size()));
   EXPECT_EQ(s.to_client_bytes, static_cast<int64_t>(data.size()));
 }
 
-TEST(FaultProxyTest, BlackHoleHoldsBytesUntilItEnds) {
-  EchoServer echo;
-  auto proxy = FaultProxy::Start(echo.port());
-  ASSERT_TRUE(proxy.ok());
-  const int fd = Connect((*proxy)->port());
+TEST_F(FaultProxyTest, BlackHoleHoldsBytesUntilItEnds) {
+  const int fd = Connect(proxy_->port());
   ASSERT_EQ(send(fd, "ping", 4, 0), 4);
   EXPECT_EQ(ReadN(fd, 4), "ping");
-  (*proxy)->SetBlackhole(true);
+  proxy_->SetBlackhole(true);
   ASSERT_EQ(send(fd, "lost?", 5, 0), 5);
   EXPECT_EQ(ReadN(fd, 5, /*timeout_ms=*/200), "");  // nothing gets through
-  (*proxy)->SetBlackhole(false);
+  proxy_->SetBlackhole(false);
   EXPECT_EQ(ReadN(fd, 5), "lost?");  // delayed, not lost
   close(fd);
 }
 
-TEST(FaultProxyTest, CutResetsOpenConnectionsOnly) {
-  EchoServer echo;
-  auto proxy = FaultProxy::Start(echo.port());
-  ASSERT_TRUE(proxy.ok());
-  const int fd = Connect((*proxy)->port());
+TEST_F(FaultProxyTest, CutResetsOpenConnectionsOnly) {
+  const int fd = Connect(proxy_->port());
   ASSERT_EQ(send(fd, "a", 1, 0), 1);
   EXPECT_EQ(ReadN(fd, 1), "a");
-  (*proxy)->Cut();
+  proxy_->Cut();
   EXPECT_TRUE(Closed(fd));
   close(fd);
-  const int again = Connect((*proxy)->port());
-  ASSERT_EQ(send(again, "b", 1, 0), 1);
-  EXPECT_EQ(ReadN(again, 1), "b");
-  close(again);
-  EXPECT_EQ((*proxy)->stats().cuts, 1);
+  ExpectEchoes(proxy_->port(), "b");
+  EXPECT_EQ(proxy_->stats().cuts, 1);
 }
 
-TEST(FaultProxyTest, RefusedAndDeadUpstreamConnectionsAreReset) {
-  EchoServer echo;
-  auto proxy = FaultProxy::Start(echo.port());
-  ASSERT_TRUE(proxy.ok());
-  (*proxy)->SetRefuse(true);
-  int fd = Connect((*proxy)->port());
-  EXPECT_TRUE(Closed(fd));
-  close(fd);
-  (*proxy)->SetRefuse(false);
+TEST_F(FaultProxyTest, RefusedAndDeadUpstreamConnectionsAreReset) {
+  proxy_->SetRefuse(true);
+  ExpectReset(proxy_->port());
+  proxy_->SetRefuse(false);
   // A port nobody listens on (the proxy's own listener is taken; this one is closed).
   const int probe = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int closed_port = BindLoopback(probe);
   close(probe);
-  (*proxy)->SetUpstream(ntohs(addr.sin_port));
-  fd = Connect((*proxy)->port());
-  EXPECT_TRUE(Closed(fd));
-  close(fd);
-  (*proxy)->SetUpstream(echo.port());
-  fd = Connect((*proxy)->port());
-  ASSERT_EQ(send(fd, "c", 1, 0), 1);
-  EXPECT_EQ(ReadN(fd, 1), "c");
-  close(fd);
-  EXPECT_EQ((*proxy)->stats().refused, 2);
+  proxy_->SetUpstream(closed_port);
+  ExpectReset(proxy_->port());
+  proxy_->SetUpstream(echo_.port());
+  ExpectEchoes(proxy_->port(), "c");
+  EXPECT_EQ(proxy_->stats().refused, 2);
 }
 
-TEST(FaultProxyTest, LatencyAndStallsKeepTheStreamIntactAndInOrder) {
-  EchoServer echo;
-  auto proxy = FaultProxy::Start(echo.port());
-  ASSERT_TRUE(proxy.ok());
-  (*proxy)->SetLatency(absl::Milliseconds(2));
-  (*proxy)->SetStalls(0.5, absl::Milliseconds(5));
-  const int fd = Connect((*proxy)->port());
+TEST_F(FaultProxyTest, LatencyAndStallsKeepTheStreamIntactAndInOrder) {
+  proxy_->SetLatency(absl::Milliseconds(2));
+  proxy_->SetStalls(0.5, absl::Milliseconds(5));
+  const int fd = Connect(proxy_->port());
   std::string sent, got;
   for (int i = 0; i < 50; ++i) {
     const std::string piece = Pattern(100 + i);

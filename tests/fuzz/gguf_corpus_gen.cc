@@ -281,20 +281,27 @@ bool WriteMalformed(const fs::path& dir) {
   add("bad_misaligned").Header(3, 1, 0).Tensor("t", {4}, kF32, 4).Pad().Zeros(64);
   add("bad_data_past_eof").Header(3, 1, 0).Tensor("t", {64, 16}, kF32, 0).Pad().Zeros(1000);
   add("bad_offset_huge").Header(3, 1, 0).Tensor("t", {4}, kF32, uint64_t{1} << 63).Pad();
-  add("bad_duplicate_tensor")
-      .Header(3, 2, 0)
-      .Tensor("t", {4}, kF32, 0)
-      .Tensor("t", {4}, kF32, 32)
-      .Pad()
-      .Zeros(64);
-  add("bad_overlap")
-      .Header(3, 2, 0)
-      .Tensor("a", {16}, kF32, 0)
-      .Tensor("b", {4}, kF32, 32)
-      .Pad()
-      .Zeros(96);
-  add("bad_alignment0").Header(3, 0, 1).KvU32("general.alignment", 0);
-  add("bad_alignment48").Header(3, 0, 1).KvU32("general.alignment", 48);
+  // Two F32 tensors, the second at offset 32: the same name, or a first one too long.
+  struct TwoTensors {
+    std::string file, first;
+    int64_t first_values;
+    std::string second;
+    size_t data_bytes;
+  };
+  for (const TwoTensors& t : {TwoTensors{"bad_duplicate_tensor", "t", 4, "t", 64},
+                              TwoTensors{"bad_overlap", "a", 16, "b", 96}}) {
+    add(t.file)
+        .Header(3, 2, 0)
+        .Tensor(t.first, {t.first_values}, kF32, 0)
+        .Tensor(t.second, {4}, kF32, 32)
+        .Pad()
+        .Zeros(t.data_bytes);
+  }
+  for (uint32_t alignment : {0u, 48u}) {
+    add("bad_alignment" + std::to_string(alignment))
+        .Header(3, 0, 1)
+        .KvU32("general.alignment", alignment);
+  }
   add("bad_alignment_type").Header(3, 0, 1).KvStr("general.alignment", "32");
   add("bad_long_name").Header(3, 1, 0).Tensor(std::string(64, 'x'), {4}, kF32, 0).Pad().Zeros(32);
   bool ok = true;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <string>
@@ -96,6 +97,20 @@ float WorstCaseStep() {
   return std::max(worst, 1.0f / (0.917f * (1.0f - 0x1p-11f)) - 1.0f);
 }
 
+// `x` [n, dim] encoded with `codec`, and decoded again (NaN where the decoder wrote
+// nothing); a failed encode or decode fails the test.
+struct Coded {
+  std::string payload;
+  std::vector<float> decoded;
+};
+Coded RoundTrip(const Q4Codec& codec, const std::vector<float>& x, int32_t n, int32_t dim) {
+  Coded c;
+  c.decoded.assign(x.size(), std::numeric_limits<float>::quiet_NaN());
+  EXPECT_TRUE(codec.Encode(x, n, dim, &c.payload).ok());
+  EXPECT_TRUE(codec.Decode(c.payload, n, dim, absl::MakeSpan(c.decoded)).ok());
+  return c;
+}
+
 TEST(Q4CodecTest, SizesAndOutlierCount) {
   const Q4Codec q4;
   EXPECT_EQ(q4.OutlierCount(32), 1);
@@ -168,10 +183,9 @@ TEST(Q4CodecTest, ErrorBoundsAndOutlierPrecision) {
   const int32_t n = 6, dim = 2048;
   const std::vector<float> x = MassiveActivationRows(n, dim, 31);
   const Q4Codec q4;
-  std::string payload;
-  ASSERT_TRUE(q4.Encode(x, n, dim, &payload).ok());
-  std::vector<float> y(x.size());
-  ASSERT_TRUE(q4.Decode(payload, n, dim, absl::MakeSpan(y)).ok());
+  const Coded coded = RoundTrip(q4, x, n, dim);
+  const std::string& payload = coded.payload;
+  const std::vector<float>& y = coded.decoded;
   const float step = WorstCaseStep();
   for (int32_t r = 0; r < n; ++r) {
     const float* xr = &x[r * dim];
@@ -232,21 +246,16 @@ double NonMassiveNmse(const std::vector<float>& x, const std::vector<float>& y, 
 TEST(Q4CodecTest, OutliersRescueMassiveActivationRows) {
   const int32_t n = 32, dim = 2048;
   const std::vector<float> x = MassiveActivationRows(n, dim, 32);
-  std::vector<float> plain(x.size()), with_outliers(x.size());
-  std::string payload;
-  ASSERT_TRUE(Q4Codec(0).Encode(x, n, dim, &payload).ok());
-  ASSERT_TRUE(Q4Codec(0).Decode(payload, n, dim, absl::MakeSpan(plain)).ok());
-  const size_t plain_bytes = payload.size();
-  ASSERT_TRUE(Q4Codec().Encode(x, n, dim, &payload).ok());
-  ASSERT_TRUE(Q4Codec().Decode(payload, n, dim, absl::MakeSpan(with_outliers)).ok());
-  const double plain_nmse = NonMassiveNmse(x, plain, dim);
-  const double outlier_nmse = NonMassiveNmse(x, with_outliers, dim);
+  const Coded plain = RoundTrip(Q4Codec(0), x, n, dim);
+  const Coded with_outliers = RoundTrip(Q4Codec(), x, n, dim);
+  const double plain_nmse = NonMassiveNmse(x, plain.decoded, dim);
+  const double outlier_nmse = NonMassiveNmse(x, with_outliers.decoded, dim);
   std::printf("non-massive NMSE: plain %.3e, with outliers %.3e\n", plain_nmse, outlier_nmse);
   // Measured: plain ~1.6 (a massive value sets its block's scale: the block's other
   // values land on levels ~20x their size), with outliers ~2.5e-3, for 10% more bytes.
   EXPECT_GT(plain_nmse, 0.5);
   EXPECT_LT(outlier_nmse, 4e-3);
-  EXPECT_EQ(payload.size() - plain_bytes, n * 32u * sizeof(WireQ4Outlier));
+  EXPECT_EQ(with_outliers.payload.size() - plain.payload.size(), n * 32u * sizeof(WireQ4Outlier));
 }
 
 // Sub-block scales keep small channels precise next to large ones: on rows whose channels
@@ -254,10 +263,7 @@ TEST(Q4CodecTest, OutliersRescueMassiveActivationRows) {
 TEST(Q4CodecTest, BeatsOneScalePerBlockOnUnevenRows) {
   const int32_t n = 64, dim = 256;
   const std::vector<float> x = UnevenGaussianRows(n, dim, 33);
-  std::string payload;
-  std::vector<float> y(x.size());
-  ASSERT_TRUE(Q4Codec().Encode(x, n, dim, &payload).ok());
-  ASSERT_TRUE(Q4Codec().Decode(payload, n, dim, absl::MakeSpan(y)).ok());
+  const std::vector<float> y = RoundTrip(Q4Codec(), x, n, dim).decoded;
   double err = 0, q40_err = 0, sig = 0;
   for (size_t b = 0; b < x.size(); b += 32) {
     float m = 0;
@@ -326,21 +332,14 @@ TEST(Q4CodecTest, SymmetricLevelsCarryBothSignsOfTheExtreme) {
   std::vector<float> x(64, 2.0f);
   x[10] = -2.0f;
   x[0] = 3.0f;  // the outlier
-  std::string payload;
-  ASSERT_TRUE(Q4Codec().Encode(x, 1, 64, &payload).ok());
-  std::vector<float> y(64);
-  ASSERT_TRUE(Q4Codec().Decode(payload, 1, 64, absl::MakeSpan(y)).ok());
-  EXPECT_EQ(y, x);
+  EXPECT_EQ(RoundTrip(Q4Codec(), x, 1, 64).decoded, x);
 }
 
 TEST(Q4CodecTest, ZeroAndTinyBlocks) {
   std::vector<float> x(96, 0.0f);
   x[70] = 1e-9f;  // below the smallest f16 scale: the half block decodes to zero
   x[5] = 1.0f;    // the outlier
-  std::string payload;
-  ASSERT_TRUE(Q4Codec().Encode(x, 1, 96, &payload).ok());
-  std::vector<float> y(96, 7.0f);
-  ASSERT_TRUE(Q4Codec().Decode(payload, 1, 96, absl::MakeSpan(y)).ok());
+  const std::vector<float> y = RoundTrip(Q4Codec(), x, 1, 96).decoded;
   for (int i = 0; i < 96; ++i) EXPECT_EQ(y[i], i == 5 ? 1.0f : 0.0f) << i;
 }
 
@@ -348,11 +347,10 @@ TEST(Q4CodecTest, HalfBlockEndsOddRows) {
   const int32_t n = 3, dim = 288;  // llama2.c stories15M: 4 blocks of 64 and one of 32
   const std::vector<float> x = UnevenGaussianRows(n, dim, 35);
   const Q4Codec q4;
-  std::string payload;
-  ASSERT_TRUE(q4.Encode(x, n, dim, &payload).ok());
+  const Coded coded = RoundTrip(q4, x, n, dim);
+  const std::string& payload = coded.payload;
+  const std::vector<float>& y = coded.decoded;
   ASSERT_EQ(payload.size(), n * (4u * 4 + 4 * 40 + 21));
-  std::vector<float> y(x.size());
-  ASSERT_TRUE(q4.Decode(payload, n, dim, absl::MakeSpan(y)).ok());
   const float step = WorstCaseStep();
   for (int32_t r = 0; r < n; ++r) {
     const ParsedBlock tail = ParseBlock(payload, q4, dim, r, 4);

@@ -67,16 +67,20 @@ void ExpectSplitExact(const std::string& path, int threads) {
 
 TEST(LayerRunnerTest, SplitIsBitIdenticalOnRealModel) { ExpectSplitExact(TANDEM_TEST_MODEL, 2); }
 
+// The tiny synthetic shape with `type` weights (its path).
+std::string TinyModel(const std::string& type) {
+  SynthConfig synth{
+      .shape = "tiny",
+      .type = type,
+      .output_path =
+          (std::filesystem::path(testing::TempDir()) / ("tiny-" + type + ".gguf")).string()};
+  std::ostringstream out, err;
+  EXPECT_TRUE(RunSynth(synth, out, err).ok()) << err.str();
+  return synth.output_path;
+}
+
 TEST(LayerRunnerTest, SplitIsBitIdenticalOnQuantizedModels) {
-  const auto dir = std::filesystem::path(testing::TempDir());
-  for (const char* type : {"q4_0", "q8_0", "f16"}) {
-    SynthConfig synth{.shape = "tiny",
-                      .type = type,
-                      .output_path = (dir / (std::string("tiny-") + type + ".gguf")).string()};
-    std::ostringstream out, err;
-    ASSERT_TRUE(RunSynth(synth, out, err).ok());
-    ExpectSplitExact(synth.output_path, 2);
-  }
+  for (const char* type : {"q4_0", "q8_0", "f16"}) ExpectSplitExact(TinyModel(type), 2);
 }
 
 // Every architecture: Llama 3 rope scaling and a tied head, qwen2 biases and NEOX rope,
@@ -148,15 +152,7 @@ TEST(LayerRunnerTest, PositionsDoNotDependOnChunkingRealModel) {
 }
 
 TEST(LayerRunnerTest, PositionsDoNotDependOnChunkingQuantizedModels) {
-  const auto dir = std::filesystem::path(testing::TempDir());
-  for (const char* type : {"q4_0", "q8_0", "f16"}) {
-    SynthConfig synth{.shape = "tiny",
-                      .type = type,
-                      .output_path = (dir / (std::string("chunk-") + type + ".gguf")).string()};
-    std::ostringstream out, err;
-    ASSERT_TRUE(RunSynth(synth, out, err).ok());
-    ExpectChunkingInvariant(synth.output_path);
-  }
+  for (const char* type : {"q4_0", "q8_0", "f16"}) ExpectChunkingInvariant(TinyModel(type));
 }
 
 // The fallback hand-over: the worker (layers split at K, the prompt sent in chunks,
