@@ -82,6 +82,13 @@ class HttpApiTest : public ::testing::Test {
     return SanitizeUtf8(bytes);
   }
 
+  // An OpenAI-style error response: `status`, and `code` as error.code.
+  static void ExpectError(const httplib::Result& res, int status, const std::string& code) {
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, status) << res->body;
+    EXPECT_EQ(Json::parse(res->body)["error"]["code"], code) << res->body;
+  }
+
   httplib::Result Post(const std::string& path, const std::string& body) {
     return client_->Post(path.c_str(), body, "application/json");
   }
@@ -269,10 +276,7 @@ TEST_F(HttpApiTest, PromptLongerThanTheContextIsContextLengthExceeded) {
   std::string prompt;
   for (int i = 0; i < 200; ++i) prompt += "Once upon a time ";
   Json request{{"prompt", prompt}};
-  auto res = Post("/v1/completions", request.dump());
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 400);
-  EXPECT_EQ(Json::parse(res->body)["error"]["code"], "context_length_exceeded");
+  ExpectError(Post("/v1/completions", request.dump()), 400, "context_length_exceeded");
 }
 
 TEST_F(HttpApiTest, UnknownRouteAndOversizeBodyGetJsonErrors) {
@@ -412,10 +416,7 @@ TEST_F(HttpApiTest, BusySlotsGive429) {
   Start({.slots = 1, .max_waiting = 0}, {.queue_timeout = absl::Milliseconds(10)});
   auto lease = pool_->Acquire(absl::Now() + absl::Seconds(1));
   ASSERT_TRUE(lease.ok());
-  auto res = Post("/v1/completions", R"({"prompt": "Hi"})");
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 429);
-  EXPECT_EQ(Json::parse(res->body)["error"]["code"], "rate_limit_exceeded");
+  ExpectError(Post("/v1/completions", R"({"prompt": "Hi"})"), 429, "rate_limit_exceeded");
 }
 
 TEST_F(HttpApiTest, ModelsListsTheModel) {

@@ -84,6 +84,17 @@ class ResilientGeneratorTest : public ::testing::Test {
     return std::move(*gen);
   }
 
+  // Runs a greedy generation in which `link`'s worker goes down after `tokens` tokens: the
+  // stream fails (Unavailable "cut") and opens are refused from then on ("down").
+  absl::StatusOr<GenerationResult> RunWorkerDownAfter(ResilientGenerator& gen,
+                                                      InProcessCloudLink& link, int32_t tokens,
+                                                      int32_t n, Collected& out) {
+    link.FailAfterTokens(tokens, absl::UnavailableError("cut"));
+    return Run(gen, n, out, {.temperature = 0}, [&](int32_t made) {
+      if (made == tokens) link.SetOpenStatus(absl::UnavailableError("down"));
+    });
+  }
+
   // Runs a generation; `each` is called after every token (to inject faults).
   absl::StatusOr<GenerationResult> Run(ResilientGenerator& gen, int32_t n, Collected& out,
                                        const SamplingParams& sampling = {.temperature = 0},
@@ -104,6 +115,12 @@ class ResilientGeneratorTest : public ::testing::Test {
     for (size_t i = 0; i < c.positions.size(); ++i) {
       ASSERT_EQ(c.positions[i], first + static_cast<int32_t>(i)) << "token " << i;
     }
+  }
+
+  // Contiguous positions and the tokens of the unfaulted greedy run of `n` tokens.
+  void ExpectTheUnfaultedRun(const Collected& c, int32_t n) {
+    ExpectContiguous(c);
+    EXPECT_EQ(c.ids, Reference(n, {.temperature = 0}));
   }
 
   std::string Scrape() { return prometheus::TextSerializer().Serialize(registry_.Collect()); }
@@ -143,14 +160,10 @@ TEST_F(ResilientGeneratorTest, HealthyLinkStaysOnTheCloudAndEqualsTheUnsplitMode
 TEST_F(ResilientGeneratorTest, ALostLinkContinuesOnTheFallbackAtTheNextPosition) {
   InProcessCloudLink link;
   auto gen = Make({&link}, true, Resilience());
-  link.FailAfterTokens(10, absl::UnavailableError("cut"));
   Collected out;
-  auto result = Run(*gen, 40, out, {.temperature = 0}, [&](int32_t n) {
-    if (n == 10) link.SetOpenStatus(absl::UnavailableError("still down"));  // no way back
-  });
+  auto result = RunWorkerDownAfter(*gen, link, 10, 40, out);
   ASSERT_TRUE(result.ok()) << result.status();
-  ExpectContiguous(out);
-  EXPECT_EQ(out.ids, Reference(40, {.temperature = 0}));
+  ExpectTheUnfaultedRun(out, 40);
   ASSERT_THAT(result->modes, SizeIs(2));
   EXPECT_EQ(result->modes[0].mode, GenerationMode::kCloud);
   EXPECT_EQ(result->modes[0].tokens, 10);
@@ -182,8 +195,7 @@ TEST_F(ResilientGeneratorTest, ReconnectResumesAndSendsOnlyTheMissingPositions) 
   Collected out;
   auto result = Run(*gen, 30, out);
   ASSERT_TRUE(result.ok()) << result.status();
-  ExpectContiguous(out);
-  EXPECT_EQ(out.ids, Reference(30, {.temperature = 0}));
+  ExpectTheUnfaultedRun(out, 30);
   ASSERT_THAT(result->modes, SizeIs(3));
   EXPECT_EQ(result->modes[0].tokens, 8);
   EXPECT_EQ(result->modes[1].mode, GenerationMode::kFallback);
@@ -232,8 +244,7 @@ TEST_F(ResilientGeneratorTest, AWorkerThatLostTheSessionGetsTheWholeContextRepla
     if (n == 7) link.LoseSessions();  // it restarted while the fallback made token 7
   });
   ASSERT_TRUE(result.ok()) << result.status();
-  ExpectContiguous(out);
-  EXPECT_EQ(out.ids, Reference(24, {.temperature = 0}));
+  ExpectTheUnfaultedRun(out, 24);
   EXPECT_EQ(gen->stats().replayed, 1);
   EXPECT_EQ(gen->stats().resumed, 0);
   const int32_t prompt = static_cast<int32_t>(edge_->tokenizer().Encode(kPrompt, true).size());
@@ -272,14 +283,10 @@ TEST_F(ResilientGeneratorTest, SecondEndpointTakesOverWhenTheFirstIsDown) {
   r.reconnect.min_fallback_tokens = 2;
   r.reconnect.initial_backoff = absl::Microseconds(1);  // the second attempt at once
   auto gen = Make({&first, &second}, true, r);
-  first.FailAfterTokens(4, absl::UnavailableError("cut"));
   Collected out;
-  auto result = Run(*gen, 20, out, {.temperature = 0}, [&](int32_t n) {
-    if (n == 4) first.SetOpenStatus(absl::UnavailableError("down"));
-  });
+  auto result = RunWorkerDownAfter(*gen, first, 4, 20, out);
   ASSERT_TRUE(result.ok()) << result.status();
-  ExpectContiguous(out);
-  EXPECT_EQ(out.ids, Reference(20, {.temperature = 0}));
+  ExpectTheUnfaultedRun(out, 20);
   EXPECT_EQ(gen->stats().failed_attempts, 1);  // the first worker, then the second
   EXPECT_EQ(gen->stats().replayed, 1);         // the second worker never saw the session
   EXPECT_GE(second.opens(), 1);
@@ -297,11 +304,8 @@ TEST_F(ResilientGeneratorTest, WhileOfflineNewGenerationsStartOnTheFallback) {
   r.reconnect.initial_backoff = absl::Seconds(30);  // no second attempt during the test
   r.reconnect.max_backoff = absl::Seconds(30);
   auto gen = Make({&link}, true, r);
-  link.FailAfterTokens(2, absl::UnavailableError("cut"));
   Collected first;
-  ASSERT_TRUE(Run(*gen, 10, first, {.temperature = 0}, [&](int32_t n) {
-                if (n == 2) link.SetOpenStatus(absl::UnavailableError("down"));
-              }).ok());
+  ASSERT_TRUE(RunWorkerDownAfter(*gen, link, 2, 10, first).ok());
   const int32_t opens = link.opens();
   Collected second;
   auto result = Run(*gen, 10, second);
@@ -319,8 +323,7 @@ TEST_F(ResilientGeneratorTest, WithoutAFallbackTheGenerationWaitsForAReconnect) 
   Collected out;
   auto result = Run(*gen, 20, out);
   ASSERT_TRUE(result.ok()) << result.status();
-  ExpectContiguous(out);
-  EXPECT_EQ(out.ids, Reference(20, {.temperature = 0}));
+  ExpectTheUnfaultedRun(out, 20);
   ASSERT_THAT(result->modes, SizeIs(1));  // every token from the cloud
   EXPECT_EQ(gen->stats().resumed, 1);
   EXPECT_EQ(gen->stats().catchup_positions, 1);  // the one position whose answer was lost
@@ -333,11 +336,8 @@ TEST_F(ResilientGeneratorTest, WithoutAFallbackItGivesUpAfterTheConfiguredTime) 
   ResilienceOptions r = Resilience();
   r.reconnect.give_up_after = absl::Milliseconds(100);
   auto gen = Make({&link}, false, r);
-  link.FailAfterTokens(3, absl::UnavailableError("cut"));
   Collected out;
-  auto result = Run(*gen, 20, out, {.temperature = 0}, [&](int32_t n) {
-    if (n == 3) link.SetOpenStatus(absl::UnavailableError("down"));
-  });
+  auto result = RunWorkerDownAfter(*gen, link, 3, 20, out);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(result.status().message(), HasSubstr("no fallback model"));
   EXPECT_EQ(out.ids.size(), 3u);
@@ -376,11 +376,8 @@ TEST_F(ResilientGeneratorTest, QuantizedCodecMatchesTheUnfaultedRunUpToTheFirstF
   auto gen = Make({&link}, true, Resilience(), CodecKind::kQ4);
   Collected healthy;
   ASSERT_TRUE(Run(*gen, 30, healthy).ok());
-  link.FailAfterTokens(12, absl::UnavailableError("cut"));
   Collected faulted;
-  auto result = Run(*gen, 30, faulted, {.temperature = 0}, [&](int32_t n) {
-    if (n == 12) link.SetOpenStatus(absl::UnavailableError("down"));
-  });
+  auto result = RunWorkerDownAfter(*gen, link, 12, 30, faulted);
   ASSERT_TRUE(result.ok()) << result.status();
   ExpectContiguous(faulted);
   ASSERT_EQ(faulted.modes[12], GenerationMode::kFallback);
@@ -422,11 +419,8 @@ TEST_F(ResilientGeneratorTest, FallbackMustBeACompleteModelThatHoldsTheContext) 
 TEST_F(ResilientGeneratorTest, StopsAtTheContextEndOnTheFallback) {
   InProcessCloudLink link;
   auto gen = Make({&link}, true, Resilience());
-  link.FailAfterTokens(1, absl::UnavailableError("cut"));
   Collected out;
-  auto result = Run(*gen, -1, out, {.temperature = 0}, [&](int32_t n) {
-    if (n == 1) link.SetOpenStatus(absl::UnavailableError("down"));
-  });
+  auto result = RunWorkerDownAfter(*gen, link, 1, -1, out);
   ASSERT_TRUE(result.ok()) << result.status();
   ExpectContiguous(out);
   if (result->finish_reason == FinishReason::kLength) {

@@ -42,7 +42,9 @@ class SplitGenerationTest : public ::testing::Test {
 
   // One worker, no fallback model, no reconnect: a link error ends the generation.
   std::unique_ptr<ResilientGenerator> MakeGenerator(const EdgeModel& edge, CloudLink& link,
-                                                    SplitOptions options) {
+                                                    SplitOptions options = {
+                                                        .codec = CodecKind::kF32,
+                                                        .max_context = 128}) {
     ResilienceOptions no_reconnect;
     no_reconnect.reconnect.give_up_after = absl::ZeroDuration();
     no_reconnect.warn = [](std::string_view) {};
@@ -222,7 +224,7 @@ TEST_F(SplitGenerationTest, ZeroMaxTokensNeedsNoWorker) {
 TEST_F(SplitGenerationTest, SinkCanStopTheGeneration) {
   auto edge = LoadEdge(2);
   InProcessCloudLink link;
-  auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 128});
+  auto gen = MakeGenerator(*edge, link);
   int calls = 0;
   auto result = gen->Generate({.prompt = kPrompt, .max_tokens = 30, .sampling = {.temperature = 0}},
                               [&](const GeneratedToken&) { return ++calls < 3; });
@@ -237,7 +239,7 @@ TEST_F(SplitGenerationTest, RefusedOpenIsReturned) {
   auto edge = LoadEdge(2);
   InProcessCloudLink link;
   link.SetOpenStatus(absl::UnavailableError("no route"));
-  auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 128});
+  auto gen = MakeGenerator(*edge, link);
   auto result = gen->Generate({.prompt = kPrompt}, [](const GeneratedToken&) { return true; });
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
 }
@@ -246,7 +248,7 @@ TEST_F(SplitGenerationTest, HungWorkerEndsWithDeadlineExceededAfterTheTokensSoFa
   auto edge = LoadEdge(2);
   InProcessCloudLink link;
   link.FailAfterTokens(3);
-  auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 128});
+  auto gen = MakeGenerator(*edge, link);
   int tokens = 0;
   auto result = gen->Generate({.prompt = kPrompt, .max_tokens = 30, .sampling = {.temperature = 0}},
                               [&](const GeneratedToken&) { return ++tokens > 0; });
@@ -261,7 +263,7 @@ TEST_F(SplitGenerationTest, HungWorkerEndsWithDeadlineExceededAfterTheTokensSoFa
 TEST_F(SplitGenerationTest, TypedControlTokenTextStaysText) {
   auto edge = LoadEdge(1);
   InProcessCloudLink link;
-  auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 128});
+  auto gen = MakeGenerator(*edge, link);
   auto result = gen->Generate({.prompt = "</s><s> story", .max_tokens = 1},
                               [](const GeneratedToken&) { return true; });
   ASSERT_TRUE(result.ok()) << result.status();
@@ -276,7 +278,7 @@ TEST_F(SplitGenerationTest, TypedControlTokenTextStaysText) {
 TEST_F(SplitGenerationTest, MetricsCountTokensBytesAndErrors) {
   auto edge = LoadEdge(2);
   InProcessCloudLink link;
-  auto gen = MakeGenerator(*edge, link, {.codec = CodecKind::kF32, .max_context = 128});
+  auto gen = MakeGenerator(*edge, link);
   auto ok = gen->Generate({.prompt = kPrompt, .max_tokens = 5, .sampling = {.temperature = 0}},
                           [](const GeneratedToken&) { return true; });
   ASSERT_TRUE(ok.ok()) << ok.status();

@@ -3,6 +3,10 @@
 // budget and the objective change.
 #include "edge/tune/cost_model.h"
 
+#include <algorithm>
+#include <initializer_list>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -100,52 +104,57 @@ TEST(CostModelTest, LowerBandwidthPrefersTheSmallerCodec) {
   EXPECT_EQ(Pick(slow, {.latency_tolerance = 0}).choice.codec, CodecKind::kQ8);
 }
 
+// The K recommended for each x of a sweep, in order: pick(x).
+template <typename T, typename PickFn>
+std::vector<int32_t> SplitsOver(std::initializer_list<T> xs, PickFn pick) {
+  std::vector<int32_t> ks;
+  for (T x : xs) ks.push_back(pick(x).choice.split);
+  return ks;
+}
+
+bool NonIncreasing(const std::vector<int32_t>& ks) {
+  return std::is_sorted(ks.rbegin(), ks.rend());
+}
+
+// `in` with a link of `rtt_ms` round trips.
+CostInputs WithRtt(CostInputs in, double rtt_ms) {
+  in.link.rtt_seconds = rtt_ms * 1e-3;
+  return in;
+}
+
 // Most device layers within a latency target: the slower the link, the less time is left
 // for the (slow) device, so K goes down.
 TEST(CostModelTest, CloudWorkWithTargetMovesKDownAsTheLinkSlows) {
   Constraints c{.latency_target_seconds = 100e-3, .objective = Objective::kCloudWork};
-  int32_t previous = kLayers;
-  std::vector<int32_t> ks;
-  for (double rtt_ms : {5.0, 20.0, 40.0, 60.0, 70.0}) {
-    CostInputs in = Inputs(10, 2);
-    in.link.rtt_seconds = rtt_ms * 1e-3;
-    const Recommendation r = Pick(in, c);
-    EXPECT_TRUE(r.meets_latency_target) << rtt_ms;
-    EXPECT_LE(r.choice.split, previous) << "RTT " << rtt_ms << " ms";
-    previous = r.choice.split;
-    ks.push_back(r.choice.split);
-  }
-  EXPECT_EQ(ks.front(), 7);  // 0.1 + 70 + 0.01 + 5 + 0.4 + 2 + 3 = 80.5 ms
-  EXPECT_EQ(ks.back(), 1);   // 0.1 + 10 + 0.01 + 70 + 0.4 + 14 + 3 = 97.5 ms
+  const std::vector<int32_t> by_rtt = SplitsOver({5.0, 20.0, 40.0, 60.0, 70.0}, [&](double ms) {
+    const Recommendation r = Pick(WithRtt(Inputs(10, 2), ms), c);
+    EXPECT_TRUE(r.meets_latency_target) << "RTT " << ms << " ms";
+    return r;
+  });
+  EXPECT_TRUE(NonIncreasing(by_rtt)) << ::testing::PrintToString(by_rtt);
+  EXPECT_EQ(by_rtt.front(), 7);  // 0.1 + 70 + 0.01 + 5 + 0.4 + 2 + 3 = 80.5 ms
+  EXPECT_EQ(by_rtt.back(), 1);   // 0.1 + 10 + 0.01 + 70 + 0.4 + 14 + 3 = 97.5 ms
 
-  previous = kLayers;
-  ks.clear();
-  for (double mbytes_per_s : {100.0, 1.0, 0.2, 0.1}) {
+  const std::vector<int32_t> by_uplink = SplitsOver({100.0, 1.0, 0.2, 0.1}, [&](double mbytes) {
     CostInputs in = Inputs(10, 2);
-    in.link.uplink_bytes_per_second = mbytes_per_s * 1e6;
-    const Recommendation r = Pick(in, c);
-    EXPECT_LE(r.choice.split, previous) << mbytes_per_s << " MB/s";
-    previous = r.choice.split;
-    ks.push_back(r.choice.split);
-  }
-  EXPECT_GT(ks.front(), ks.back());
+    in.link.uplink_bytes_per_second = mbytes * 1e6;
+    return Pick(in, c);
+  });
+  EXPECT_TRUE(NonIncreasing(by_uplink)) << ::testing::PrintToString(by_uplink);
+  EXPECT_GT(by_uplink.front(), by_uplink.back());
 }
 
 TEST(CostModelTest, SmallerMemoryBudgetMovesKDown) {
   // A fast device (1 ms per layer) and a busy worker (8 ms): latency wants K large, the
   // memory budget caps it.
-  int32_t previous = kLayers;
-  std::vector<int32_t> ks;
-  for (int64_t mib : {0, 200, 150, 100, 80}) {
-    Constraints c{.memory_budget_bytes = mib << 20};
-    const Recommendation r = Pick(Inputs(1, 8), c);
-    EXPECT_LE(r.choice.split, previous) << mib << " MiB";
+  const std::vector<int32_t> ks = SplitsOver({0, 200, 150, 100, 80}, [&](int64_t mib) {
+    const Recommendation r = Pick(Inputs(1, 8), {.memory_budget_bytes = mib << 20});
     if (mib > 0) {
-      EXPECT_LE(r.choice.device_bytes, mib << 20);
+      EXPECT_LE(r.choice.device_bytes, mib << 20) << mib << " MiB";
     }
-    previous = r.choice.split;
-    ks.push_back(r.choice.split);
-  }
+    return r;
+  });
+  EXPECT_TRUE(NonIncreasing(ks)) << ::testing::PrintToString(ks);
   EXPECT_EQ(ks.front(), kLayers - 1);
   EXPECT_EQ(ks.back(), 1);  // 64 + 10 MiB + KV
   // The same under the cloud-work objective.
@@ -157,17 +166,12 @@ TEST(CostModelTest, SmallerMemoryBudgetMovesKDown) {
 // the slower the link, the more layers must run on the device.
 TEST(CostModelTest, EdgeWorkWithTargetMovesKUpAsRttGrows) {
   Constraints c{.latency_target_seconds = 80e-3, .objective = Objective::kEdgeWork};
-  int32_t previous = 0;
-  std::vector<int32_t> ks;
-  for (double rtt_ms : {5.0, 20.0, 35.0, 50.0}) {
-    CostInputs in = Inputs(1, 10);
-    in.link.rtt_seconds = rtt_ms * 1e-3;
-    const Recommendation r = Pick(in, c);
-    EXPECT_TRUE(r.meets_latency_target) << rtt_ms;
-    EXPECT_GE(r.choice.split, previous) << "RTT " << rtt_ms << " ms";
-    previous = r.choice.split;
-    ks.push_back(r.choice.split);
-  }
+  const std::vector<int32_t> ks = SplitsOver({5.0, 20.0, 35.0, 50.0}, [&](double ms) {
+    const Recommendation r = Pick(WithRtt(Inputs(1, 10), ms), c);
+    EXPECT_TRUE(r.meets_latency_target) << "RTT " << ms << " ms";
+    return r;
+  });
+  EXPECT_TRUE(std::is_sorted(ks.begin(), ks.end())) << ::testing::PrintToString(ks);
   EXPECT_LT(ks.front(), ks.back());
 }
 
