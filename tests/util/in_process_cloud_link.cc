@@ -82,7 +82,10 @@ class InProcessCloudLink::Stream final : public edge::CloudStream {
                                                  .payload_crc32c = Crc32c(chunk.payload),
                                                  .sample = chunk.sample}));
     if (reply.token.has_value()) {
-      tokens_.push_back({.position = reply.token->position, .token_id = reply.token->token});
+      tokens_.push_back({.position = reply.token->position,
+                         .token_id = reply.token->token,
+                         .logprob = reply.token->logprob,
+                         .top_logprobs = reply.token->top_logprobs});
     }
     return absl::OkStatus();
   }
@@ -140,13 +143,15 @@ absl::StatusOr<std::unique_ptr<edge::CloudStream>> InProcessCloudLink::Open(
                                  .session_id = hello.session_id,
                                  .resume_position = hello.resume_position,
                                  .max_context = hello.max_context,
+                                 .top_logprobs = hello.top_logprobs,
                                  .token_deadline = hello.token_deadline}));
   const cloud::OpenReply& reply = opened.reply;
   edge::SessionReady ready{.cached_positions = reply.cached_positions,
                            .max_chunk_positions = reply.max_chunk_positions,
                            .max_chunk_bytes = reply.max_chunk_bytes,
                            .codecs = reply.codecs,
-                           .max_context = reply.max_context};
+                           .max_context = reply.max_context,
+                           .max_top_logprobs = reply.max_top_logprobs};
   {
     absl::MutexLock lock(&mu_);
     last_ready_ = ready;

@@ -82,7 +82,7 @@ class HttpLogprobsTest : public ::testing::TestWithParam<Side> {
       auto fallback = FallbackModel::Load(TANDEM_TEST_MODEL, edge_->tokenizer());
       ASSERT_TRUE(fallback.ok()) << fallback.status();
       fallback_ = std::move(*fallback);
-      link_ = std::make_unique<testing_util::InProcessCloudLink>();
+      link_ = std::make_unique<::tandem::testing_util::InProcessCloudLink>();
       metrics_ = std::make_unique<EdgeMetrics>(registry_, CodecKind::kF32);
       Serve({{.name = "worker", .link = link_.get()}}, fallback_.get(), *metrics_);
       return;
@@ -250,7 +250,7 @@ class HttpLogprobsTest : public ::testing::TestWithParam<Side> {
   std::unique_ptr<LlamaModel> full_;
   std::unique_ptr<EdgeModel> edge_;
   std::unique_ptr<FallbackModel> fallback_;
-  std::unique_ptr<testing_util::InProcessCloudLink> link_;
+  std::unique_ptr<::tandem::testing_util::InProcessCloudLink> link_;
   prometheus::Registry registry_;
   std::unique_ptr<EdgeMetrics> metrics_;
 
@@ -404,7 +404,7 @@ TEST(HttpLogprobsRequestTest, BadValuesAreRejected) {
   ASSERT_TRUE(full.ok()) << full.status();
   auto edge = EdgeModel::Load(TANDEM_TEST_MODEL, 2);
   ASSERT_TRUE(edge.ok()) << edge.status();
-  testing_util::InProcessCloudLink link;
+  ::tandem::testing_util::InProcessCloudLink link;
   SystemClock clock;
   prometheus::Registry registry;
   EdgeMetrics metrics(registry, CodecKind::kF32);
@@ -458,9 +458,9 @@ TEST(HttpLogprobsRequestTest, AWorkerWithALowerLimitLeavesItToTheFallback) {
   ASSERT_TRUE(edge.ok()) << edge.status();
   auto fallback = FallbackModel::Load(TANDEM_TEST_MODEL, (*edge)->tokenizer());
   ASSERT_TRUE(fallback.ok()) << fallback.status();
-  testing_util::InProcessCloudOptions options;
+  ::tandem::testing_util::InProcessCloudOptions options;
   options.limits.max_top_logprobs = 2;
-  testing_util::InProcessCloudLink link(options);
+  ::tandem::testing_util::InProcessCloudLink link(options);
   SystemClock clock;
   prometheus::Registry registry;
   EdgeMetrics metrics(registry, CodecKind::kF32);
