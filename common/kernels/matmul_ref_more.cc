@@ -21,6 +21,14 @@ inline int32_t SumQ8(const BlockQ8_0& x) {
   return s;
 }
 
+// The float steps of a block with a scale and a minimum (Q4_1, Q5_1): the scaled integer
+// dot product, then the minimum times the activations' sum, one std::fma each.
+inline float AddBlockWithMin(float acc, uint16_t d, uint16_t m, const BlockQ8_0& x, int32_t isum) {
+  const float dx = Fp16ToFp32(x.d);
+  acc = std::fma(Fp16ToFp32(d) * dx, static_cast<float>(isum), acc);
+  return std::fma(Fp16ToFp32(m) * dx, static_cast<float>(SumQ8(x)), acc);
+}
+
 }  // namespace
 
 void QuantizeActivationRowQ8K(const float* x, int64_t cols, BlockQ8_K* out) {
@@ -83,9 +91,7 @@ float DotQ4_1(const BlockQ4_1* w, const BlockQ8_0* x, int64_t nb) {
     for (int j = 0; j < kHalf; ++j) {
       isum += (w[b].qs[j] & 0x0f) * x[b].qs[j] + (w[b].qs[j] >> 4) * x[b].qs[j + kHalf];
     }
-    const float dx = Fp16ToFp32(x[b].d);
-    acc = std::fma(Fp16ToFp32(w[b].d) * dx, static_cast<float>(isum), acc);
-    acc = std::fma(Fp16ToFp32(w[b].m) * dx, static_cast<float>(SumQ8(x[b])), acc);
+    acc = AddBlockWithMin(acc, w[b].d, w[b].m, x[b], isum);
   }
   return acc;
 }
@@ -109,9 +115,7 @@ float DotQ5_1(const BlockQ5_1* w, const BlockQ8_0* x, int64_t nb) {
     Unpack5(w[b].qs, w[b].qh, q);
     int32_t isum = 0;
     for (int j = 0; j < kQK5_1; ++j) isum += q[j] * x[b].qs[j];
-    const float dx = Fp16ToFp32(x[b].d);
-    acc = std::fma(Fp16ToFp32(w[b].d) * dx, static_cast<float>(isum), acc);
-    acc = std::fma(Fp16ToFp32(w[b].m) * dx, static_cast<float>(SumQ8(x[b])), acc);
+    acc = AddBlockWithMin(acc, w[b].d, w[b].m, x[b], isum);
   }
   return acc;
 }
