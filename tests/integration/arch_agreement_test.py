@@ -56,10 +56,13 @@ def install_anchor(work_dir):
                 os.unlink(modules)
             os.symlink(os.path.join(shared, "node_modules"), modules)
             return anchor
-    npm = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=anchor,
-                         capture_output=True, text=True, timeout=900)
+    # npm install, not npm ci: the lock pins every version, but node-llama-cpp's optional
+    # per-platform packages that the registry does not serve here are absent from it, which
+    # npm ci refuses ("Missing: @node-llama-cpp/linux-riscv64@ from lock file").
+    npm = subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund"],
+                         cwd=anchor, capture_output=True, text=True, timeout=900)
     if npm.returncode != 0:
-        fail("npm ci (node-llama-cpp from the npm registry): " + npm.stderr[-2000:])
+        fail("npm install (node-llama-cpp from the npm registry): " + npm.stderr[-2000:])
     return anchor
 
 
