@@ -58,8 +58,10 @@ def install_anchor(work_dir):
             return anchor
     # npm install, not npm ci: the lock pins every version, but node-llama-cpp's optional
     # per-platform packages that the registry does not serve here are absent from it, which
-    # npm ci refuses ("Missing: @node-llama-cpp/linux-riscv64@ from lock file").
-    npm = subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund"],
+    # npm ci refuses ("Missing: @node-llama-cpp/linux-riscv64@ from lock file"). Only the
+    # CPU build (a direct dependency) is needed: the GPU and other-platform builds stay out.
+    npm = subprocess.run(["npm", "install", "--omit=optional", "--ignore-scripts", "--no-audit",
+                          "--no-fund"],
                          cwd=anchor, capture_output=True, text=True, timeout=900)
     if npm.returncode != 0:
         fail("npm install (node-llama-cpp from the npm registry): " + npm.stderr[-2000:])
