@@ -2,9 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/codec/f16_codec.h"
-#include "common/codec/f32_codec.h"
 #include "common/codec/finite_check.h"
+#include "common/codec/float_codec.h"
 #include "common/codec/q4_codec.h"
 #include "common/codec/q8_codec.h"
 #include "common/util/status_macros.h"
@@ -54,8 +53,8 @@ absl::Status HiddenCodec::Decode(std::string_view payload, int32_t n, int32_t di
 
 const HiddenCodec& GetHiddenCodec(CodecKind kind) {
   // Stateless and constant: safe to share between threads.
-  static const F32Codec f32;
-  static const F16Codec f16;
+  static const FloatCodec f32(CodecKind::kF32);
+  static const FloatCodec f16(CodecKind::kF16);
   static const Q8Codec q8;
   static const Q4Codec q4;
   switch (kind) {

@@ -1,9 +1,10 @@
-#include "common/codec/f16_codec.h"
+#include "common/codec/float_codec.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/codec/finite_check.h"
 #include "common/codec/wire_blocks.h"  // little-endian host check
 #include "common/util/fp16.h"
 
@@ -39,10 +40,7 @@ size_t FirstNonFinite(const uint16_t* h, size_t count) {
   return std::find_if(h, h + count, half::IsNonFinite) - h;
 }
 
-}  // namespace
-
-absl::Status F16Codec::EncodeRows(absl::Span<const float> hidden, int32_t n, int32_t dim,
-                                  char* out) const {
+absl::Status EncodeF16(absl::Span<const float> hidden, int32_t dim, char* out) {
   uint16_t buf[kChunk];
   for (size_t start = 0; start < hidden.size(); start += kChunk) {
     const size_t count = std::min(kChunk, hidden.size() - start);
@@ -58,8 +56,7 @@ absl::Status F16Codec::EncodeRows(absl::Span<const float> hidden, int32_t n, int
   return absl::OkStatus();
 }
 
-absl::Status F16Codec::DecodeRows(std::string_view payload, int32_t n, int32_t dim,
-                                  absl::Span<float> out) const {
+absl::Status DecodeF16(std::string_view payload, int32_t dim, absl::Span<float> out) {
   uint16_t buf[kChunk];
   for (size_t start = 0; start < out.size(); start += kChunk) {
     const size_t count = std::min(kChunk, out.size() - start);
@@ -72,6 +69,25 @@ absl::Status F16Codec::DecodeRows(std::string_view payload, int32_t n, int32_t d
     }
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+FloatCodec::FloatCodec(CodecKind kind)
+    : kind_(kind), value_bytes_(kind == CodecKind::kF16 ? sizeof(uint16_t) : sizeof(float)) {}
+
+absl::Status FloatCodec::EncodeRows(absl::Span<const float> hidden, int32_t n, int32_t dim,
+                                    char* out) const {
+  if (kind_ == CodecKind::kF16) return EncodeF16(hidden, dim, out);
+  if (!hidden.empty()) std::memcpy(out, hidden.data(), hidden.size() * sizeof(float));
+  return absl::OkStatus();
+}
+
+absl::Status FloatCodec::DecodeRows(std::string_view payload, int32_t n, int32_t dim,
+                                    absl::Span<float> out) const {
+  if (kind_ == CodecKind::kF16) return DecodeF16(payload, dim, out);
+  if (!out.empty()) std::memcpy(out.data(), payload.data(), payload.size());
+  return CheckFinite(out, dim, "f32 payload");
 }
 
 }  // namespace tandem
