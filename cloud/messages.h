@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "cloud/token_sampling.h"
 #include "common/codec/codec_kind.h"
+#include "common/sampler/sampled_token.h"
 #include "common/sampler/sampler.h"
 #include "proto/protocol_version.h"
 
@@ -75,14 +76,6 @@ struct ChunkRequest {
   bool sample = false;
 };
 
-// Token.
-struct TokenReply {
-  int32_t position = 0;  // last position of the chunk; the token belongs at position + 1
-  int32_t token = 0;
-  float logprob = 0;
-  std::vector<TokenLogprob> top_logprobs;
-};
-
 // How the scheduler ran a step (for metrics).
 struct StepTiming {
   absl::Duration queue_wait;  // from arrival to its first batch
@@ -92,8 +85,8 @@ struct StepTiming {
 };
 
 struct StepReply {
-  int32_t cached_positions = 0;     // after the step
-  std::optional<TokenReply> token;  // set iff the chunk asked to sample
+  int32_t cached_positions = 0;       // after the step
+  std::optional<SampledToken> token;  // set iff the chunk asked to sample
   StepTiming timing;
 };
 

@@ -59,10 +59,10 @@ void ReadyToProto(const OpenReply& reply, v1::Ready* ready) {
   ready->set_max_context(reply.max_context);
 }
 
-void TokenToProto(const TokenReply& token, v1::Token* proto) {
+void TokenToProto(const SampledToken& token, v1::Token* proto) {
   proto->Clear();  // the service reuses its reply message: no alternatives of an earlier token
   proto->set_position(token.position);
-  proto->set_token_id(token.token);
+  proto->set_token_id(token.token_id);
   proto->set_logprob(token.logprob);
   for (const TokenLogprob& t : token.top_logprobs) {
     v1::TokenLogprob* alt = proto->add_top_logprobs();

@@ -23,7 +23,7 @@ ProfileRequest ProfileRequestFromProto(const v1::ProfileRequest& request);
 
 void ReadyToProto(const OpenReply& reply, v1::Ready* ready);
 // Replaces whatever `proto` held.
-void TokenToProto(const TokenReply& token, v1::Token* proto);
+void TokenToProto(const SampledToken& token, v1::Token* proto);
 void NoticeToProto(const absl::Status& notice, v1::Error* error);
 void StatusToProto(const WorkerStatus& status, v1::HealthResponse* health);
 void ProfileToProto(const ProfileResult& result, v1::ProfileResponse* response);

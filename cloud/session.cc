@@ -91,11 +91,11 @@ absl::StatusOr<StepReply> Session::Step(const ChunkRequest& chunk, const ChunkLi
 
   StepReply reply{.cached_positions = runner_->num_cached(), .timing = timing};
   if (chunk.sample) {
-    TokenReply token{.position = chunk.start_position + n - 1};
-    token.token = sampler_.Sample(logits_, token.position);
+    SampledToken token{.position = chunk.start_position + n - 1};
+    token.token_id = sampler_.Sample(logits_, token.position);
     // Logprobs only when asked: a pass over the whole vocabulary per token.
     if (top_logprobs_ > 0) {
-      token.logprob = LogprobOf(logits_, token.token, top_logprobs_, &token.top_logprobs);
+      token.logprob = LogprobOf(logits_, token.token_id, top_logprobs_, &token.top_logprobs);
     }
     reply.token = std::move(token);
   }

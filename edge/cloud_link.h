@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/codec/codec_kind.h"
-#include "common/sampler/logprobs.h"
+#include "common/sampler/sampled_token.h"
 #include "common/sampler/sampler.h"
 
 namespace tandem::edge {
@@ -61,16 +61,6 @@ struct HiddenChunk {
   CodecKind codec = CodecKind::kQ8;
   std::string payload;
   bool sample = false;  // ask for the token after the chunk's last position
-};
-
-// Token.
-struct SampledToken {
-  int32_t position = 0;  // last position of the chunk; the token belongs at position + 1
-  int32_t token_id = 0;
-  // With SessionHello.top_logprobs > 0: the token's log probability and the most likely
-  // tokens, most likely first (LogprobOf, common/sampler/logprobs.h); else 0 and empty.
-  float logprob = 0;
-  std::vector<TokenLogprob> top_logprobs;
 };
 
 // Bytes on the wire, as the transport counts them (whole messages, not just payloads).

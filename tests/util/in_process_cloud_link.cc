@@ -37,7 +37,7 @@ class InProcessCloudLink::Stream final : public edge::CloudStream {
     return broken_;
   }
 
-  absl::StatusOr<edge::SampledToken> Receive(absl::Time deadline) override {
+  absl::StatusOr<SampledToken> Receive(absl::Time deadline) override {
     RETURN_IF_ERROR(broken_);
     if (absl::Status current = Current(); !current.ok()) {
       broken_ = current;
@@ -50,7 +50,7 @@ class InProcessCloudLink::Stream final : public edge::CloudStream {
       broken_ = fault;
       return fault;
     }
-    edge::SampledToken token = tokens_.front();
+    SampledToken token = tokens_.front();
     tokens_.pop_front();
     bytes_.received += 8;
     return token;
@@ -82,10 +82,7 @@ class InProcessCloudLink::Stream final : public edge::CloudStream {
                                                  .payload_crc32c = Crc32c(chunk.payload),
                                                  .sample = chunk.sample}));
     if (reply.token.has_value()) {
-      tokens_.push_back({.position = reply.token->position,
-                         .token_id = reply.token->token,
-                         .logprob = reply.token->logprob,
-                         .top_logprobs = reply.token->top_logprobs});
+      tokens_.push_back(*std::move(reply.token));
     }
     return absl::OkStatus();
   }
@@ -95,7 +92,7 @@ class InProcessCloudLink::Stream final : public edge::CloudStream {
   const uint64_t epoch_;
   const cloud::Attachment attachment_;
   const edge::SessionReady ready_;
-  std::deque<edge::SampledToken> tokens_;
+  std::deque<SampledToken> tokens_;
   absl::Status broken_;
   edge::LinkBytes bytes_;
 };

@@ -102,7 +102,7 @@ inline absl::StatusOr<std::vector<int32_t>> SplitGreedy(Worker& worker, const Ll
   }
   for (int i = 0; i < n; ++i) {
     if (!reply.token.has_value()) return absl::InternalError("no token in the reply");
-    out.push_back(reply.token->token);
+    out.push_back(reply.token->token_id);
     if (i + 1 == n) break;
     const int32_t pos = edge.position();
     ASSIGN_OR_RETURN(std::string payload, edge.Payload({out.back()}));
