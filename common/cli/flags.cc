@@ -12,10 +12,13 @@ void AddModel(CLI::App& app, std::string& path, const std::string& help) {
   app.add_option("-m,--model", path, help)->capture_default_str();
 }
 
+CLI::Option* AddBounded(CLI::App& app, const std::string& names, int32_t& value,
+                        const std::string& help, int32_t min, int32_t max) {
+  return app.add_option(names, value, help)->check(CLI::Range(min, max))->capture_default_str();
+}
+
 void AddThreads(CLI::App& app, int32_t& threads, const std::string& help) {
-  app.add_option("-t,--threads", threads, help)
-      ->check(CLI::Range(1, kMaxThreads))
-      ->capture_default_str();
+  AddBounded(app, "-t,--threads", threads, help, 1, kMaxThreads);
 }
 
 void AddContext(CLI::App& app, int32_t& positions, const std::string& help) {

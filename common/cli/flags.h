@@ -21,6 +21,10 @@ inline constexpr int32_t kMaxThreads = 256;
 // -m,--model, defaulting to the default model (default_model.h).
 void AddModel(CLI::App& app, std::string& path, const std::string& help = "GGUF model");
 
+// An integer option limited to [min, max], its default shown in --help.
+CLI::Option* AddBounded(CLI::App& app, const std::string& names, int32_t& value,
+                        const std::string& help, int32_t min, int32_t max);
+
 // -t,--threads in [1, kMaxThreads].
 void AddThreads(CLI::App& app, int32_t& threads, const std::string& help = "Compute threads");
 

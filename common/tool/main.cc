@@ -20,9 +20,8 @@ int main(int argc, char** argv) {
   CLI::App* generate = app.add_subcommand("generate", "Continue a prompt; prints only the text");
   tandem::cli::AddModel(*generate, gen.model_path);
   generate->add_option("-p,--prompt", gen.prompt, "Prompt text")->required();
-  generate->add_option("-n,--n-predict", gen.n_predict, "Tokens to generate")
-      ->check(CLI::Range(0, 1 << 20))
-      ->capture_default_str();
+  tandem::cli::AddBounded(*generate, "-n,--n-predict", gen.n_predict, "Tokens to generate", 0,
+                          1 << 20);
   tandem::cli::AddContext(*generate, gen.context, "Context size (0: prompt + n)");
   generate->add_flag("--json", gen.json, "Print one JSON object: prompt_ids, ids, text, timings");
   generate
@@ -36,15 +35,12 @@ int main(int argc, char** argv) {
   tandem::BenchConfig bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Prompt and decode speed, peak memory");
   tandem::cli::AddModel(*bench_cmd, bench.model_path);
-  bench_cmd->add_option("-p,--prompt-tokens", bench.prompt_tokens, "Prompt length")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
-  bench_cmd->add_option("-n,--gen-tokens", bench.gen_tokens, "Tokens to decode")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
-  bench_cmd->add_option("-r,--repetitions", bench.repetitions, "Repetitions (median reported)")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
+  tandem::cli::AddBounded(*bench_cmd, "-p,--prompt-tokens", bench.prompt_tokens, "Prompt length", 1,
+                          1 << 20);
+  tandem::cli::AddBounded(*bench_cmd, "-n,--gen-tokens", bench.gen_tokens, "Tokens to decode", 1,
+                          1 << 20);
+  tandem::cli::AddBounded(*bench_cmd, "-r,--repetitions", bench.repetitions,
+                          "Repetitions (median reported)", 1, 1000);
   bench_cmd->add_flag("--json", bench.json, "One JSON object on stdout");
   tandem::cli::AddThreads(*bench_cmd, bench.threads);
   tandem::cli::AddLoadMode(*bench_cmd, bench.load_mode);
@@ -114,9 +110,7 @@ int main(int argc, char** argv) {
   CLI::App* ppl_cmd = app.add_subcommand("perplexity", "Perplexity over a text file");
   tandem::cli::AddModel(*ppl_cmd, ppl.model_path);
   ppl_cmd->add_option("-f,--file", ppl.text_path, "Text file")->required();
-  ppl_cmd->add_option("-c,--ctx-size", ppl.context, "Window size in tokens")
-      ->check(CLI::Range(2, 1 << 20))
-      ->capture_default_str();
+  tandem::cli::AddContext(*ppl_cmd, ppl.context, "Window size in tokens (at least 2)");
   tandem::cli::AddThreads(*ppl_cmd, ppl.threads);
 
   CLI11_PARSE(app, argc, argv);

@@ -22,6 +22,10 @@ absl::Status RunPerplexity(const PerplexityConfig& config, std::ostream& out, st
   ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(config.model_path));
   ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::FromGguf(model->gguf()));
   const int32_t n_ctx = config.context;
+  if (n_ctx < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("window %d is too small: a window holds BOS and a scored token", n_ctx));
+  }
   if (n_ctx > model->hparams().context_length) {
     return absl::OutOfRangeError(absl::StrFormat("window %d exceeds the context length %d", n_ctx,
                                                  model->hparams().context_length));

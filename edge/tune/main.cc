@@ -228,22 +228,17 @@ int main(int argc, char** argv) {
   app.add_option("--fallback-model", flags.fallback_model,
                  "A local fallback model the device also keeps (counted in its memory)");
   tandem::cli::AddThreads(app, flags.tune.threads, "Device compute threads (as tandem-edge -t)");
-  app.add_option("--prompt-tokens", flags.tune.prompt_tokens, "Workload: prompt length")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
-  app.add_option("--gen-tokens", flags.tune.gen_tokens,
-                 "Workload: tokens generated (decode is timed half way)")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
+  tandem::cli::AddBounded(app, "--prompt-tokens", flags.tune.prompt_tokens,
+                          "Workload: prompt length", 1, 1 << 20);
+  tandem::cli::AddBounded(app, "--gen-tokens", flags.tune.gen_tokens,
+                          "Workload: tokens generated (decode is timed half way)", 1, 1 << 20);
   tandem::cli::AddContext(app, flags.tune.context_positions,
                           "KV-cache positions on the device (0: prompt + gen)");
-  app.add_option("--repetitions", flags.tune.repetitions, "Timed passes (median kept)")
-      ->check(CLI::Range(1, 100))
-      ->capture_default_str();
-  app.add_option("--calibration-steps", flags.tune.calibration_steps,
-                 "Real decode steps per split point to calibrate the worker's profile (0: off)")
-      ->check(CLI::Range(0, 1000))
-      ->capture_default_str();
+  tandem::cli::AddBounded(app, "--repetitions", flags.tune.repetitions,
+                          "Timed passes (median kept)", 1, 100);
+  tandem::cli::AddBounded(
+      app, "--calibration-steps", flags.tune.calibration_steps,
+      "Real decode steps per split point to calibrate the worker's profile (0: off)", 0, 1000);
   app.add_option("--out", flags.out_path, "Write the config for tandem-edge --config here");
   app.add_option("--svg", flags.svg_path, "Write a chart of latency and memory vs K here");
   CLI11_PARSE(app, argc, argv);
