@@ -21,6 +21,16 @@ inline int32_t SumQ8(const BlockQ8_0& x) {
   return s;
 }
 
+// sum((q - offset) * x) over one block of 5-bit values (Q5_0: offset 16; Q5_1: 0).
+template <typename Block>
+int32_t Q5BlockSum(const Block& w, const BlockQ8_0& x, int offset) {
+  int q[32];
+  Unpack5(w.qs, w.qh, q);
+  int32_t isum = 0;
+  for (int j = 0; j < 32; ++j) isum += (q[j] - offset) * x.qs[j];
+  return isum;
+}
+
 // The float steps of a block with a scale and a minimum (Q4_1, Q5_1): the scaled integer
 // dot product, then the minimum times the activations' sum, one std::fma each.
 inline float AddBlockWithMin(float acc, uint16_t d, uint16_t m, const BlockQ8_0& x, int32_t isum) {
@@ -99,11 +109,8 @@ float DotQ4_1(const BlockQ4_1* w, const BlockQ8_0* x, int64_t nb) {
 float DotQ5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
   float acc = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
-    int q[kQK5_0];
-    Unpack5(w[b].qs, w[b].qh, q);
-    int32_t isum = 0;
-    for (int j = 0; j < kQK5_0; ++j) isum += (q[j] - 16) * x[b].qs[j];
-    acc = std::fma(Fp16ToFp32(w[b].d) * Fp16ToFp32(x[b].d), static_cast<float>(isum), acc);
+    const float isum = static_cast<float>(Q5BlockSum(w[b], x[b], 16));
+    acc = std::fma(Fp16ToFp32(w[b].d) * Fp16ToFp32(x[b].d), isum, acc);
   }
   return acc;
 }
@@ -111,25 +118,24 @@ float DotQ5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
 float DotQ5_1(const BlockQ5_1* w, const BlockQ8_0* x, int64_t nb) {
   float acc = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
-    int q[kQK5_1];
-    Unpack5(w[b].qs, w[b].qh, q);
-    int32_t isum = 0;
-    for (int j = 0; j < kQK5_1; ++j) isum += q[j] * x[b].qs[j];
-    acc = AddBlockWithMin(acc, w[b].d, w[b].m, x[b], isum);
+    acc = AddBlockWithMin(acc, w[b].d, w[b].m, x[b], Q5BlockSum(w[b], x[b], 0));
   }
   return acc;
 }
 
-void Q4_KBlockSums(const BlockQ4_K& w, const BlockQ8_K& x, int32_t* scaled, int32_t* mins) {
+namespace {
+
+// The Q4_K / Q5_K block sums: value(j, l) is the unsigned quant l of 32-value sub-block j.
+template <typename Value>
+void KBlockSumsWithMins(const uint8_t* scales, const BlockQ8_K& x, Value value, int32_t* scaled,
+                        int32_t* mins) {
   int32_t s = 0, m = 0;
   for (int j = 0; j < kQK_K / 32; ++j) {
     uint8_t sc, mn;
-    KScaleMin(j, w.scales, &sc, &mn);
-    const uint8_t* q = w.qs + 32 * (j / 2);
-    const int shift = 4 * (j % 2);
+    KScaleMin(j, scales, &sc, &mn);
     const int8_t* xq = x.qs + 32 * j;
     int32_t isum = 0;
-    for (int l = 0; l < 32; ++l) isum += ((q[l] >> shift) & 0x0f) * xq[l];
+    for (int l = 0; l < 32; ++l) isum += value(j, l) * xq[l];
     s += sc * isum;
     m += mn * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
   }
@@ -137,24 +143,16 @@ void Q4_KBlockSums(const BlockQ4_K& w, const BlockQ8_K& x, int32_t* scaled, int3
   *mins = m;
 }
 
+}  // namespace
+
+void Q4_KBlockSums(const BlockQ4_K& w, const BlockQ8_K& x, int32_t* scaled, int32_t* mins) {
+  KBlockSumsWithMins(
+      w.scales, x, [&](int j, int l) { return Q4_KQuant(w, j, l); }, scaled, mins);
+}
+
 void Q5_KBlockSums(const BlockQ5_K& w, const BlockQ8_K& x, int32_t* scaled, int32_t* mins) {
-  int32_t s = 0, m = 0;
-  for (int j = 0; j < kQK_K / 32; ++j) {
-    uint8_t sc, mn;
-    KScaleMin(j, w.scales, &sc, &mn);
-    const uint8_t* q = w.qs + 32 * (j / 2);
-    const int shift = 4 * (j % 2);
-    const int8_t* xq = x.qs + 32 * j;
-    int32_t isum = 0;
-    for (int l = 0; l < 32; ++l) {
-      const int v = ((q[l] >> shift) & 0x0f) | (((w.qh[l] >> j) & 1) << 4);
-      isum += v * xq[l];
-    }
-    s += sc * isum;
-    m += mn * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
-  }
-  *scaled = s;
-  *mins = m;
+  KBlockSumsWithMins(
+      w.scales, x, [&](int j, int l) { return Q5_KQuant(w, j, l); }, scaled, mins);
 }
 
 int32_t Q6_KBlockSum(const BlockQ6_K& w, const BlockQ8_K& x) {

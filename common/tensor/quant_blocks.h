@@ -116,4 +116,15 @@ inline void KScaleMin(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
   }
 }
 
+// Quant l (0..31) of sub-block j (0..7) of a Q4_K block: the low (even j) or high (odd j)
+// nibbles of qs[32 * (j / 2)..].
+inline int Q4_KQuant(const BlockQ4_K& b, int j, int l) {
+  return (b.qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0x0f;
+}
+
+// The same for Q5_K, whose fifth bit of sub-block j is bit j of qh[l].
+inline int Q5_KQuant(const BlockQ5_K& b, int j, int l) {
+  return ((b.qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0x0f) | (((b.qh[l] >> j) & 1) << 4);
+}
+
 }  // namespace tandem

@@ -283,39 +283,30 @@ void QuantizeQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
   }
 }
 
-void DequantizeQ4_K(const BlockQ4_K* x, float* y, int64_t n) {
+namespace {
+
+// Q4_K / Q5_K: y = d * sc_j * quant - dmin * m_j, quant(block, j, l) of sub-block j.
+template <typename Block, typename Quant>
+void DequantizeKWithMins(const Block* x, float* y, int64_t n, Quant quant) {
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     const float d = Fp16ToFp32(x[b].d), dmin = Fp16ToFp32(x[b].dmin);
-    const uint8_t* q = x[b].qs;
-    for (int g = 0; g < 4; ++g, q += 32) {
+    for (int j = 0; j < kQK_K / 32; ++j) {
       uint8_t sc, m;
-      KScaleMin(2 * g, x[b].scales, &sc, &m);
-      const float d1 = d * sc, m1 = dmin * m;
-      KScaleMin(2 * g + 1, x[b].scales, &sc, &m);
-      const float d2 = d * sc, m2 = dmin * m;
-      for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xf) - m1;
-      for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
+      KScaleMin(j, x[b].scales, &sc, &m);
+      const float dj = d * sc, mj = dmin * m;
+      for (int l = 0; l < 32; ++l) *y++ = dj * quant(x[b], j, l) - mj;
     }
   }
 }
 
+}  // namespace
+
+void DequantizeQ4_K(const BlockQ4_K* x, float* y, int64_t n) {
+  DequantizeKWithMins(x, y, n, Q4_KQuant);
+}
+
 void DequantizeQ5_K(const BlockQ5_K* x, float* y, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    const float d = Fp16ToFp32(x[b].d), dmin = Fp16ToFp32(x[b].dmin);
-    const uint8_t* ql = x[b].qs;
-    const uint8_t* qh = x[b].qh;
-    for (int g = 0; g < 4; ++g, ql += 32) {
-      uint8_t sc, m;
-      KScaleMin(2 * g, x[b].scales, &sc, &m);
-      const float d1 = d * sc, m1 = dmin * m;
-      KScaleMin(2 * g + 1, x[b].scales, &sc, &m);
-      const float d2 = d * sc, m2 = dmin * m;
-      const uint8_t u1 = static_cast<uint8_t>(1 << (2 * g)),
-                    u2 = static_cast<uint8_t>(2 << (2 * g));
-      for (int l = 0; l < 32; ++l) *y++ = d1 * ((ql[l] & 0xf) + (qh[l] & u1 ? 16 : 0)) - m1;
-      for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
-    }
-  }
+  DequantizeKWithMins(x, y, n, Q5_KQuant);
 }
 
 void DequantizeQ6_K(const BlockQ6_K* x, float* y, int64_t n) {
