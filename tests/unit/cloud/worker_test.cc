@@ -61,25 +61,24 @@ TEST_F(WorkerTest, GreedyTokensEqualTheUnsplitModelAtEverySplit) {
 
 TEST_F(WorkerTest, TokenCarriesItsPositionAndLogprobs) {
   auto worker = MakeWorker();
-  auto edge = EdgeHalf::Create(*model_, 2);
-  ASSERT_TRUE(edge.ok());
+  EdgeHalf edge = EdgeHalf::Create(*model_, 2).value();
   OpenRequest hello = GreedyHello(*model_, 2, "logprobs");
   hello.top_logprobs = 5;
   auto opened = worker->Open(hello);
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_EQ(opened->reply.top_logprobs, 5);
   const std::vector<int32_t> prompt = TestPrompt();
-  auto payload = edge->Payload(prompt);
+  auto payload = edge.Payload(prompt);
   ASSERT_TRUE(payload.ok());
   auto reply = worker->Step(opened->attachment, Chunk(0, prompt.size(), *payload, true));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->cached_positions, static_cast<int32_t>(prompt.size()));
   ASSERT_TRUE(reply->token.has_value());
-  const TokenReply& token = *reply->token;
+  const SampledToken& token = *reply->token;
   EXPECT_EQ(token.position, static_cast<int32_t>(prompt.size()) - 1);
   ASSERT_EQ(token.top_logprobs.size(), 5u);
   // Greedy: the sampled token is the most likely one, and the list is sorted.
-  EXPECT_EQ(token.top_logprobs[0].token, token.token);
+  EXPECT_EQ(token.top_logprobs[0].token, token.token_id);
   EXPECT_FLOAT_EQ(token.top_logprobs[0].logprob, token.logprob);
   for (size_t i = 1; i < token.top_logprobs.size(); ++i) {
     EXPECT_GE(token.top_logprobs[i - 1].logprob, token.top_logprobs[i].logprob);
@@ -94,16 +93,15 @@ TEST_F(WorkerTest, TokenCarriesItsPositionAndLogprobs) {
   ASSERT_TRUE(logits.ok());
   double z = 0;
   for (float l : *logits) z += std::exp(static_cast<double>(l));
-  EXPECT_NEAR(token.logprob, (*logits)[token.token] - std::log(z), 1e-4);
+  EXPECT_NEAR(token.logprob, (*logits)[token.token_id] - std::log(z), 1e-4);
 }
 
 TEST_F(WorkerTest, ChunksWithoutSampleReturnNoToken) {
   auto worker = MakeWorker();
-  auto edge = EdgeHalf::Create(*model_, 3);
-  ASSERT_TRUE(edge.ok());
+  EdgeHalf edge = EdgeHalf::Create(*model_, 3).value();
   auto opened = worker->Open(GreedyHello(*model_, 3, "nosample"));
   ASSERT_TRUE(opened.ok());
-  auto payload = edge->Payload({1, 2, 3});
+  auto payload = edge.Payload({1, 2, 3});
   auto reply = worker->Step(opened->attachment, Chunk(0, 3, *payload, false));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_FALSE(reply->token.has_value());
@@ -112,11 +110,10 @@ TEST_F(WorkerTest, ChunksWithoutSampleReturnNoToken) {
 
 TEST_F(WorkerTest, ChunksMustStartAtTheCachedPosition) {
   auto worker = MakeWorker();
-  auto edge = EdgeHalf::Create(*model_, 2);
-  ASSERT_TRUE(edge.ok());
-  auto opened = OpenAndPrefill(*worker, *edge, 2, "positions", {1, 2, 3, 4});
+  EdgeHalf edge = EdgeHalf::Create(*model_, 2).value();
+  auto opened = OpenAndPrefill(*worker, edge, 2, "positions", {1, 2, 3, 4});
   ASSERT_TRUE(opened.ok()) << opened.status();
-  auto payload = edge->Payload({5});
+  auto payload = edge.Payload({5});
   ASSERT_TRUE(payload.ok());
   // Stale (already cached) and out-of-order (gap) chunks are refused and change nothing.
   for (int32_t start : {0, 3, 5, 100}) {
@@ -131,10 +128,9 @@ TEST_F(WorkerTest, ChunksMustStartAtTheCachedPosition) {
 
 TEST_F(WorkerTest, TruncateRewindsAndTheRerunMatches) {
   auto worker = MakeWorker();
-  auto edge = EdgeHalf::Create(*model_, 1);
-  ASSERT_TRUE(edge.ok());
+  EdgeHalf edge = EdgeHalf::Create(*model_, 1).value();
   const std::vector<int32_t> prompt = TestPrompt();
-  auto opened = OpenAndPrefill(*worker, *edge, 1, "truncate", prompt);
+  auto opened = OpenAndPrefill(*worker, edge, 1, "truncate", prompt);
   ASSERT_TRUE(opened.ok()) << opened.status();
   const int32_t n = static_cast<int32_t>(prompt.size());
   EXPECT_EQ(worker->Truncate(opened->attachment, n + 1).code(),
@@ -142,25 +138,24 @@ TEST_F(WorkerTest, TruncateRewindsAndTheRerunMatches) {
   EXPECT_EQ(worker->Truncate(opened->attachment, -1).code(), absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(worker->Truncate(opened->attachment, n - 2).ok());
   // Rerun the last two prompt positions; the token must be the reference's first.
-  edge->Rewind(n - 2);
-  auto payload = edge->Payload({prompt[n - 2], prompt[n - 1]});
+  edge.Rewind(n - 2);
+  auto payload = edge.Payload({prompt[n - 2], prompt[n - 1]});
   auto reply = worker->Step(opened->attachment, Chunk(n - 2, 2, *payload, true));
   ASSERT_TRUE(reply.ok()) << reply.status();
   auto reference = ReferenceGreedy(*model_, prompt, 1);
   ASSERT_TRUE(reference.ok());
-  EXPECT_EQ(reply->token->token, (*reference)[0]);
+  EXPECT_EQ(reply->token->token_id, (*reference)[0]);
 }
 
 TEST_F(WorkerTest, ContextLimitGivesOutOfRange) {
   auto worker = MakeWorker();
-  auto edge = EdgeHalf::Create(*model_, 2);
-  ASSERT_TRUE(edge.ok());
   OpenRequest hello = GreedyHello(*model_, 2, "small");
   hello.max_context = 4;
   auto opened = worker->Open(hello);
   ASSERT_TRUE(opened.ok());
   EXPECT_EQ(opened->reply.max_context, 4);
-  auto payload = edge->Payload({1, 2, 3, 4, 5});
+  // Five positions through the edge half do not fit in the four granted.
+  auto payload = EdgeHalf::Create(*model_, 2).value().Payload({1, 2, 3, 4, 5});
   auto reply = worker->Step(opened->attachment, Chunk(0, 5, *payload, true));
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kOutOfRange) << reply.status();
 }
@@ -266,13 +261,12 @@ TEST_F(WorkerTest, ChunkLimitsAndBadPayloads) {
   limits.max_chunk_positions = 4;
   limits.max_chunk_bytes = 4 * 64 * 4;
   auto worker = MakeWorker(limits);
-  auto edge = EdgeHalf::Create(*model_, 2);
-  ASSERT_TRUE(edge.ok());
+  EdgeHalf edge = EdgeHalf::Create(*model_, 2).value();
   auto opened = worker->Open(GreedyHello(*model_, 2, "chunks"));
   ASSERT_TRUE(opened.ok());
   const Attachment& a = opened->attachment;
 
-  auto five = edge->Payload({1, 2, 3, 4, 5});
+  auto five = edge.Payload({1, 2, 3, 4, 5});
   ASSERT_TRUE(five.ok());
   EXPECT_EQ(worker->Step(a, Chunk(0, 5, *five, true)).status().code(),
             absl::StatusCode::kResourceExhausted);
@@ -281,8 +275,8 @@ TEST_F(WorkerTest, ChunkLimitsAndBadPayloads) {
   EXPECT_EQ(worker->Step(a, Chunk(0, 0, "", true)).status().code(),
             absl::StatusCode::kInvalidArgument);
 
-  edge->Rewind(0);
-  auto one = edge->Payload({1});
+  edge.Rewind(0);
+  auto one = edge.Payload({1});
   ASSERT_TRUE(one.ok());
   // Wrong size for the declared positions.
   auto bad_size = worker->Step(a, Chunk(0, 2, *one, true));
@@ -323,7 +317,7 @@ TEST_F(WorkerTest, EveryCodecRuns) {
     auto reply = worker->Step(opened->attachment, Chunk(0, prompt.size(), *payload, true, codec));
     ASSERT_TRUE(reply.ok()) << CodecKindName(codec) << ": " << reply.status();
     if (codec == CodecKind::kF32) {
-      EXPECT_EQ(reply->token->token, (*reference)[0]);
+      EXPECT_EQ(reply->token->token_id, (*reference)[0]);
     }
   }
 }
@@ -332,12 +326,11 @@ TEST_F(WorkerTest, DetachedSessionsResumeUntilTheIdleTimeout) {
   WorkerLimits limits;
   limits.idle_timeout = absl::Seconds(60);
   auto worker = MakeWorker(limits);
-  auto edge = EdgeHalf::Create(*model_, 2);
-  ASSERT_TRUE(edge.ok());
+  EdgeHalf edge = EdgeHalf::Create(*model_, 2).value();
   const std::vector<int32_t> prompt = TestPrompt();
   auto reference = ReferenceGreedy(*model_, prompt, 2);
   ASSERT_TRUE(reference.ok());
-  auto opened = OpenAndPrefill(*worker, *edge, 2, "idle", prompt);
+  auto opened = OpenAndPrefill(*worker, edge, 2, "idle", prompt);
   ASSERT_TRUE(opened.ok());
   worker->Detach(opened->attachment);
 
@@ -352,10 +345,10 @@ TEST_F(WorkerTest, DetachedSessionsResumeUntilTheIdleTimeout) {
   EXPECT_TRUE(resumed->reply.resumed);
   EXPECT_EQ(resumed->reply.cached_positions, static_cast<int32_t>(prompt.size()));
   // ... and the next decode step continues the reference.
-  auto payload = edge->Payload({(*reference)[0]});
+  auto payload = edge.Payload({(*reference)[0]});
   auto reply = worker->Step(resumed->attachment, Chunk(prompt.size(), 1, *payload, true));
   ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->token->token, (*reference)[1]);
+  EXPECT_EQ(reply->token->token_id, (*reference)[1]);
 
   // Attached sessions are never evicted, however long they idle.
   clock_.Advance(absl::Hours(1));
@@ -409,10 +402,9 @@ TEST_F(WorkerTest, OpenEvictsDetachedSessionsToMakeRoom) {
 
 TEST_F(WorkerTest, ResumeKeepsAtMostTheEdgesPositions) {
   auto worker = MakeWorker();
-  auto edge = EdgeHalf::Create(*model_, 3);
-  ASSERT_TRUE(edge.ok());
+  EdgeHalf edge = EdgeHalf::Create(*model_, 3).value();
   const std::vector<int32_t> prompt = TestPrompt();
-  auto opened = OpenAndPrefill(*worker, *edge, 3, "rewind", prompt);
+  auto opened = OpenAndPrefill(*worker, edge, 3, "rewind", prompt);
   ASSERT_TRUE(opened.ok());
   worker->Detach(opened->attachment);
   OpenRequest hello = GreedyHello(*model_, 3, "rewind");
@@ -421,13 +413,13 @@ TEST_F(WorkerTest, ResumeKeepsAtMostTheEdgesPositions) {
   ASSERT_TRUE(resumed.ok());
   EXPECT_EQ(resumed->reply.cached_positions, 5);
   // Resend the rest; the token equals the reference.
-  edge->Rewind(5);
+  edge.Rewind(5);
   const std::vector<int32_t> rest(prompt.begin() + 5, prompt.end());
-  auto payload = edge->Payload(rest);
+  auto payload = edge.Payload(rest);
   auto reply = worker->Step(resumed->attachment, Chunk(5, rest.size(), *payload, true));
   ASSERT_TRUE(reply.ok()) << reply.status();
   auto reference = ReferenceGreedy(*model_, prompt, 1);
-  EXPECT_EQ(reply->token->token, (*reference)[0]);
+  EXPECT_EQ(reply->token->token_id, (*reference)[0]);
 
   // A resume with a different split layer is refused.
   hello.split_layer = 2;
@@ -436,16 +428,15 @@ TEST_F(WorkerTest, ResumeKeepsAtMostTheEdgesPositions) {
 
 TEST_F(WorkerTest, ANewStreamTakesTheSessionOver) {
   auto worker = MakeWorker();
-  auto edge = EdgeHalf::Create(*model_, 2);
-  ASSERT_TRUE(edge.ok());
-  auto first = OpenAndPrefill(*worker, *edge, 2, "takeover", {1, 2, 3});
+  EdgeHalf edge = EdgeHalf::Create(*model_, 2).value();
+  auto first = OpenAndPrefill(*worker, edge, 2, "takeover", {1, 2, 3});
   ASSERT_TRUE(first.ok());
   OpenRequest hello = GreedyHello(*model_, 2, "takeover");
   hello.resume_position = 3;
   auto second = worker->Open(hello);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->reply.cached_positions, 3);
-  auto payload = edge->Payload({4});
+  auto payload = edge.Payload({4});
   EXPECT_EQ(worker->Step(first->attachment, Chunk(3, 1, *payload, true)).status().code(),
             absl::StatusCode::kAborted);
   // The old stream ending does not detach the new one.
@@ -477,7 +468,7 @@ TEST_F(WorkerTest, SamplingDependsOnlyOnSeedAndPosition) {
     auto p = edge->Payload(prompt);
     auto reply = worker->Step(opened->attachment, Chunk(0, prompt.size(), *p, true));
     ASSERT_TRUE(reply.ok());
-    tokens.push_back(reply->token->token);
+    tokens.push_back(reply->token->token_id);
   }
   EXPECT_EQ(tokens[0], tokens[1]);
 }

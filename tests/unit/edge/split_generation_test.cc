@@ -229,10 +229,10 @@ TEST_F(SplitGenerationTest, SinkCanStopTheGeneration) {
   auto result = gen->Generate({.prompt = kPrompt, .max_tokens = 30, .sampling = {.temperature = 0}},
                               [&](const GeneratedToken&) { return ++calls < 3; });
   ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(link.closes(), 1);  // the session is closed, not left to time out
   EXPECT_EQ(calls, 3);
   EXPECT_EQ(result->completion_tokens, 3);
   EXPECT_EQ(result->finish_reason, FinishReason::kCancelled);
-  EXPECT_EQ(link.closes(), 1);
 }
 
 TEST_F(SplitGenerationTest, RefusedOpenIsReturned) {

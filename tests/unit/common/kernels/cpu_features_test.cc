@@ -7,17 +7,32 @@
 namespace tandem {
 namespace {
 
-#if defined(__aarch64__)
+// Each architecture's level names; another architecture's names and unknown ones fail.
 TEST(CpuFeaturesTest, ParsesKernelLevelNames) {
-  CpuIsa isa = CpuIsa::kNeonDotProd;
-  ASSERT_TRUE(ParseCpuIsa("neon", &isa));
-  EXPECT_EQ(isa, CpuIsa::kNeon);
-  ASSERT_TRUE(ParseCpuIsa("dotprod", &isa));
-  EXPECT_EQ(isa, CpuIsa::kNeonDotProd);
-  EXPECT_FALSE(ParseCpuIsa("avx2", &isa));  // another architecture's level
-  EXPECT_FALSE(ParseCpuIsa("", &isa));
+  struct Name {
+    const char* text;
+    CpuIsa isa;
+  };
+#if defined(__aarch64__)
+  const Name known[] = {{"neon", CpuIsa::kNeon}, {"dotprod", CpuIsa::kNeonDotProd}};
+  const char* unknown[] = {"avx2", ""};
+#else
+  const Name known[] = {
+      {"avx512vnni", CpuIsa::kAvx512Vnni}, {"avxvnni", CpuIsa::kAvxVnni}, {"avx2", CpuIsa::kAvx2}};
+  const char* unknown[] = {"avx512", "neon", ""};
+#endif
+  for (const Name& name : known) {
+    CpuIsa isa{};
+    ASSERT_TRUE(ParseCpuIsa(name.text, &isa)) << name.text;
+    EXPECT_EQ(isa, name.isa) << name.text;
+  }
+  for (const char* text : unknown) {
+    CpuIsa isa{};
+    EXPECT_FALSE(ParseCpuIsa(text, &isa)) << text;
+  }
 }
 
+#if defined(__aarch64__)
 TEST(CpuFeaturesTest, CapLowersTheKernelLevelAndRestores) {
   const CpuIsa before = KernelCpuIsa();
   const CpuIsa previous = SetCpuIsaCap(CpuIsa::kNeon);
@@ -28,18 +43,6 @@ TEST(CpuFeaturesTest, CapLowersTheKernelLevelAndRestores) {
   EXPECT_STREQ(KernelSetName(), DetectedCpuIsa() == CpuIsa::kNeonDotProd ? "neon-dotprod" : "neon");
   SetCpuIsaCap(previous);
   EXPECT_EQ(KernelCpuIsa(), before);
-}
-#else
-TEST(CpuFeaturesTest, ParsesKernelLevelNames) {
-  CpuIsa isa = CpuIsa::kAvx2;
-  ASSERT_TRUE(ParseCpuIsa("avx512vnni", &isa));
-  EXPECT_EQ(isa, CpuIsa::kAvx512Vnni);
-  ASSERT_TRUE(ParseCpuIsa("avxvnni", &isa));
-  EXPECT_EQ(isa, CpuIsa::kAvxVnni);
-  ASSERT_TRUE(ParseCpuIsa("avx2", &isa));
-  EXPECT_EQ(isa, CpuIsa::kAvx2);
-  EXPECT_FALSE(ParseCpuIsa("avx512", &isa));
-  EXPECT_FALSE(ParseCpuIsa("", &isa));
 }
 #endif
 
