@@ -11,6 +11,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cloud/cloud_metrics.h"
 #include "cloud/cloud_server.h"
 #include "cloud/health_probe.h"
@@ -64,6 +65,12 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
 
   tandem::SystemClock clock;
   ASSIGN_OR_RETURN(std::unique_ptr<Worker> worker, Worker::Create(flags.worker, clock));
+  if (auto one = worker->step_cost().Predict(1), sixteen = worker->step_cost().Predict(16);
+      one.has_value() && sixteen.has_value()) {
+    std::cerr << absl::StreamFormat(
+        "tandem-cloud step cost (calibrated): 1 position %.1f ms, 16 positions %.1f ms\n",
+        absl::ToDoubleMilliseconds(*one), absl::ToDoubleMilliseconds(*sixteen));
+  }
   tandem::MetricsServer metrics_server;
   CloudMetrics metrics(metrics_server.registry());
   metrics.SetUnauthenticated(unauthenticated);
@@ -121,6 +128,10 @@ int main(int argc, char** argv) {
                  "cannot do TLS (Kubernetes gRPC probes)");
   app.add_option("--metrics", flags.metrics_address, "HOST:PORT to serve Prometheus /metrics on");
   tandem::cli::AddThreads(app, flags.worker.threads);
+  tandem::cli::AddBounded(app, "--calibration-repetitions", flags.worker.calibration_repetitions,
+                          "Startup measurement of batch step costs for deadline admission: "
+                          "passes per batch size (0: off)",
+                          0, 100);
   app.add_option("--max-sessions", limits.max_sessions, "Sessions held at once")
       ->capture_default_str();
   tandem::cli::AddContext(app, limits.max_context, "KV-cache positions per session");

@@ -13,6 +13,11 @@ void StepCostModel::Observe(int32_t rows, absl::Duration duration) {
   m.seconds += weight * (absl::ToDoubleSeconds(duration) - m.seconds);
 }
 
+void StepCostModel::Clear() {
+  absl::MutexLock lock(&mu_);
+  by_rows_.clear();
+}
+
 std::optional<absl::Duration> StepCostModel::Predict(int32_t rows) const {
   absl::MutexLock lock(&mu_);
   if (by_rows_.empty()) return std::nullopt;

@@ -24,6 +24,9 @@ class StepCostModel {
   // seen. nullopt before any batch ran.
   std::optional<absl::Duration> Predict(int32_t rows) const;
 
+  // Forgets every observation (e.g. after a cold warm-up batch).
+  void Clear();
+
  private:
   struct Mean {
     double seconds = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/util/status_macros.h"
+
 namespace tandem::cloud {
 namespace {
 
@@ -55,6 +57,19 @@ absl::Status StepScheduler::Run(absl::FunctionRef<void(ThreadPool&)> fn) {
   if (shutdown_) return absl::UnavailableError("the worker is shutting down");
   WaitOrLeadLocked(p, absl::InfiniteDuration());
   return p.status;
+}
+
+absl::Status StepScheduler::RunAsOneBatch(absl::Span<const LayerJob> jobs) {
+  std::vector<Pending> items(jobs.size());
+  std::vector<Pending*> batch;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    items[i].job = &jobs[i];
+    items[i].slice = jobs[i].n;
+    batch.push_back(&items[i]);
+  }
+  RETURN_IF_ERROR(Run([&](ThreadPool&) { RunBatch(batch); }));
+  for (const Pending& p : items) RETURN_IF_ERROR(p.status);
+  return absl::OkStatus();
 }
 
 void StepScheduler::WaitOrLeadLocked(Pending& p, absl::Duration target) {

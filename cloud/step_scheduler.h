@@ -72,6 +72,13 @@ class StepScheduler {
   // in the pool's work). Unavailable, without running fn, once Shutdown() was called.
   absl::Status Run(absl::FunctionRef<void(ThreadPool&)> fn);
 
+  // Runs `jobs` together as one batch, alone (after the work already waiting), as Submit
+  // would if they arrived at once; the cost model learns from it. For the startup
+  // calibration (step_cost_calibration.h).
+  absl::Status RunAsOneBatch(absl::Span<const LayerJob> jobs);
+  // Forgets the step costs learned so far.
+  void ForgetCosts() { cost_.Clear(); }
+
   // Steps already running finish; steps waiting or arriving later are refused.
   void Shutdown();
 

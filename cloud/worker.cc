@@ -7,6 +7,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
 #include "cloud/session_memory.h"
+#include "cloud/step_cost_calibration.h"
 #include "common/codec/hidden_codec.h"
 #include "common/util/status_macros.h"
 
@@ -22,7 +23,15 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerConfig& confi
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s: the worker needs the output head and at least two layers", config.model_path));
   }
-  return std::unique_ptr<Worker>(new Worker(std::move(model), config, clock));
+  auto worker = std::unique_ptr<Worker>(new Worker(std::move(model), config, clock));
+  if (config.calibration_repetitions > 0) {
+    // Decode batches hold one position per session; prompt slices fill up to the limit.
+    const int32_t max_rows = std::min(config.limits.max_batch_positions, 64);
+    const int32_t first_split = std::max(1, worker->model_->layer_begin());
+    RETURN_IF_ERROR(CalibrateStepCost(*worker->model_, first_split, max_rows,
+                                      config.calibration_repetitions, worker->scheduler_));
+  }
+  return worker;
 }
 
 Worker::Worker(std::unique_ptr<LlamaModel> model, const WorkerConfig& config, const Clock& clock)

@@ -90,6 +90,8 @@ class Worker {
   const LlamaModel& model() const { return *model_; }
   const WorkerLimits& limits() const { return limits_; }
   int threads() const { return scheduler_.threads(); }
+  // Batch step time by positions, measured (startup calibration, then the batches run).
+  const StepCostModel& step_cost() const { return scheduler_.cost_model(); }
 
  private:
   struct Entry {

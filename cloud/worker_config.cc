@@ -42,6 +42,10 @@ absl::Status WorkerConfig::Validate() const {
   if (threads < 1 || threads > 1024) {
     return absl::InvalidArgumentError(absl::StrCat("threads is ", threads, ", must be >= 1"));
   }
+  if (calibration_repetitions < 0 || calibration_repetitions > 100) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "calibration repetitions is ", calibration_repetitions, ", must be in [0, 100]"));
+  }
   return limits.Validate();
 }
 

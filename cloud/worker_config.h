@@ -37,6 +37,9 @@ struct WorkerConfig {
   LoadMode load_mode = LoadMode::kMmap;  // kHugePageCopy: faster decode, private memory
   int32_t threads = 2;                   // compute threads of the worker's one pool (>= 1)
   WorkerLimits limits;
+  // Measured batch step costs at startup (step_cost_calibration.h): each batch size this
+  // many times; 0: none (admission then trusts the first sessions blindly).
+  int32_t calibration_repetitions = 2;
 
   absl::Status Validate() const;
 };

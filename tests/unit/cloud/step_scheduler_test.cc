@@ -247,6 +247,9 @@ TEST(AdmissionTest, RefusesWhenOneMoreSessionWouldBreakATarget) {
   EXPECT_EQ(refused.GetPayload(kAdmissionRefusalUrl), absl::Cord("deadline"));
   // The new session's own target counts too.
   EXPECT_FALSE(CheckDeadlineAdmission(cost, {none, none}, absl::Milliseconds(40)).ok());
+  // Alone, a session's step waits for no other batch: one batch time (20 ms) must fit.
+  EXPECT_TRUE(CheckDeadlineAdmission(cost, {}, absl::Milliseconds(30)).ok());
+  EXPECT_FALSE(CheckDeadlineAdmission(cost, {}, absl::Milliseconds(19)).ok());
 }
 
 }  // namespace

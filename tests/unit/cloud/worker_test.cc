@@ -541,5 +541,37 @@ TEST_F(WorkerTest, ProfileTimesEveryLayer) {
   EXPECT_EQ(worker->Profile(request).status().code(), absl::StatusCode::kOutOfRange);
 }
 
+// A fresh worker has measured its batch costs before the first Hello, so a session whose
+// per-token target no batch can meet is refused at once (its edge falls back) instead of
+// admitted on no data; without the calibration the same Hello is admitted.
+TEST(WorkerCalibrationTest, FirstSessionIsRefusedWhenNoBatchMeetsItsTarget) {
+  const SystemClock clock;
+  const LlamaModel& model = testing_util::EmbeddedModel();
+  OpenRequest hello = GreedyHello(model, 1, "impatient");
+  hello.token_deadline = absl::Nanoseconds(100);  // below any step
+  for (int32_t repetitions : {2, 0}) {
+    auto worker = Worker::Create({.model_path = TANDEM_TEST_MODEL,
+                                  .limits = {.max_batch_positions = 16},
+                                  .calibration_repetitions = repetitions},
+                                 clock);
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    const StepCostModel& cost = (*worker)->step_cost();
+    if (repetitions == 0) {
+      EXPECT_FALSE(cost.Predict(1).has_value());
+      EXPECT_TRUE((*worker)->Open(hello).ok());
+      continue;
+    }
+    for (int32_t rows : {1, 2, 4, 8, 16}) {
+      ASSERT_TRUE(cost.Predict(rows).has_value()) << rows;
+      EXPECT_GT(*cost.Predict(rows), absl::ZeroDuration()) << rows;
+    }
+    auto refused = (*worker)->Open(hello);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+    hello.token_deadline = absl::InfiniteDuration();  // no target: admitted
+    EXPECT_TRUE((*worker)->Open(hello).ok());
+    hello.token_deadline = absl::Nanoseconds(100);
+  }
+}
+
 }  // namespace
 }  // namespace tandem::cloud
