@@ -82,6 +82,7 @@ struct StepTiming {
   int32_t batch_rows = 0;     // positions in the batch that finished it
   int32_t batch_sessions = 0;
   bool deadline_missed = false;  // a token came later than the session's target
+  uint64_t batch_seq = 0;        // which of the scheduler's batches finished it (1, 2, ...)
 };
 
 struct StepReply {

@@ -9,9 +9,11 @@
 
 namespace tandem::cloud {
 
-Session::Session(std::string id, const LlamaModel& model, std::unique_ptr<LayerRunner> runner,
-                 SamplingParams sampling, int32_t top_logprobs, absl::Duration token_deadline)
+Session::Session(std::string id, std::string principal, const LlamaModel& model,
+                 std::unique_ptr<LayerRunner> runner, SamplingParams sampling, int32_t top_logprobs,
+                 absl::Duration token_deadline)
     : id_(std::move(id)),
+      principal_(std::move(principal)),
       model_(model),
       split_layer_(runner->begin()),
       max_context_(runner->max_context()),
@@ -87,7 +89,8 @@ absl::StatusOr<StepReply> Session::Step(const ChunkRequest& chunk, const ChunkLi
                         .n = n,
                         .pos = chunk.start_position,
                         .logits = chunk.sample ? absl::MakeSpan(logits_) : absl::Span<float>(),
-                        .token_deadline = token_deadline_}));
+                        .token_deadline = token_deadline_,
+                        .principal = principal_}));
 
   StepReply reply{.cached_positions = runner_->num_cached(), .timing = timing};
   if (chunk.sample) {

@@ -30,8 +30,10 @@ struct ChunkLimits {
 class Session {
  public:
   // `runner` covers [split_layer, N) of `model`, which must have its head loaded.
-  Session(std::string id, const LlamaModel& model, std::unique_ptr<LayerRunner> runner,
-          SamplingParams sampling, int32_t top_logprobs,
+  // `principal`: who opened it; its prompt work shares batches fairly with other
+  // principals' (step_scheduler.h).
+  Session(std::string id, std::string principal, const LlamaModel& model,
+          std::unique_ptr<LayerRunner> runner, SamplingParams sampling, int32_t top_logprobs,
           absl::Duration token_deadline = absl::InfiniteDuration());
 
   const std::string& id() const { return id_; }
@@ -65,6 +67,7 @@ class Session {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string id_;
+  const std::string principal_;
   const LlamaModel& model_;
   const int32_t split_layer_;
   const int32_t max_context_;

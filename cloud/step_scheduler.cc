@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <string_view>
 
 #include "common/util/status_macros.h"
 
@@ -150,20 +152,39 @@ std::vector<StepScheduler::Pending*> StepScheduler::TakeBatchLocked() {
   budget = std::max(budget, decodes);
   // Decode steps, and work already past its deadline, before prompt slices.
   const absl::Time now = clock_.Now();
-  std::stable_partition(order.begin(), order.end(), [now](const Pending* q) {
+  const auto prompts = std::stable_partition(order.begin(), order.end(), [now](const Pending* q) {
     return q->job->n - q->done == 1 || q->deadline <= now;
   });
   std::vector<Pending*> batch;
-  for (Pending* q : order) {
-    if (budget == 0) break;
-    q->slice = std::min(q->job->n - q->done, budget);
-    budget -= q->slice;
-    q->in_batch = true;
-    if (!q->started) {
-      q->started = true;
-      q->timing.queue_wait = now - q->arrival;
+  auto add = [&](Pending* q, int32_t rows) {
+    rows = std::min({rows, budget, q->job->n - q->done - (q->in_batch ? q->slice : 0)});
+    if (rows <= 0) return;
+    if (!q->in_batch) {
+      q->in_batch = true;
+      q->slice = 0;
+      if (!q->started) {
+        q->started = true;
+        q->timing.queue_wait = now - q->arrival;
+      }
+      batch.push_back(q);
     }
-    batch.push_back(q);
+    q->slice += rows;
+    budget -= rows;
+  };
+  for (auto it = order.begin(); it != prompts; ++it) add(*it, budget);
+  // Prompt slices: first each principal up to an equal share, then the rest in order.
+  std::map<std::string_view, int32_t> taken;
+  for (auto it = prompts; it != order.end(); ++it) taken[(*it)->job->principal] = 0;
+  if (!taken.empty()) {
+    const int32_t share =
+        (budget + static_cast<int32_t>(taken.size()) - 1) / static_cast<int32_t>(taken.size());
+    for (auto it = prompts; it != order.end(); ++it) {
+      int32_t& used = taken[(*it)->job->principal];
+      const int32_t before = budget;
+      add(*it, share - used);
+      used += before - budget;
+    }
+    for (auto it = prompts; it != order.end(); ++it) add(*it, budget);
   }
   return batch;
 }
@@ -225,9 +246,11 @@ void StepScheduler::RunBatch(absl::Span<Pending* const> batch) {
   }
   const absl::Duration took = clock_.Now() - start;
   if (status.ok()) cost_.Observe(rows, took);
+  const uint64_t seq = ++batches_run_;
   for (Pending* q : batch) {
     q->timing.batch_rows = rows;
     q->timing.batch_sessions = static_cast<int32_t>(batch.size());
+    q->timing.batch_seq = seq;
   }
 }
 

@@ -16,11 +16,15 @@
 // Size: at most `max_batch_rows` positions, and with per-token targets declared, few
 // enough prompt positions that the batch (by the learned cost model) takes at most half
 // the tightest target; decode steps always go in.
+// Fair share between devices: the prompt positions a batch has room for are shared
+// equally between the principals with prompt work waiting (what one leaves unused goes
+// to the others), so one device's many or long prompts cannot hold another's back.
 //
 // Exclusive work (Run: the layer profiler) runs alone, in arrival order with the rest.
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -46,6 +50,7 @@ struct LayerJob {
   int32_t pos = 0;
   absl::Span<float> logits;  // not empty: the logits of the last position, [n_vocab]
   absl::Duration token_deadline = absl::InfiniteDuration();  // the session's target
+  std::string_view principal;  // the device the session belongs to (fair share)
 };
 
 struct SchedulerOptions {
@@ -105,6 +110,7 @@ class StepScheduler {
   std::vector<float> head_rows_;  // likewise: [m, dim] last positions, [m, n_vocab] logits
   std::vector<float> head_logits_;
   StepCostModel cost_;
+  uint64_t batches_run_ = 0;  // by the leader only
 
   mutable absl::Mutex mu_;
   std::vector<Pending*> pending_ ABSL_GUARDED_BY(mu_);  // arrival order

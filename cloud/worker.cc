@@ -162,8 +162,8 @@ absl::StatusOr<Worker::Opened> Worker::Start(const OpenRequest& request, const O
     return runner.status();
   }
   it->second.session =
-      std::make_shared<Session>(request.session_id, *model_, *std::move(runner), request.sampling,
-                                grant.top_logprobs, request.token_deadline);
+      std::make_shared<Session>(request.session_id, request.principal, *model_, *std::move(runner),
+                                request.sampling, grant.top_logprobs, request.token_deadline);
   Opened opened{.reply = BaseReply(request, grant), .attachment = {request.session_id, generation}};
   opened.reply.cached_positions = 0;
   opened.reply.max_context = grant.max_context;

@@ -203,6 +203,39 @@ TEST(StepSchedulerTest, SlicesLongChunksToTheBatchLimit) {
   EXPECT_EQ(timings[2].batch_sessions, 3);
 }
 
+// Three long prompts of one device and one of another, 8 positions per batch: the second
+// device gets half of each batch, so its prompt is done in the second batch instead of
+// after all of the first device's (the fourth).
+TEST(StepSchedulerTest, PromptPositionsAreSharedFairlyBetweenDevices) {
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::vector<TestStep> steps = MakeSteps(**model, {1, 1, 1, 1}, {8, 8, 8, 8});
+  const std::string_view principals[] = {"device-a", "device-a", "device-a", "device-b"};
+  StepScheduler scheduler({.threads = 2, .max_batch_rows = 8}, SystemClock::Get());
+  std::vector<StepTiming> timings(steps.size());
+  {
+    PoolBlocker blocker(scheduler);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      threads.emplace_back([&, i] {
+        LayerJob job = steps[i].Job();
+        job.principal = principals[i];
+        auto t = scheduler.Submit(job);
+        ASSERT_TRUE(t.ok()) << t.status();
+        timings[i] = *t;
+      });
+      ASSERT_TRUE(WaitForQueued(scheduler, static_cast<int64_t>(i) + 1));  // arrival order
+    }
+    blocker.Release();
+    for (auto& t : threads) t.join();
+  }
+  ExpectAsAlone(steps);
+  EXPECT_EQ(timings[3].batch_seq, 2u);  // device-b: 4 + 4 positions in batches 1 and 2
+  EXPECT_EQ(timings[0].batch_seq, 2u);  // device-a's first prompt took the other halves
+  EXPECT_EQ(timings[1].batch_seq, 3u);
+  EXPECT_EQ(timings[2].batch_seq, 4u);
+}
+
 TEST(StepSchedulerTest, AFailingStepDoesNotFailTheOthers) {
   auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
   ASSERT_TRUE(model.ok()) << model.status();
