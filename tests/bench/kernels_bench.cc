@@ -207,6 +207,15 @@ void BatchArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
+// K-quant decode (n == 1) at the FFN down shape (2048 x 5632), weights from DRAM.
+void KQuantDecodeArgs(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) {
+    for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+      b->Args({static_cast<int>(t), 2048, 5632, 1, threads});
+    }
+  }
+}
+
 // Q4_1 / Q5_0 / Q5_1 (the fallback types in K-quant files): the kernels next to the
 // portable scalar path they replace, decode and a batch of 16, weights from DRAM.
 // Args: type, rows, cols, n, threads, scalar (1: matmul_internal::MatMulScalar).
@@ -245,6 +254,7 @@ BENCHMARK(BM_StreamRead)->Apply(StreamArgs)->UseRealTime();
 BENCHMARK(BM_MatMul)->Name("BM_MatMulDecode")->Apply(DecodeArgs)->UseRealTime();
 BENCHMARK(BM_MatMul)->Name("BM_MatMulPrompt")->Apply(PromptArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Apply(BatchArgs)->UseRealTime();
+BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulKQuantDecode")->Apply(KQuantDecodeArgs)->UseRealTime();
 BENCHMARK(BM_MatMulFallbackTypes)->Apply(FallbackTypeArgs)->UseRealTime();
 
 }  // namespace
