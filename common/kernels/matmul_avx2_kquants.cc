@@ -11,6 +11,9 @@
 // Layout: a thread takes rows; for each super-block of a row the weights are unpacked
 // once (to bytes in [0, 63] and 16-bit scale vectors, in L1) and then multiplied with
 // every token of the batch, so prompt processing unpacks each block once, not n times.
+// Decode (n == 1) skips that store and reload: DecodeRows unpacks each block in
+// registers and reduces the int32 sums of a group of blocks together (fewer hadds), then
+// does the float steps block by block as above.
 #include <immintrin.h>
 
 #include <cmath>
