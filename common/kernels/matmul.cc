@@ -13,7 +13,8 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
 #elif defined(TANDEM_HAVE_AVX2_KERNELS)
   if (CpuHasAvx2Fma()) {
     if (n > 1 && KernelCpuIsa() == CpuIsa::kAvx512Vnni &&
-        matmul_internal::avx512::GemmSupported(w.type)) {
+        matmul_internal::avx512::GemmSupported(w.type) &&
+        matmul_internal::UseGemm(w.type, n, CpuIsa::kAvx512Vnni)) {
       matmul_internal::avx512::Gemm(w, x, n, y, pool);
       return;
     }
@@ -25,6 +26,17 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
   matmul_internal::MatMulScalar(w, x, n, y, &pool);
 #endif
 }
+
+namespace matmul_internal {
+
+// TODO: thresholds from BM_MatMulBatchPath.
+bool UseGemm(GgmlType type, int64_t n, CpuIsa isa) {
+  (void)type;
+  (void)isa;
+  return n > 4;
+}
+
+}  // namespace matmul_internal
 
 MatMulKernelNames MatMulKernelsFor(GgmlType type) {
   if (!TraitsOf(type).supported) return {"none", "none"};
