@@ -2,10 +2,12 @@
 // CpuHasAvx2Fma().
 //
 // Decode (n == 1) streams each weight row once: the rows are split across the pool and
-// each thread walks NR rows at a time so several streams of loads are in flight.
-// Prompt processing (n > 1) with quantized weights is in matmul_avx2_gemm.cc; float
-// weights use the decode kernels for every token. Either way a token's outputs do not
-// depend on n or on its place in the batch (see the notes at the kernels).
+// each thread walks NR rows at a time so several streams of loads are in flight. Small
+// decode batches (the worker's sessions) take the same quantized kernels, each weight
+// block loaded once for up to kRowTokens tokens; larger batches (prompts) with quantized
+// weights go to matmul_avx2_gemm.cc (UseGemm picks); float weights use the decode kernels
+// for every token. Either way a token's outputs do not depend on n or on its place in the
+// batch (see the notes at the kernels).
 #include <immintrin.h>
 
 #include <cmath>

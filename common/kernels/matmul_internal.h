@@ -69,6 +69,8 @@ int32_t Q6_KBlockSum(const BlockQ6_K& w, const BlockQ8_K& x);
 // kernel level `isa` (AVX-512 VNNI, else AVX2) rather than to the row kernels (see
 // matmul.cc for the measured thresholds). Either path is batch invariant.
 bool UseGemm(GgmlType type, int64_t n, CpuIsa isa);
+// The largest batch UseGemm leaves to the row kernels.
+int64_t RowKernelMaxBatch(GgmlType type, CpuIsa isa);
 
 // The portable kernel set: scalar dots, parallel over rows when `pool` is set.
 void MatMulScalar(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool);
@@ -94,6 +96,12 @@ namespace avx512 {
 // accepts; only call when KernelCpuIsa() is kAvx512Vnni. Bit-identical to the AVX2 GEMM.
 bool GemmSupported(GgmlType type);
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+// Row kernels (decode and small batches, any n) with AVX-512 VNNI for the weight types
+// RowsSupported() accepts (Q4_0, Q8_0): each weight block is read once per call and dotted with
+// up to 8 tokens. Bit-identical to the AVX2 kernels.
+bool RowsSupported(GgmlType type);
+void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* y,
+                         ThreadPool& pool);
 }  // namespace avx512
 
 namespace neon {

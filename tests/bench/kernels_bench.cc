@@ -211,13 +211,14 @@ void BatchArgs(benchmark::internal::Benchmark* b) {
 // The batch kernels side by side on BM_MatMulBatch's DRAM-resident weights, to pick the
 // batch size from which MatMul uses the GEMM. Args: type, n, threads, path: 0 MatMul as
 // dispatched, 1 the row kernels (tokens sharing each weight load), 2 the row kernels one
-// token at a time (n decode steps), 3 the AVX2 GEMM, 4 the AVX-512 VNNI GEMM.
+// token at a time (n decode steps), 3 the AVX2 GEMM, 4 the AVX-512 VNNI GEMM, 5 the
+// AVX-512 VNNI row kernels.
 void BM_MatMulBatchPath(benchmark::State& state) {
   const auto type = static_cast<GgmlType>(state.range(0));
   const int64_t rows = 5632, cols = 2048, n = state.range(1);
   ThreadPool& pool = GetPool(static_cast<int>(state.range(2)));
   const int path = static_cast<int>(state.range(3));
-  if (path == 4 && KernelCpuIsa() != CpuIsa::kAvx512Vnni) {
+  if ((path == 4 || path == 5) && KernelCpuIsa() != CpuIsa::kAvx512Vnni) {
     state.SkipWithError("no AVX-512 VNNI");
     return;
   }
@@ -250,6 +251,9 @@ void BM_MatMulBatchPath(benchmark::State& state) {
       case 4:
         matmul_internal::avx512::Gemm(view, x.data(), n, y.data(), pool);
         break;
+      case 5:
+        matmul_internal::avx512::QuantizedRowsMatMul(view, x.data(), n, y.data(), pool);
+        break;
       default:
         MatMul(view, x.data(), n, y.data(), pool);
         break;
@@ -258,8 +262,8 @@ void BM_MatMulBatchPath(benchmark::State& state) {
     benchmark::ClobberMemory();
     c = (c + 1) % copies;
   }
-  static constexpr const char* kPaths[] = {"matmul", "rows", "rows 1 by 1", "avx2 gemm",
-                                           "avx512 gemm"};
+  static constexpr const char* kPaths[] = {"matmul",    "rows",        "rows 1 by 1",
+                                           "avx2 gemm", "avx512 gemm", "avx512 rows"};
   state.SetLabel(std::string(TraitsOf(type).name) + " " + kPaths[path]);
   state.counters["us_per_row"] = benchmark::Counter(
       static_cast<double>(n) * 1e-6,
@@ -268,8 +272,10 @@ void BM_MatMulBatchPath(benchmark::State& state) {
 
 void BatchPathArgs(benchmark::internal::Benchmark* b) {
   for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ8_0}) {
-    for (int n : {1, 2, 4, 8, 16}) {
-      for (int path : {0, 1, 2, 3, 4}) b->Args({static_cast<int>(t), n, 2, path});
+    for (int n : {1, 2, 3, 4, 6, 8, 12, 16}) {
+      for (int path : {0, 1, 2, 3, 4, 5}) {
+        b->Args({static_cast<int>(t), n, 2, path});
+      }
     }
   }
 }
