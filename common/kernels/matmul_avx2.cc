@@ -268,7 +268,8 @@ void QuantizedRowsT(const uint8_t* base, size_t row_bytes, int64_t count, const 
 }
 
 // Quantized rows [0, count) for tokens [0, n): each group of 8 rows is read from memory
-// once and multiplied with up to `tokens_per_pass` tokens per pass while it is in L1.
+// once and multiplied with up to kRowTokens tokens per pass while it is in L1
+// (tokens_per_pass == 1: the decode step once per token instead, for benchmarks).
 template <typename Block>
 void QuantizedRows(const uint8_t* base, size_t row_bytes, int64_t count, const ActivationRow* a,
                    int64_t n, int tokens_per_pass, float* const* y) {
@@ -440,9 +441,6 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
 
 void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool,
                          int tokens_per_pass) {
-  tokens_per_pass = tokens_per_pass < 1            ? 1
-                    : tokens_per_pass > kRowTokens ? kRowTokens
-                                                   : tokens_per_pass;
   // The calling thread's buffers, handed to the workers by pointer (a thread_local named
   // inside the lambdas would be each worker's own).
   thread_local std::vector<ActivationScratch> scratch_buf;

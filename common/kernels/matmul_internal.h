@@ -85,8 +85,8 @@ bool GemmSupported(GgmlType type);
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 // The row kernels for Q4_0 / Q8_0 weights and any n (MatMul's path for decode and small
 // batches): each weight row is streamed once per call and each of its blocks, unpacked
-// once, is multiplied with up to tokens_per_pass tokens (clamped to [1, 4]; 1 repeats the
-// decode step per token, as before batches shared the loads; for benchmarks).
+// once, is multiplied with up to 4 tokens. tokens_per_pass == 1 runs the decode step once
+// per token instead (n passes over the weights, as batches ran before; for benchmarks).
 void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool,
                          int tokens_per_pass);
 }  // namespace avx2
