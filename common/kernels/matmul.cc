@@ -46,10 +46,12 @@ namespace matmul_internal {
 //   AVX-512 Q8_0: n=1 498/827, 2 555/865, 4 730/926, 6 920/972, 8 1008/1071, 12 1531/1375
 //   AVX2 Q4_0:    n=2 602/642, 3 759/793, 4 872/861, 6 1316/1222
 //   AVX2 Q8_0:    n=2 774/945, 4 1168/1260, 6 1701/1703, 8 2213/2034
-// (AVX-512 Q4_0 at 16 is the last size measured; prompts of 32+ tokens take the GEMM.)
+// AVX-512 Q4_0 near the crossover, all three FFN/attention shapes (another run, busier):
+//   n=12: 5632x2048 1942/2106, 2048x5632 2013/2234, 2048x2048 839/875
+//   n=16: 5632x2048 2385/2411, 2048x5632 2494/2356, 2048x2048 990/849
 int64_t RowKernelMaxBatch(GgmlType type, CpuIsa isa) {
   const bool q4 = type == GgmlType::kQ4_0;
-  if (isa == CpuIsa::kAvx512Vnni) return q4 ? 16 : 8;
+  if (isa == CpuIsa::kAvx512Vnni) return q4 ? 12 : 8;
   return q4 ? 3 : 6;
 }
 

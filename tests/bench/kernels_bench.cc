@@ -209,15 +209,16 @@ void BatchArgs(benchmark::internal::Benchmark* b) {
 }
 
 // The batch kernels side by side on BM_MatMulBatch's DRAM-resident weights, to pick the
-// batch size from which MatMul uses the GEMM. Args: type, n, threads, path: 0 MatMul as
+// batch size from which MatMul uses the GEMM. Args: type, rows, cols, n, threads, path:
+// 0 MatMul as
 // dispatched, 1 the row kernels (tokens sharing each weight load), 2 the row kernels one
 // token at a time (n decode steps), 3 the AVX2 GEMM, 4 the AVX-512 VNNI GEMM, 5 the
 // AVX-512 VNNI row kernels.
 void BM_MatMulBatchPath(benchmark::State& state) {
   const auto type = static_cast<GgmlType>(state.range(0));
-  const int64_t rows = 5632, cols = 2048, n = state.range(1);
-  ThreadPool& pool = GetPool(static_cast<int>(state.range(2)));
-  const int path = static_cast<int>(state.range(3));
+  const int64_t rows = state.range(1), cols = state.range(2), n = state.range(3);
+  ThreadPool& pool = GetPool(static_cast<int>(state.range(4)));
+  const int path = static_cast<int>(state.range(5));
   if ((path == 4 || path == 5) && KernelCpuIsa() != CpuIsa::kAvx512Vnni) {
     state.SkipWithError("no AVX-512 VNNI");
     return;
@@ -225,8 +226,8 @@ void BM_MatMulBatchPath(benchmark::State& state) {
   const Matrix& w = GetMatrix(type, rows, cols);
   constexpr size_t kDramBytes = size_t{256} << 20;
   const size_t copies = kDramBytes / w.bytes.size() + 1;
-  static auto* dram = new std::map<int, std::vector<uint8_t>>;
-  std::vector<uint8_t>& big = (*dram)[static_cast<int>(type)];
+  static auto* dram = new std::map<std::tuple<int, int64_t, int64_t>, std::vector<uint8_t>>;
+  std::vector<uint8_t>& big = (*dram)[{static_cast<int>(type), rows, cols}];
   if (big.empty()) {
     big.resize(copies * w.bytes.size());
     for (size_t c = 0; c < copies; ++c) {
@@ -272,9 +273,11 @@ void BM_MatMulBatchPath(benchmark::State& state) {
 
 void BatchPathArgs(benchmark::internal::Benchmark* b) {
   for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ8_0}) {
-    for (int n : {1, 2, 3, 4, 6, 8, 12, 16}) {
-      for (int path : {0, 1, 2, 3, 4, 5}) {
-        b->Args({static_cast<int>(t), n, 2, path});
+    for (const auto& s : {kShapes[2], kShapes[0], kShapes[3]}) {
+      for (int n : {1, 2, 3, 4, 6, 8, 12, 16}) {
+        for (int path : {0, 1, 2, 3, 4, 5}) {
+          b->Args({static_cast<int>(t), s[0], s[1], n, 2, path});
+        }
       }
     }
   }
