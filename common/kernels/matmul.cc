@@ -1,6 +1,8 @@
 // MatMul entry point: picks the kernel set for this CPU once.
 #include "common/kernels/matmul.h"
 
+#include <string>
+
 #include "common/kernels/cpu_features.h"
 #include "common/kernels/matmul_internal.h"
 
@@ -12,10 +14,17 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
   matmul_internal::neon::MatMul(w, x, n, y, pool);
 #elif defined(TANDEM_HAVE_AVX2_KERNELS)
   if (CpuHasAvx2Fma()) {
-    if (n > 1 && KernelCpuIsa() == CpuIsa::kAvx512Vnni &&
-        matmul_internal::avx512::GemmSupported(w.type)) {
-      matmul_internal::avx512::Gemm(w, x, n, y, pool);
-      return;
+    if (KernelCpuIsa() == CpuIsa::kAvx512Vnni) {
+      const bool gemm = n > 1 && matmul_internal::avx512::GemmSupported(w.type) &&
+                        matmul_internal::UseGemm(w.type, n, CpuIsa::kAvx512Vnni);
+      if (gemm) {
+        matmul_internal::avx512::Gemm(w, x, n, y, pool);
+        return;
+      }
+      if (matmul_internal::avx512::RowsSupported(w.type)) {
+        matmul_internal::avx512::QuantizedRowsMatMul(w, x, n, y, pool);
+        return;
+      }
     }
     matmul_internal::avx2::MatMul(w, x, n, y, pool);
     return;
@@ -26,6 +35,30 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
 #endif
 }
 
+namespace matmul_internal {
+
+// Batches of up to this many tokens run through the row kernels, larger ones through the
+// GEMM, whose per-call repack of each row group costs several tokens' worth of
+// multiplies. Measured with BM_MatMulBatchPath (a 5632 x 2048 matrix from DRAM, 2 threads,
+// median of 9 randomly interleaved repetitions, on a busy 2-core AMD EPYC with AVX-512
+// VNNI); us per call, row kernels / GEMM:
+//   AVX-512 Q4_0: n=1 371/729, 2 388/740, 4 473/831, 8 732/950, 12 1086/1207, 16 1236/1385
+//   AVX-512 Q8_0: n=1 498/827, 2 555/865, 4 730/926, 6 920/972, 8 1008/1071, 12 1531/1375
+//   AVX2 Q4_0:    n=2 602/642, 3 759/793, 4 872/861, 6 1316/1222
+//   AVX2 Q8_0:    n=2 774/945, 4 1168/1260, 6 1701/1703, 8 2213/2034
+// AVX-512 Q4_0 near the crossover, all three FFN/attention shapes (another run, busier):
+//   n=12: 5632x2048 1942/2106, 2048x5632 2013/2234, 2048x2048 839/875
+//   n=16: 5632x2048 2385/2411, 2048x5632 2494/2356, 2048x2048 990/849
+int64_t RowKernelMaxBatch(GgmlType type, CpuIsa isa) {
+  const bool q4 = type == GgmlType::kQ4_0;
+  if (isa == CpuIsa::kAvx512Vnni) return q4 ? 12 : 8;
+  return q4 ? 3 : 6;
+}
+
+bool UseGemm(GgmlType type, int64_t n, CpuIsa isa) { return n > RowKernelMaxBatch(type, isa); }
+
+}  // namespace matmul_internal
+
 MatMulKernelNames MatMulKernelsFor(GgmlType type) {
   if (!TraitsOf(type).supported) return {"none", "none"};
 #if defined(__ARM_NEON)
@@ -33,10 +66,22 @@ MatMulKernelNames MatMulKernelsFor(GgmlType type) {
 #elif defined(TANDEM_HAVE_AVX2_KERNELS)
   if (CpuHasAvx2Fma()) {
     if (type == GgmlType::kBF16) return {"scalar", "scalar"};  // no AVX2 kernel yet
-    if (KernelCpuIsa() == CpuIsa::kAvx512Vnni && matmul_internal::avx512::GemmSupported(type)) {
-      return {"avx2", "avx512vnni gemm"};
+    const CpuIsa isa = KernelCpuIsa();
+    if (isa == CpuIsa::kAvx512Vnni && matmul_internal::avx512::GemmSupported(type)) {
+      const std::string rows =
+          matmul_internal::avx512::RowsSupported(type)
+              ? "avx512vnni rows up to n = " +
+                    std::to_string(matmul_internal::RowKernelMaxBatch(type, isa)) + ", "
+              : "";
+      return {matmul_internal::avx512::RowsSupported(type) ? "avx512vnni rows" : "avx2",
+              rows + "avx512vnni gemm"};
     }
-    return {"avx2", matmul_internal::avx2::GemmSupported(type) ? "avx2 gemm" : "avx2 row by row"};
+    if (matmul_internal::avx2::GemmSupported(type)) {
+      return {"avx2", "avx2 rows up to n = " +
+                          std::to_string(matmul_internal::RowKernelMaxBatch(type, isa)) +
+                          ", avx2 gemm"};
+    }
+    return {"avx2", "avx2 row by row"};
   }
   return {"scalar", "scalar"};
 #else

@@ -70,8 +70,4 @@ void KQuantMatMul(const WeightView& w, const float* x, int64_t n, float* y, Thre
 bool Q4_1Q5Supported(GgmlType type);
 void Q4_1Q5MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 
-// Prompt processing (n > 1) with Q4_0 / Q8_0 weights (the types GemmSupported() accepts).
-bool GemmSupported(GgmlType type);
-void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
-
 }  // namespace tandem::matmul_internal::avx2

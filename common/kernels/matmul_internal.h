@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "common/kernels/cpu_features.h"
 #include "common/kernels/matmul.h"
 #include "common/tensor/quant_blocks.h"
 #include "common/util/thread_pool.h"
@@ -64,6 +65,13 @@ void Q4_KBlockSums(const BlockQ4_K& w, const BlockQ8_K& x, int32_t* scaled, int3
 void Q5_KBlockSums(const BlockQ5_K& w, const BlockQ8_K& x, int32_t* scaled, int32_t* mins);
 int32_t Q6_KBlockSum(const BlockQ6_K& w, const BlockQ8_K& x);
 
+// Whether MatMul sends a batch of n > 1 tokens with Q4_0 / Q8_0 weights to the GEMM of
+// kernel level `isa` (AVX-512 VNNI, else AVX2) rather than to the row kernels (see
+// matmul.cc for the measured thresholds). Either path is batch invariant.
+bool UseGemm(GgmlType type, int64_t n, CpuIsa isa);
+// The largest batch UseGemm leaves to the row kernels.
+int64_t RowKernelMaxBatch(GgmlType type, CpuIsa isa);
+
 // The portable kernel set: scalar dots, parallel over rows when `pool` is set.
 void MatMulScalar(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool);
 
@@ -73,6 +81,14 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
 void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out);
 // Whether MatMul has a matrix-matrix kernel for `type` (else prompts run row by row).
 bool GemmSupported(GgmlType type);
+// Prompt processing (n > 1) with Q4_0 / Q8_0 weights (the types GemmSupported() accepts).
+void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+// The row kernels for Q4_0 / Q8_0 weights and any n (MatMul's path for decode and small
+// batches): each weight row is streamed once per call and each of its blocks, unpacked
+// once, is multiplied with up to 4 tokens. tokens_per_pass == 1 runs the decode step once
+// per token instead (n passes over the weights, as batches ran before; for benchmarks).
+void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool,
+                         int tokens_per_pass);
 }  // namespace avx2
 
 namespace avx512 {
@@ -80,6 +96,12 @@ namespace avx512 {
 // accepts; only call when KernelCpuIsa() is kAvx512Vnni. Bit-identical to the AVX2 GEMM.
 bool GemmSupported(GgmlType type);
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+// Row kernels (decode and small batches, any n) with AVX-512 VNNI for the weight types
+// RowsSupported() accepts (Q4_0, Q8_0): each weight block is read once per call and dotted with
+// up to 8 tokens. Bit-identical to the AVX2 kernels.
+bool RowsSupported(GgmlType type);
+void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* y,
+                         ThreadPool& pool);
 }  // namespace avx512
 
 namespace neon {

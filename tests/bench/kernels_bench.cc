@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "common/kernels/cpu_features.h"
 #include "common/kernels/matmul.h"
 #include "common/kernels/matmul_internal.h"
 #include "common/kernels/ops.h"
@@ -216,6 +217,80 @@ void KQuantDecodeArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
+// The batch kernels side by side on BM_MatMulBatch's DRAM-resident weights, to pick the
+// batch size from which MatMul uses the GEMM. Args: type, rows, cols, n, threads, path:
+// 0 MatMul as dispatched, 1 the row kernels (tokens sharing each weight load), 2 the row kernels
+// one token at a time (n decode steps), 3 the AVX2 GEMM, 4 the AVX-512 VNNI GEMM, 5 the AVX-512
+// VNNI row kernels.
+void BM_MatMulBatchPath(benchmark::State& state) {
+  const auto type = static_cast<GgmlType>(state.range(0));
+  const int64_t rows = state.range(1), cols = state.range(2), n = state.range(3);
+  ThreadPool& pool = GetPool(static_cast<int>(state.range(4)));
+  const int path = static_cast<int>(state.range(5));
+  if ((path == 4 || path == 5) && KernelCpuIsa() != CpuIsa::kAvx512Vnni) {
+    state.SkipWithError("no AVX-512 VNNI");
+    return;
+  }
+  const Matrix& w = GetMatrix(type, rows, cols);
+  constexpr size_t kDramBytes = size_t{256} << 20;
+  const size_t copies = kDramBytes / w.bytes.size() + 1;
+  static auto* dram = new std::map<std::tuple<int, int64_t, int64_t>, std::vector<uint8_t>>;
+  std::vector<uint8_t>& big = (*dram)[{static_cast<int>(type), rows, cols}];
+  if (big.empty()) {
+    big.resize(copies * w.bytes.size());
+    for (size_t c = 0; c < copies; ++c) {
+      std::memcpy(big.data() + c * w.bytes.size(), w.bytes.data(), w.bytes.size());
+    }
+  }
+  std::vector<float> x(n * cols), y(n * rows);
+  FillRandom(x.data(), x.size(), 99);
+  size_t c = 0;
+  for (auto _ : state) {
+    const WeightView view{type, rows, cols, big.data() + c * w.bytes.size()};
+    switch (path) {
+      case 1:
+        matmul_internal::avx2::QuantizedRowsMatMul(view, x.data(), n, y.data(), pool, 4);
+        break;
+      case 2:
+        matmul_internal::avx2::QuantizedRowsMatMul(view, x.data(), n, y.data(), pool, 1);
+        break;
+      case 3:
+        matmul_internal::avx2::Gemm(view, x.data(), n, y.data(), pool);
+        break;
+      case 4:
+        matmul_internal::avx512::Gemm(view, x.data(), n, y.data(), pool);
+        break;
+      case 5:
+        matmul_internal::avx512::QuantizedRowsMatMul(view, x.data(), n, y.data(), pool);
+        break;
+      default:
+        MatMul(view, x.data(), n, y.data(), pool);
+        break;
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+    c = (c + 1) % copies;
+  }
+  static constexpr const char* kPaths[] = {"matmul",    "rows",        "rows 1 by 1",
+                                           "avx2 gemm", "avx512 gemm", "avx512 rows"};
+  state.SetLabel(std::string(TraitsOf(type).name) + " " + kPaths[path]);
+  state.counters["us_per_row"] = benchmark::Counter(
+      static_cast<double>(n) * 1e-6,
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void BatchPathArgs(benchmark::internal::Benchmark* b) {
+  for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ8_0}) {
+    for (const auto& s : {kShapes[2], kShapes[0], kShapes[3]}) {
+      for (int n : {1, 2, 3, 4, 6, 8, 12, 16}) {
+        for (int path : {0, 1, 2, 3, 4, 5}) {
+          b->Args({static_cast<int>(t), s[0], s[1], n, 2, path});
+        }
+      }
+    }
+  }
+}
+
 // Q4_1 / Q5_0 / Q5_1 (the fallback types in K-quant files): the kernels next to the
 // portable scalar path they replace, decode and a batch of 16, weights from DRAM.
 // Args: type, rows, cols, n, threads, scalar (1: matmul_internal::MatMulScalar).
@@ -255,6 +330,7 @@ BENCHMARK(BM_MatMul)->Name("BM_MatMulDecode")->Apply(DecodeArgs)->UseRealTime();
 BENCHMARK(BM_MatMul)->Name("BM_MatMulPrompt")->Apply(PromptArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Apply(BatchArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulKQuantDecode")->Apply(KQuantDecodeArgs)->UseRealTime();
+BENCHMARK(BM_MatMulBatchPath)->Apply(BatchPathArgs)->UseRealTime();
 BENCHMARK(BM_MatMulFallbackTypes)->Apply(FallbackTypeArgs)->UseRealTime();
 
 }  // namespace

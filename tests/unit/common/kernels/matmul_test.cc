@@ -291,6 +291,42 @@ TEST_P(MatMulVsRefTest, ScalarKernelsBatchInvariant) {
   });
 }
 
+#if defined(__x86_64__)
+// The row kernels MatMul uses for decode and small batches, called directly for every n
+// up to past their token tiles (whatever n MatMul's GEMM threshold starts at): each
+// token's outputs equal MatMul's for that token alone.
+TEST(MatMulRowKernelsTest, BatchInvariantForEveryN) {
+  if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
+  const bool avx512 = KernelCpuIsa() == CpuIsa::kAvx512Vnni;
+  ThreadPool pool(2);
+  for (GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ8_0}) {
+    for (int64_t rows : {16, 37, 100}) {
+      const int64_t cols = 512, total = 19;
+      TestWeights w = MakeWeights(type, rows, cols, 300 + rows);
+      std::vector<float> x = RandomFloats(total * cols, 301 + rows);
+      x[7] = 300.0f;  // an outlier channel
+      std::vector<float> single(total * rows);
+      for (int64_t t = 0; t < total; ++t) {
+        MatMul(w.view, x.data() + t * cols, 1, single.data() + t * rows, pool);
+      }
+      for (int64_t n = 1; n <= total; ++n) {
+        for (int kernel = 0; kernel < (avx512 ? 3 : 2); ++kernel) {
+          std::vector<float> y(n * rows, -1.0f);
+          if (kernel == 2) {
+            matmul_internal::avx512::QuantizedRowsMatMul(w.view, x.data(), n, y.data(), pool);
+          } else {
+            matmul_internal::avx2::QuantizedRowsMatMul(w.view, x.data(), n, y.data(), pool,
+                                                       kernel == 0 ? 4 : 1);
+          }
+          ASSERT_EQ(std::memcmp(y.data(), single.data(), y.size() * sizeof(float)), 0)
+              << TypeName(type) << " rows=" << rows << " n=" << n << " kernel=" << kernel;
+        }
+      }
+    }
+  }
+}
+#endif
+
 TEST_P(MatMulVsRefTest, LargeShapeCloseToReference) {
   // A TinyLlama-like shape with outlier activation channels.
   const GgmlType type = GetParam();
