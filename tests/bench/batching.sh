@@ -45,9 +45,12 @@ for n in $counts; do
 import json, sys
 r = json.loads(sys.argv[1])
 base = float(sys.argv[2]) if sys.argv[2] else r["aggregate_tok_s"]
+base = base or 1.0  # every session refused: ratios are meaningless, not a crash
 print("| %d | %d | %.1f | %.2fx | %.1f | %.1f | %d |" % (
     r["sessions"], r["admitted"], r["aggregate_tok_s"], r["aggregate_tok_s"] / base,
     r["p50_step_ms"], r["p99_step_ms"], r["deadline_misses"]))
 PY
-  [ -z "$base" ] && base=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['aggregate_tok_s'])" "$json")
+  if [ -z "$base" ]; then
+    base=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['aggregate_tok_s'])" "$json")
+  fi
 done
