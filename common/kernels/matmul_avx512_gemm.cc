@@ -11,9 +11,7 @@
 // takes the offset back out exactly. The float steps per block are the AVX2 GEMM's, so
 // the results are bit-identical to it (and independent of the thread count).
 //
-// Only this file is compiled for AVX-512, through the target pragma below the includes:
-// inline functions from headers (std::vector, ...), which the linker may merge with
-// other files' copies, stay at the baseline ISA, so AVX2-only CPUs never run zmm code.
+// Compiled for AVX-512 through avx512_target_push.h after the includes (why there: see it).
 #include <immintrin.h>
 
 #include <cstring>
@@ -23,21 +21,9 @@
 #include "common/kernels/fp16_table.h"
 #include "common/kernels/matmul_internal.h"
 
-#if defined(__clang__)
-// clang ignores GCC's target pragma (the libFuzzer build uses clang).
-#pragma clang attribute push(                                                      \
-    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
-    apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
-#endif
-// GCC 12 warns on the self-initialized _mm512_undefined_* inside its own intrinsics once
-// they are inlined (GCC bug 105593); the warning says nothing about this code.
-#pragma GCC diagnostic push
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// clang-format off: after every other include
+#include "common/kernels/avx512_target_push.h"  // last include: kernels below
+// clang-format on
 
 namespace tandem::matmul_internal::avx512 {
 namespace {
@@ -268,9 +254,4 @@ void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& 
 
 }  // namespace tandem::matmul_internal::avx512
 
-#pragma GCC diagnostic pop
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "common/kernels/avx512_target_pop.h"

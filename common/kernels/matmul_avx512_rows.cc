@@ -11,7 +11,7 @@
 // acc = fma(d_w * d_x, float(block sum), acc) in block order, so the results are
 // bit-identical to the AVX2 kernels' and to this kernel's for any other token count.
 //
-// Compiled for AVX-512 only through the target pragma below the includes, as
+// Compiled for AVX-512 only through avx512_target_push.h after the includes, as
 // matmul_avx512_gemm.cc.
 #include <immintrin.h>
 
@@ -22,18 +22,9 @@
 #include "common/kernels/matmul_avx2_internal.h"
 #include "common/kernels/matmul_internal.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(                                                      \
-    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
-    apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
-#endif
-#pragma GCC diagnostic push
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// clang-format off: after every other include
+#include "common/kernels/avx512_target_push.h"  // last include: kernels below
+// clang-format on
 
 namespace tandem::matmul_internal::avx512 {
 namespace {
@@ -254,9 +245,4 @@ void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* 
 
 }  // namespace tandem::matmul_internal::avx512
 
-#pragma GCC diagnostic pop
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "common/kernels/avx512_target_pop.h"

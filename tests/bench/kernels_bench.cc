@@ -165,64 +165,32 @@ void PromptArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
-// Decode batches (the worker's continuous batching): n rows through one FFN-shaped
-// matrix, with the weights coming from DRAM as in a model (the bench walks copies that
-// together exceed the last-level cache). A batch costs much less than n decode steps
-// only if the kernel streams each weight once, at close to the streaming-read rate.
-// Args: type, rows, cols, n, threads.
-void BM_MatMulBatch(benchmark::State& state) {
-  const auto type = static_cast<GgmlType>(state.range(0));
-  const int64_t rows = state.range(1), cols = state.range(2), n = state.range(3);
-  ThreadPool& pool = GetPool(static_cast<int>(state.range(4)));
-  const Matrix& w = GetMatrix(type, rows, cols);
+// Copies of w back to back, 256 MiB in all, cycled through so that every product reads
+// its weights from DRAM (the copies together exceed the last-level cache).
+const std::vector<uint8_t>& DramCopies(const Matrix& w, GgmlType type, int64_t rows, int64_t cols) {
   constexpr size_t kDramBytes = size_t{256} << 20;
-  const size_t copies = kDramBytes / w.bytes.size() + 1;
   static auto* dram = new std::map<std::tuple<int, int64_t, int64_t>, std::vector<uint8_t>>;
   std::vector<uint8_t>& big = (*dram)[{static_cast<int>(type), rows, cols}];
   if (big.empty()) {
+    const size_t copies = kDramBytes / w.bytes.size() + 1;
     big.resize(copies * w.bytes.size());
     for (size_t c = 0; c < copies; ++c) {
       std::memcpy(big.data() + c * w.bytes.size(), w.bytes.data(), w.bytes.size());
     }
   }
-  std::vector<float> x(n * cols), y(n * rows);
-  FillRandom(x.data(), x.size(), 99);
-  size_t c = 0;
-  for (auto _ : state) {
-    const WeightView view{type, rows, cols, big.data() + c * w.bytes.size()};
-    MatMul(view, x.data(), n, y.data(), pool);
-    benchmark::DoNotOptimize(y.data());
-    benchmark::ClobberMemory();
-    c = (c + 1) % copies;
-  }
-  state.SetLabel(std::string(TraitsOf(type).name));
-  state.counters["rows_per_s"] =
-      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  return big;
 }
 
-void BatchArgs(benchmark::internal::Benchmark* b) {
-  for (int threads : {1, 2}) {
-    for (GgmlType t : kTypes) {
-      for (int n : {1, 2, 4, 8, 16, 32}) b->Args({static_cast<int>(t), 5632, 2048, n, threads});
-    }
-  }
-}
-
-// K-quant decode (n == 1) at the FFN down shape (2048 x 5632), weights from DRAM.
-void KQuantDecodeArgs(benchmark::internal::Benchmark* b) {
-  for (int threads : {1, 2}) {
-    for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
-      b->Args({static_cast<int>(t), 2048, 5632, 1, threads});
-    }
-  }
-}
-
-// The batch kernels side by side on BM_MatMulBatch's DRAM-resident weights, to pick the
-// batch size from which MatMul uses the GEMM. Args: type, rows, cols, n, threads, path:
-// 0 MatMul as dispatched, 1 the row kernels (tokens sharing each weight load), 2 the row kernels
-// one token at a time (n decode steps), 3 the AVX2 GEMM, 4 the AVX-512 VNNI GEMM, 5 the AVX-512
-// VNNI row kernels.
-void BM_MatMulBatchPath(benchmark::State& state) {
+// Decode batches (the worker's continuous batching): n rows through one FFN-shaped
+// matrix, with the weights coming from DRAM as in a model (the bench walks copies that
+// together exceed the last-level cache). A batch costs much less than n decode steps
+// only if the kernel streams each weight once, at close to the streaming-read rate.
+// Args: type, rows, cols, n, threads, path: 0 MatMul as dispatched; for picking the batch
+// size from which MatMul uses the GEMM (BM_MatMulBatchPath), the kernels side by side on
+// the same weights: 1 the row kernels (tokens sharing each weight load), 2 the row kernels
+// one token at a time (n decode steps), 3 the AVX2 GEMM, 4 the AVX-512 VNNI GEMM, 5 the
+// AVX-512 VNNI row kernels.
+void BM_MatMulBatch(benchmark::State& state) {
   const auto type = static_cast<GgmlType>(state.range(0));
   const int64_t rows = state.range(1), cols = state.range(2), n = state.range(3);
   ThreadPool& pool = GetPool(static_cast<int>(state.range(4)));
@@ -232,16 +200,8 @@ void BM_MatMulBatchPath(benchmark::State& state) {
     return;
   }
   const Matrix& w = GetMatrix(type, rows, cols);
-  constexpr size_t kDramBytes = size_t{256} << 20;
-  const size_t copies = kDramBytes / w.bytes.size() + 1;
-  static auto* dram = new std::map<std::tuple<int, int64_t, int64_t>, std::vector<uint8_t>>;
-  std::vector<uint8_t>& big = (*dram)[{static_cast<int>(type), rows, cols}];
-  if (big.empty()) {
-    big.resize(copies * w.bytes.size());
-    for (size_t c = 0; c < copies; ++c) {
-      std::memcpy(big.data() + c * w.bytes.size(), w.bytes.data(), w.bytes.size());
-    }
-  }
+  const std::vector<uint8_t>& big = DramCopies(w, type, rows, cols);
+  const size_t copies = big.size() / w.bytes.size();
   std::vector<float> x(n * cols), y(n * rows);
   FillRandom(x.data(), x.size(), 99);
   size_t c = 0;
@@ -274,9 +234,28 @@ void BM_MatMulBatchPath(benchmark::State& state) {
   static constexpr const char* kPaths[] = {"matmul",    "rows",        "rows 1 by 1",
                                            "avx2 gemm", "avx512 gemm", "avx512 rows"};
   state.SetLabel(std::string(TraitsOf(type).name) + " " + kPaths[path]);
+  state.counters["rows_per_s"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["us_per_row"] = benchmark::Counter(
       static_cast<double>(n) * 1e-6,
       benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void BatchArgs(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) {
+    for (GgmlType t : kTypes) {
+      for (int n : {1, 2, 4, 8, 16, 32}) b->Args({static_cast<int>(t), 5632, 2048, n, threads, 0});
+    }
+  }
+}
+
+// K-quant decode (n == 1) at the FFN down shape (2048 x 5632), weights from DRAM.
+void KQuantDecodeArgs(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) {
+    for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+      b->Args({static_cast<int>(t), 2048, 5632, 1, threads, 0});
+    }
+  }
 }
 
 void BatchPathArgs(benchmark::internal::Benchmark* b) {
@@ -330,7 +309,7 @@ BENCHMARK(BM_MatMul)->Name("BM_MatMulDecode")->Apply(DecodeArgs)->UseRealTime();
 BENCHMARK(BM_MatMul)->Name("BM_MatMulPrompt")->Apply(PromptArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Apply(BatchArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulKQuantDecode")->Apply(KQuantDecodeArgs)->UseRealTime();
-BENCHMARK(BM_MatMulBatchPath)->Apply(BatchPathArgs)->UseRealTime();
+BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulBatchPath")->Apply(BatchPathArgs)->UseRealTime();
 BENCHMARK(BM_MatMulFallbackTypes)->Apply(FallbackTypeArgs)->UseRealTime();
 
 }  // namespace

@@ -247,6 +247,22 @@ TEST_P(MatMulVsRefTest, BitIdenticalAcrossPoolSizes) {
   }
 }
 
+// x [total, cols] with one outlier channel, and each token's outputs from `matmul` on that
+// token alone (n == 1): the reference of the batch invariance tests.
+struct SingleTokenCase {
+  std::vector<float> x, single;
+};
+SingleTokenCase SingleTokens(
+    const WeightView& w, int64_t total, uint32_t seed,
+    const std::function<void(const WeightView&, const float*, int64_t, float*)>& matmul) {
+  SingleTokenCase c{RandomFloats(total * w.cols, seed), std::vector<float>(total * w.rows)};
+  c.x[5] = 300.0f;  // an outlier channel
+  for (int64_t t = 0; t < total; ++t) {
+    matmul(w, c.x.data() + t * w.cols, 1, c.single.data() + t * w.rows);
+  }
+  return c;
+}
+
 // Batch invariance, the rule for every kernel: a token's outputs are bit-identical whether
 // it is decoded alone (n == 1) or computed inside a batch of any size at any offset
 // (prompt chunks, several sessions' steps). Checked for the kernel set this run uses
@@ -258,12 +274,7 @@ void ExpectBatchInvariant(
     if (!Quantized(type) && cols == 32) continue;
     const int64_t rows = 37, total = 19;
     TestWeights w = MakeWeights(type, rows, cols, 91 + cols);
-    std::vector<float> x = RandomFloats(total * cols, 92 + cols);
-    x[5] = 300.0f;  // an outlier channel
-    std::vector<float> single(total * rows);
-    for (int64_t t = 0; t < total; ++t) {
-      matmul(w.view, x.data() + t * cols, 1, single.data() + t * rows);
-    }
+    const auto [x, single] = SingleTokens(w.view, total, 92 + cols, matmul);
     for (int64_t first : {0, 1, 3, 10}) {
       for (int64_t n : {2, 3, 4, 5, 7, 8, 9}) {
         if (first + n > total) continue;
@@ -303,12 +314,9 @@ TEST(MatMulRowKernelsTest, BatchInvariantForEveryN) {
     for (int64_t rows : {16, 37, 100}) {
       const int64_t cols = 512, total = 19;
       TestWeights w = MakeWeights(type, rows, cols, 300 + rows);
-      std::vector<float> x = RandomFloats(total * cols, 301 + rows);
-      x[7] = 300.0f;  // an outlier channel
-      std::vector<float> single(total * rows);
-      for (int64_t t = 0; t < total; ++t) {
-        MatMul(w.view, x.data() + t * cols, 1, single.data() + t * rows, pool);
-      }
+      const auto [x, single] = SingleTokens(w.view, total, 301 + rows,
+                                            [&](const WeightView& v, const float* in, int64_t n,
+                                                float* out) { MatMul(v, in, n, out, pool); });
       for (int64_t n = 1; n <= total; ++n) {
         for (int kernel = 0; kernel < (avx512 ? 3 : 2); ++kernel) {
           std::vector<float> y(n * rows, -1.0f);
