@@ -439,8 +439,8 @@ void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
   });
 }
 
-void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool,
-                         int tokens_per_pass) {
+ActivationRow* PrepareActivations(const WeightView& w, const float* x, int64_t n,
+                                  ThreadPool& pool) {
   // The calling thread's buffers, handed to the workers by pointer (a thread_local named
   // inside the lambdas would be each worker's own).
   thread_local std::vector<ActivationScratch> scratch_buf;
@@ -456,6 +456,12 @@ void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* 
       for (int64_t t = t0; t < t1; ++t) scratch[t].Prepare(x + t * w.cols, w.cols, w.type, &a[t]);
     });
   }
+  return a;
+}
+
+void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool,
+                         int tokens_per_pass) {
+  const ActivationRow* a = PrepareActivations(w, x, n, pool);
   pool.ParallelFor(w.rows, kGemvGrain, [&](int64_t r0, int64_t r1) {
     QuantizedRowRange(w, a, n, tokens_per_pass, r0, r1, y);
   });

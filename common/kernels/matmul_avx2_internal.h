@@ -61,6 +61,11 @@ struct ActivationScratch {
   }
 };
 
+// The n activation rows of x prepared for `w`'s row kernels, in the calling thread's
+// buffers (valid until its next call), tokens spread over `pool`. Compiled for AVX2 only,
+// so the AVX-512 row kernels can call it without AVX-512 code in shared inline functions.
+ActivationRow* PrepareActivations(const WeightView& w, const float* x, int64_t n, ThreadPool& pool);
+
 // Q4_K / Q5_K / Q6_K weights, any n (matmul_avx2_kquants.cc): bit-identical to the scalar
 // reference for every row of x.
 void KQuantMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);

@@ -220,20 +220,7 @@ bool RowsSupported(GgmlType type) { return type == GgmlType::kQ4_0 || type == Gg
 
 void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* y,
                          ThreadPool& pool) {
-  // The calling thread's buffers, handed to the workers by pointer.
-  thread_local std::vector<avx2::ActivationScratch> scratch_buf;
-  thread_local std::vector<avx2::ActivationRow> rows_buf;
-  if (scratch_buf.size() < static_cast<size_t>(n)) scratch_buf.resize(n);
-  rows_buf.assign(n, avx2::ActivationRow());
-  avx2::ActivationScratch* scratch = scratch_buf.data();
-  avx2::ActivationRow* a = rows_buf.data();
-  if (n == 1) {
-    scratch[0].Prepare(x, w.cols, w.type, &a[0]);
-  } else {
-    pool.ParallelFor(n, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) scratch[t].Prepare(x + t * w.cols, w.cols, w.type, &a[t]);
-    });
-  }
+  const avx2::ActivationRow* a = avx2::PrepareActivations(w, x, n, pool);
   pool.ParallelFor(w.rows, kGrain, [&](int64_t r0, int64_t r1) {
     if (w.type == GgmlType::kQ4_0) {
       RowRange<BlockQ4_0>(w, a, n, r0, r1, y);
