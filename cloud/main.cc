@@ -137,6 +137,10 @@ int main(int argc, char** argv) {
   tandem::cli::AddContext(app, limits.max_context, "KV-cache positions per session");
   app.add_option("--max-chunk-positions", limits.max_chunk_positions, "Positions per chunk")
       ->capture_default_str();
+  tandem::cli::AddBounded(app, "--max-draft-tokens", limits.max_draft_tokens,
+                          "Draft tokens an edge may send per chunk for speculative "
+                          "verification (0: off)",
+                          0, 256);
   app.add_option("--max-batch-positions", limits.max_batch_positions,
                  "Positions per scheduler batch: all sessions' decode steps and slices of "
                  "prompt chunks run through the layers together")

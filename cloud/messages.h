@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "cloud/token_sampling.h"
 #include "common/codec/codec_kind.h"
 #include "common/sampler/sampled_token.h"
@@ -52,9 +53,10 @@ struct OpenReply {
   int64_t max_chunk_bytes = 0;
   std::vector<CodecKind> codecs;
   int32_t max_top_logprobs = 0;
-  int32_t top_logprobs = 0;  // granted: alternatives sent with each Token
-  int32_t max_context = 0;   // KV-cache positions granted to the session
-  bool resumed = false;      // an existing session was found (cached_positions may be 0)
+  int32_t top_logprobs = 0;      // granted: alternatives sent with each Token
+  int32_t max_context = 0;       // KV-cache positions granted to the session
+  int32_t max_draft_tokens = 0;  // draft tokens verified per chunk (0: no speculation)
+  bool resumed = false;          // an existing session was found (cached_positions may be 0)
   // Non-terminal problems (parameters clamped to limits), sent before Ready.
   std::vector<absl::Status> notices;
 };
@@ -74,6 +76,9 @@ struct ChunkRequest {
   std::string_view payload;
   uint32_t payload_crc32c = 0;
   bool sample = false;
+  // Speculative decoding: the draft's tokens for the chunk's last positions (a view into
+  // the caller's message); the step accepts the longest prefix it would have sampled.
+  absl::Span<const int32_t> draft_tokens;
 };
 
 // How the scheduler ran a step (for metrics).

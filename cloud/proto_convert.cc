@@ -36,6 +36,7 @@ absl::StatusOr<ChunkRequest> ChunkRequestFromProto(const v1::HiddenChunk& chunk)
   r.payload = chunk.payload();
   r.payload_crc32c = chunk.payload_crc32c();
   r.sample = chunk.sample();
+  r.draft_tokens = absl::MakeConstSpan(chunk.draft_tokens().data(), chunk.draft_tokens_size());
   return r;
 }
 
@@ -57,6 +58,7 @@ void ReadyToProto(const OpenReply& reply, v1::Ready* ready) {
   for (CodecKind kind : reply.codecs) ready->add_codecs(CodecToProto(kind));
   ready->set_max_top_logprobs(reply.max_top_logprobs);
   ready->set_max_context(reply.max_context);
+  ready->set_max_draft_tokens(reply.max_draft_tokens);
 }
 
 void TokenToProto(const SampledToken& token, v1::Token* proto) {
@@ -64,6 +66,7 @@ void TokenToProto(const SampledToken& token, v1::Token* proto) {
   proto->set_position(token.position);
   proto->set_token_id(token.token_id);
   proto->set_logprob(token.logprob);
+  proto->set_accepted_drafts(token.accepted_drafts);
   for (const TokenLogprob& t : token.top_logprobs) {
     v1::TokenLogprob* alt = proto->add_top_logprobs();
     alt->set_token_id(t.token);

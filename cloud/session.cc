@@ -21,8 +21,7 @@ Session::Session(std::string id, std::string principal, const LlamaModel& model,
       runner_(std::move(runner)),
       sampler_(sampling),
       top_logprobs_(top_logprobs),
-      token_deadline_(token_deadline),
-      logits_(model.hparams().n_vocab) {}
+      token_deadline_(token_deadline) {}
 
 int32_t Session::cached_positions() const {
   absl::MutexLock lock(&mu_);
@@ -62,7 +61,35 @@ absl::Status Session::ValidateChunk(const ChunkRequest& chunk, const ChunkLimits
         "positions [%d, %d) exceed the session's context of %d positions", chunk.start_position,
         chunk.start_position + chunk.num_positions, max_context_));
   }
-  return ValidateCodecDim(chunk.codec, model_.hparams().dim);
+  RETURN_IF_ERROR(ValidateCodecDim(chunk.codec, model_.hparams().dim));
+  return ValidateDrafts(chunk, limits);
+}
+
+absl::Status Session::ValidateDrafts(const ChunkRequest& chunk, const ChunkLimits& limits) const {
+  const int32_t drafts = static_cast<int32_t>(chunk.draft_tokens.size());
+  if (drafts == 0) return absl::OkStatus();
+  if (drafts > limits.max_draft_tokens) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("a chunk carries %d draft tokens; this worker verifies at most %d "
+                        "(Ready.max_draft_tokens)",
+                        drafts, limits.max_draft_tokens));
+  }
+  if (!chunk.sample) {
+    return absl::InvalidArgumentError("draft tokens need a chunk with `sample` set");
+  }
+  if (drafts >= chunk.num_positions) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%d draft tokens need a chunk of more than %d positions, got %d", drafts,
+                        drafts, chunk.num_positions));
+  }
+  const int32_t n_vocab = model_.hparams().n_vocab;
+  for (int32_t id : chunk.draft_tokens) {
+    if (id < 0 || id >= n_vocab) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("draft token id %d is outside the vocabulary of %d", id, n_vocab));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<StepReply> Session::Step(const ChunkRequest& chunk, const ChunkLimits& limits,
@@ -80,28 +107,42 @@ absl::StatusOr<StepReply> Session::Step(const ChunkRequest& chunk, const ChunkLi
   RETURN_IF_ERROR(DecodeHidden(chunk.codec, chunk.payload, n, dim, absl::MakeSpan(hidden)));
 
   // Layers [K, N) in the scheduler's next batches, with other sessions' steps; the final
-  // norm + head for the last position only if a token is due. A failed step leaves the
-  // cache as it was.
-  ASSIGN_OR_RETURN(
-      const StepTiming timing,
-      scheduler.Submit({.runner = runner_.get(),
-                        .hidden = absl::MakeSpan(hidden),
-                        .n = n,
-                        .pos = chunk.start_position,
-                        .logits = chunk.sample ? absl::MakeSpan(logits_) : absl::Span<float>(),
-                        .token_deadline = token_deadline_,
-                        .principal = principal_}));
+  // norm + head for the last 1 + drafts positions only if a token is due. A failed step
+  // leaves the cache as it was.
+  const int32_t drafts = static_cast<int32_t>(chunk.draft_tokens.size());
+  const size_t n_vocab = model_.hparams().n_vocab;
+  logits_.resize(chunk.sample ? (1 + drafts) * n_vocab : 0);
+  ASSIGN_OR_RETURN(const StepTiming timing, scheduler.Submit({.runner = runner_.get(),
+                                                              .hidden = absl::MakeSpan(hidden),
+                                                              .n = n,
+                                                              .pos = chunk.start_position,
+                                                              .logits = absl::MakeSpan(logits_),
+                                                              .token_deadline = token_deadline_,
+                                                              .principal = principal_}));
 
-  StepReply reply{.cached_positions = runner_->num_cached(), .timing = timing};
+  StepReply reply{.timing = timing};
   if (chunk.sample) {
-    SampledToken token{.position = chunk.start_position + n - 1};
-    token.token_id = sampler_.Sample(logits_, token.position);
+    // Sample after each draft position in turn, as one-position steps would have; stop at
+    // the first draft that differs from what was sampled (or after the last draft).
+    const int32_t first = chunk.start_position + n - 1 - drafts;  // the edge's last token
+    SampledToken token;
+    absl::Span<const float> logits;
+    for (int32_t i = 0; i <= drafts; ++i) {
+      logits = absl::MakeConstSpan(logits_).subspan(i * n_vocab, n_vocab);
+      token.position = first + i;
+      token.token_id = sampler_.Sample(logits, token.position);
+      if (i == drafts || token.token_id != chunk.draft_tokens[i]) break;
+      ++token.accepted_drafts;
+    }
+    // The positions after the last accepted draft hold rejected tokens.
+    runner_->Truncate(token.position + 1);
     // Logprobs only when asked: a pass over the whole vocabulary per token.
     if (top_logprobs_ > 0) {
-      token.logprob = LogprobOf(logits_, token.token_id, top_logprobs_, &token.top_logprobs);
+      token.logprob = LogprobOf(logits, token.token_id, top_logprobs_, &token.top_logprobs);
     }
     reply.token = std::move(token);
   }
+  reply.cached_positions = runner_->num_cached();
   return reply;
 }
 

@@ -25,6 +25,7 @@ namespace tandem::cloud {
 struct ChunkLimits {
   int32_t max_positions = 0;
   int64_t max_bytes = 0;
+  int32_t max_draft_tokens = 0;
 };
 
 class Session {
@@ -42,7 +43,10 @@ class Session {
   int64_t kv_cache_bytes() const { return kv_cache_bytes_; }
 
   // Runs one chunk: validate (sizes, checksum, position), decode, run the layers, and if
-  // asked sample the next token. `still_attached` is checked once the session's earlier
+  // asked sample the next token. With draft tokens (speculative decoding), samples after
+  // each draft position too, keeps the longest prefix of drafts equal to what it sampled,
+  // drops the positions after it and answers the token that follows (accepted_drafts
+  // says how many). `still_attached` is checked once the session's earlier
   // steps are done; its error is returned as is. Codes: ResourceExhausted (over a limit),
   // DataLoss (checksum), FailedPrecondition (not at the cached position), OutOfRange
   // (past max_context), InvalidArgument (payload size or values). A failed step leaves
@@ -65,6 +69,7 @@ class Session {
  private:
   absl::Status ValidateChunk(const ChunkRequest& chunk, const ChunkLimits& limits) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ValidateDrafts(const ChunkRequest& chunk, const ChunkLimits& limits) const;
 
   const std::string id_;
   const std::string principal_;
@@ -78,7 +83,8 @@ class Session {
   Sampler sampler_ ABSL_GUARDED_BY(mu_);  // built once, keyed by position
   int32_t top_logprobs_ ABSL_GUARDED_BY(mu_);
   absl::Duration token_deadline_ ABSL_GUARDED_BY(mu_);
-  std::vector<float> logits_ ABSL_GUARDED_BY(mu_);  // [n_vocab] after the last position
+  // [1 + draft tokens, n_vocab]: after the chunk's last positions.
+  std::vector<float> logits_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tandem::cloud

@@ -19,8 +19,9 @@ struct SessionMemory {
 
 // The bytes a session of layers [split_layer, N) holding `max_context` positions and
 // taking chunks of up to `max_chunk_positions` positions / `max_chunk_bytes` payload bytes
-// allocates at most.
+// with up to `max_draft_tokens` draft tokens to verify allocates at most.
 SessionMemory SessionMemoryBytes(const LlamaHparams& hp, int32_t split_layer, int32_t max_context,
-                                 int32_t max_chunk_positions, int64_t max_chunk_bytes);
+                                 int32_t max_chunk_positions, int64_t max_chunk_bytes,
+                                 int32_t max_draft_tokens);
 
 }  // namespace tandem::cloud

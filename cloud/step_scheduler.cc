@@ -218,7 +218,8 @@ void StepScheduler::RunBatch(absl::Span<Pending* const> batch) {
     }
   }
 
-  // Logits of the finished steps that want them, in one head pass: [m, dim] -> [m, vocab].
+  // Logits of the finished steps that want them, in one head pass: [m, dim] -> [m, vocab]
+  // (the kernels are batch invariant, so a row's logits do not depend on the others).
   std::vector<Pending*> heads;
   for (Pending* q : batch) {
     if (q->status.ok() && q->done == q->job->n && !q->job->logits.empty()) heads.push_back(q);
@@ -226,22 +227,30 @@ void StepScheduler::RunBatch(absl::Span<Pending* const> batch) {
   if (!heads.empty()) {
     const LlamaModel& model = heads[0]->job->runner->model();
     const size_t dim = model.hparams().dim, vocab = model.hparams().n_vocab;
-    head_rows_.resize(heads.size() * dim);
-    head_logits_.resize(heads.size() * vocab);
-    for (size_t i = 0; i < heads.size(); ++i) {
-      const LayerJob& job = *heads[i]->job;
-      std::memcpy(head_rows_.data() + i * dim, job.hidden.data() + (job.n - 1) * dim,
-                  dim * sizeof(float));
+    size_t m = 0;
+    for (Pending* q : heads) m += q->job->logits.size() / vocab;
+    head_rows_.resize(m * dim);
+    head_logits_.resize(m * vocab);
+    size_t row = 0;
+    for (Pending* q : heads) {
+      const LayerJob& job = *q->job;
+      const size_t r = job.logits.size() / vocab;  // the job's last r positions
+      std::memcpy(head_rows_.data() + row * dim, job.hidden.data() + (job.n - r) * dim,
+                  r * dim * sizeof(float));
+      row += r;
     }
     absl::Status head = Head(model, head_rows_, absl::MakeSpan(head_logits_), pool_);
-    for (size_t i = 0; i < heads.size(); ++i) {
-      const LayerJob& job = *heads[i]->job;
+    row = 0;
+    for (Pending* q : heads) {
+      const LayerJob& job = *q->job;
+      const size_t r = job.logits.size() / vocab;
       if (!head.ok()) {
-        heads[i]->status = head;
+        q->status = head;
         job.runner->Truncate(job.pos);
         continue;
       }
-      std::memcpy(job.logits.data(), head_logits_.data() + i * vocab, vocab * sizeof(float));
+      std::memcpy(job.logits.data(), head_logits_.data() + row * vocab, r * vocab * sizeof(float));
+      row += r;
     }
   }
   const absl::Duration took = clock_.Now() - start;

@@ -48,7 +48,9 @@ struct LayerJob {
   absl::Span<float> hidden;  // [n, dim], updated in place
   int32_t n = 0;
   int32_t pos = 0;
-  absl::Span<float> logits;  // not empty: the logits of the last position, [n_vocab]
+  // Not empty: the logits of the last r positions, [r, n_vocab] (r = 1 but for speculative
+  // verification, which samples after each draft position; r <= n).
+  absl::Span<float> logits;
   absl::Duration token_deadline = absl::InfiniteDuration();  // the session's target
   std::string_view principal;  // the device the session belongs to (fair share)
 };

@@ -44,7 +44,8 @@ Worker::Worker(std::unique_ptr<LlamaModel> model, const WorkerConfig& config, co
 int64_t Worker::KvCacheBytes(int32_t split_layer, int32_t max_context) const {
   // Everything the session allocates, not only its KV cache (session_memory.h).
   return SessionMemoryBytes(model_->hparams(), split_layer, max_context,
-                            limits_.max_chunk_positions, max_chunk_bytes())
+                            limits_.max_chunk_positions, max_chunk_bytes(),
+                            limits_.max_draft_tokens)
       .total();
 }
 
@@ -64,6 +65,7 @@ OpenReply Worker::BaseReply(const OpenRequest& request, const OpenGrant& grant) 
     if (ValidateCodecDim(kind, model_->hparams().dim).ok()) reply.codecs.push_back(kind);
   }
   reply.max_top_logprobs = limits_.max_top_logprobs;
+  reply.max_draft_tokens = limits_.max_draft_tokens;
   reply.top_logprobs = grant.top_logprobs;
   reply.notices = grant.notices;
   return reply;
@@ -208,10 +210,12 @@ absl::StatusOr<std::shared_ptr<Session>> Worker::Find(const Attachment& attachme
 
 absl::StatusOr<StepReply> Worker::Step(const Attachment& attachment, const ChunkRequest& chunk) {
   ASSIGN_OR_RETURN(std::shared_ptr<Session> session, Find(attachment));
-  absl::StatusOr<StepReply> reply = session->Step(
-      chunk,
-      ChunkLimits{.max_positions = limits_.max_chunk_positions, .max_bytes = max_chunk_bytes()},
-      scheduler_, [&] { return CheckAttached(attachment); });
+  absl::StatusOr<StepReply> reply =
+      session->Step(chunk,
+                    ChunkLimits{.max_positions = limits_.max_chunk_positions,
+                                .max_bytes = max_chunk_bytes(),
+                                .max_draft_tokens = limits_.max_draft_tokens},
+                    scheduler_, [&] { return CheckAttached(attachment); });
   absl::MutexLock lock(&mu_);
   if (CheckAttachedLocked(attachment).ok()) {
     sessions_.find(attachment.session_id)->second.last_active = clock_.Now();

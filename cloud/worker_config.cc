@@ -24,6 +24,7 @@ absl::Status WorkerLimits::Validate() const {
            CheckRange("max chunk bytes", max_chunk_bytes, 1, int64_t{1} << 30),
            CheckRange("KV-cache budget bytes", kv_budget_bytes, 1, int64_t{1} << 50),
            CheckRange("max top logprobs", max_top_logprobs, 0, 1024),
+           CheckRange("max draft tokens", max_draft_tokens, 0, 256),
            CheckRange("max session id bytes", max_session_id_bytes, 1, 4096),
            CheckRange("max echo bytes", max_echo_bytes, 0, int64_t{1} << 30),
            CheckRange("max profile repetitions", max_profile_repetitions, 1, 10000),

@@ -23,6 +23,8 @@ struct WorkerLimits {
   int64_t kv_budget_bytes = int64_t{1} << 30;
   absl::Duration idle_timeout = absl::Minutes(5);  // detached sessions are kept this long
   int32_t max_top_logprobs = 20;                   // alternatives per Token
+  // Draft tokens verified per chunk (speculative decoding); 0 turns verification off.
+  int32_t max_draft_tokens = 16;
   int32_t max_session_id_bytes = 128;
   int64_t max_echo_bytes = 1 << 20;  // Echo payload, each way
   int32_t max_profile_repetitions = 100;

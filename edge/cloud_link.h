@@ -51,6 +51,7 @@ struct SessionReady {
   std::vector<CodecKind> codecs;  // accepted in chunks
   int32_t max_context = 0;        // positions granted (0: not said, the edge's own limit)
   int32_t max_top_logprobs = 0;   // upper bound for SessionHello.top_logprobs
+  int32_t max_draft_tokens = 0;   // draft tokens verified per chunk (0: no speculation)
 };
 
 // HiddenChunk: encoded hidden states at the cut for positions
@@ -61,6 +62,9 @@ struct HiddenChunk {
   CodecKind codec = CodecKind::kQ8;
   std::string payload;
   bool sample = false;  // ask for the token after the chunk's last position
+  // Speculative decoding: the draft's tokens at the chunk's last positions, for the worker
+  // to verify (only with `sample`, at most SessionReady::max_draft_tokens).
+  std::vector<int32_t> draft_tokens;
 };
 
 // Bytes on the wire, as the transport counts them (whole messages, not just payloads).

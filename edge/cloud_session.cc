@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_format.h"
 #include "common/codec/hidden_codec.h"
 #include "common/util/status_macros.h"
@@ -102,41 +103,64 @@ absl::StatusOr<int32_t> CloudSession::Attach(std::unique_ptr<CloudStream> stream
   // Positions the worker no longer holds are recomputed from their tokens.
   runner_->Truncate(ready.cached_positions);
   stream_top_logprobs_ = hello.top_logprobs;
+  stream_max_drafts_ = std::max(ready.max_draft_tokens, 0);
   stream_ = std::move(stream);
   return ready.cached_positions;
 }
 
+int32_t CloudSession::draft_capacity(int32_t context_size) const {
+  if (stream_ == nullptr || positions() != context_size - 1) return 0;
+  return std::min(stream_max_drafts_, stream_chunk_positions_ - 1);
+}
+
 absl::StatusOr<SampledToken> CloudSession::Advance(absl::Span<const int32_t> context,
-                                                   absl::Duration per_chunk) {
+                                                   absl::Duration per_chunk,
+                                                   absl::Span<const int32_t> drafts) {
   if (stream_ == nullptr) return absl::FailedPreconditionError("no stream to the worker");
-  const int32_t total = static_cast<int32_t>(context.size());
-  if (positions() >= total) {
+  const int32_t known = static_cast<int32_t>(context.size());
+  const int32_t n_drafts = static_cast<int32_t>(drafts.size());
+  if (positions() >= known) {
     return absl::InternalError(
         absl::StrFormat("nothing to send: the worker has %d positions of a %d-position context",
-                        positions(), total));
+                        positions(), known));
   }
+  if (n_drafts > draft_capacity(known)) {
+    return absl::InternalError(absl::StrFormat("%d draft tokens, the stream takes %d here",
+                                               n_drafts, draft_capacity(known)));
+  }
+  // Whatever fails, the cache keeps no position beyond the context: drafts the worker
+  // did not confirm must never count as sent.
+  absl::Cleanup drop_unconfirmed = [&] { runner_->Truncate(std::min(positions(), known)); };
+  const int32_t total = known + n_drafts;
   const int32_t dim = model_.hparams().dim;
   int32_t chunks_sent = 0;
   while (positions() < total) {
     const int32_t position = positions();
     const int32_t n = std::min(stream_chunk_positions_, total - position);
+    chunk_tokens_.clear();
+    for (int32_t i = position; i < position + n; ++i) {
+      chunk_tokens_.push_back(i < known ? context[i] : drafts[i - known]);
+    }
     hidden_.resize(static_cast<size_t>(n) * dim);
     absl::Span<float> hidden(hidden_);  // [n, dim]
-    RETURN_IF_ERROR(Embed(model_.model(), context.subspan(position, n), hidden));
+    RETURN_IF_ERROR(Embed(model_.model(), chunk_tokens_, hidden));
     RETURN_IF_ERROR(runner_->Forward(hidden, n, position, pool_));  // layers [0, K)
-    HiddenChunk message{.start_position = position,
-                        .num_positions = n,
-                        .codec = codec_,
-                        .sample = position + n == total};
+    const bool last = position + n == total;
+    HiddenChunk message{
+        .start_position = position, .num_positions = n, .codec = codec_, .sample = last};
+    if (last) message.draft_tokens.assign(drafts.begin(), drafts.end());
     RETURN_IF_ERROR(EncodeHidden(codec_, hidden, n, dim, &message.payload));
     RETURN_IF_ERROR(stream_->Send(message, clock_.Now() + per_chunk));
     ++chunks_sent;
   }
   // The worker may still be running earlier chunks: allow a step per chunk.
   ASSIGN_OR_RETURN(SampledToken sampled, stream_->Receive(clock_.Now() + per_chunk * chunks_sent));
-  if (sampled.position != total - 1) {
-    return absl::InternalError(absl::StrFormat("the worker sampled after position %d, expected %d",
-                                               sampled.position, total - 1));
+  const int32_t accepted = sampled.accepted_drafts;
+  if (accepted < 0 || accepted > n_drafts || sampled.position != known - 1 + accepted) {
+    return absl::InternalError(absl::StrFormat(
+        "the worker sampled after position %d having accepted %d of %d drafts, expected "
+        "position %d",
+        sampled.position, accepted, n_drafts, known - 1 + std::clamp(accepted, 0, n_drafts)));
   }
   const int32_t n_vocab = model_.hparams().n_vocab;
   if (sampled.token_id < 0 || sampled.token_id >= n_vocab) {
@@ -144,6 +168,8 @@ absl::StatusOr<SampledToken> CloudSession::Advance(absl::Span<const int32_t> con
         absl::StrFormat("the worker sent token id %d, outside the vocabulary", sampled.token_id));
   }
   RETURN_IF_ERROR(CheckLogprobs(sampled, std::min(stream_top_logprobs_, n_vocab), n_vocab));
+  std::move(drop_unconfirmed).Cancel();
+  runner_->Truncate(sampled.position + 1);  // the rejected drafts' positions, as the worker
   return sampled;
 }
 

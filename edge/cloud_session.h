@@ -63,7 +63,16 @@ class CloudSession {
   // stream is broken: Drop() it (the worker keeps the session for its idle timeout).
   // The token comes with the logprobs the Hello asked for (checked: as many alternatives
   // as asked, ids in the vocabulary, most likely first).
-  absl::StatusOr<SampledToken> Advance(absl::Span<const int32_t> context, absl::Duration per_chunk);
+  //
+  // Speculative decoding: `drafts` (at most draft_capacity()) are the draft model's guesses
+  // for the tokens after `context`. They go in the last chunk for the worker to verify;
+  // the token's accepted_drafts says how many it kept (the context grows by those, then
+  // the token), and the positions of the rejected ones are dropped here as on the worker.
+  absl::StatusOr<SampledToken> Advance(absl::Span<const int32_t> context, absl::Duration per_chunk,
+                                       absl::Span<const int32_t> drafts = {});
+  // Draft tokens the next Advance may carry: 0 without a stream, unless the worker
+  // verifies drafts and the edge has sent all but the context's last position.
+  int32_t draft_capacity(int32_t context_size) const;
 
   bool connected() const { return stream_ != nullptr; }
   // Drops the stream without ending the session (cancelled), e.g. after a failure. Returns
@@ -105,6 +114,8 @@ class CloudSession {
   int32_t granted_context_ = 0;         // see max_context()
   int32_t stream_chunk_positions_ = 1;  // for the current stream
   int32_t stream_top_logprobs_ = 0;     // alternatives the current stream's Hello asked for
+  int32_t stream_max_drafts_ = 0;       // Ready.max_draft_tokens of the current stream
+  std::vector<int32_t> chunk_tokens_;   // the tokens of the chunk being sent
   std::vector<float> hidden_;           // [chunk, dim]
   absl::Duration token_deadline_ = absl::InfiniteDuration();
 };

@@ -61,6 +61,17 @@ EdgeMetrics::EdgeMetrics(prometheus::Registry& registry, CodecKind codec) {
                                    "Positions sent to bring a worker up to date on switching back");
   catchup_bytes_ = &NewCounter(registry, "tandem_edge_catchup_bytes_total",
                                "Bytes sent to bring a worker up to date on switching back");
+  drafted_tokens_ = &NewCounter(registry, "tandem_edge_draft_tokens_total",
+                                "Tokens the draft model guessed for the worker to verify");
+  accepted_drafts_ = &NewCounter(registry, "tandem_edge_draft_tokens_accepted_total",
+                                 "Draft tokens the worker accepted (acceptance rate: this over "
+                                 "tandem_edge_draft_tokens_total)");
+  prometheus::Histogram::BucketBoundaries rounds;
+  for (double b = 0; b <= 16; ++b) rounds.push_back(b);
+  draft_length_ = &NewHistogram(registry, "tandem_edge_draft_length",
+                                "Draft tokens sent per cloud round trip (0: a plain step)", rounds);
+  tokens_per_round_ = &NewHistogram(registry, "tandem_edge_tokens_per_round",
+                                    "Tokens one cloud round trip yielded", rounds);
   step_deadline_seconds_ = &NewGauge(registry, "tandem_edge_step_deadline_seconds",
                                      "Current decode-step deadline, from the measured latency");
   NewGaugeFamily(registry, "tandem_edge_codec_info", "Hidden-state codec in use (value 1)")
@@ -101,6 +112,13 @@ void EdgeMetrics::AddReconnect(std::string_view result) {
 void EdgeMetrics::AddCatchUp(int64_t positions, int64_t bytes) {
   catchup_positions_->Increment(static_cast<double>(positions));
   catchup_bytes_->Increment(static_cast<double>(bytes));
+}
+
+void EdgeMetrics::ObserveRound(int32_t drafted, int32_t accepted) {
+  drafted_tokens_->Increment(drafted);
+  accepted_drafts_->Increment(accepted);
+  draft_length_->Observe(drafted);
+  tokens_per_round_->Observe(accepted + 1);
 }
 
 }  // namespace tandem::edge

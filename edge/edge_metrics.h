@@ -54,6 +54,9 @@ class EdgeMetrics {
   void AddCatchUp(int64_t positions, int64_t bytes);
   // The current decode-step deadline (derived from the measured step latency).
   void SetStepDeadline(double seconds) { step_deadline_seconds_->Set(seconds); }
+  // One cloud round trip of speculative decoding: `drafted` tokens guessed by the draft
+  // model (0: a plain step), `accepted` of them kept by the worker.
+  void ObserveRound(int32_t drafted, int32_t accepted);
 
  private:
   prometheus::Counter* tokens_;
@@ -72,6 +75,10 @@ class EdgeMetrics {
   prometheus::Family<prometheus::Counter>* reconnects_;
   prometheus::Counter* catchup_positions_;
   prometheus::Counter* catchup_bytes_;
+  prometheus::Counter* drafted_tokens_;
+  prometheus::Counter* accepted_drafts_;
+  prometheus::Histogram* draft_length_;
+  prometheus::Histogram* tokens_per_round_;
   prometheus::Gauge* step_deadline_seconds_;
 };
 

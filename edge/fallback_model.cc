@@ -65,6 +65,32 @@ absl::StatusOr<std::unique_ptr<FallbackSession>> FallbackSession::Create(const F
   return std::unique_ptr<FallbackSession>(new FallbackSession(std::move(session)));
 }
 
+absl::StatusOr<int32_t> FallbackSession::CatchUp(absl::Span<const int32_t> context) {
+  const int32_t n = static_cast<int32_t>(context.size());
+  if (session_->position() >= n - 1) return 0;
+  const int32_t from = session_->position();
+  RETURN_IF_ERROR(session_->Feed(context.subspan(from, n - 1 - from)).status());
+  return n - 1 - from;
+}
+
+absl::StatusOr<std::vector<int32_t>> FallbackSession::Draft(absl::Span<const int32_t> context,
+                                                            int32_t count) {
+  const int32_t n = static_cast<int32_t>(context.size());
+  if (n == 0) return absl::InvalidArgumentError("draft: empty context");
+  if (session_->position() >= n) session_->Rewind(n - 1);
+  std::vector<int32_t> drafts;
+  drafts.reserve(count);
+  // The first feed runs what the session lacks of the context, each later one the draft
+  // before it.
+  absl::Span<const int32_t> feed = context.subspan(session_->position());
+  for (int32_t i = 0; i < count; ++i) {
+    ASSIGN_OR_RETURN(absl::Span<const float> logits, session_->Feed(feed));
+    drafts.push_back(sampler_.Sample(logits, n - 1 + i));
+    feed = absl::MakeConstSpan(&drafts.back(), 1);
+  }
+  return drafts;
+}
+
 absl::StatusOr<SampledToken> FallbackSession::Next(absl::Span<const int32_t> context) {
   const int32_t n = static_cast<int32_t>(context.size());
   if (n == 0) return absl::InvalidArgumentError("fallback: empty context");

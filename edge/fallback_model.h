@@ -7,9 +7,11 @@
 // so that the draw for a position is the same whichever side makes it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -61,6 +63,18 @@ class FallbackSession {
   // this session has not seen yet, then samples at the last position. With logprobs asked
   // for (Reset), they come with it, computed as the worker does (LogprobOf on the logits).
   absl::StatusOr<SampledToken> Next(absl::Span<const int32_t> context);
+
+  // Speculative decoding (this model drafts for the split model): runs the positions of
+  // `context` but its last that this session has not seen, so that drafting starts at
+  // once. Returns the positions run.
+  absl::StatusOr<int32_t> CatchUp(absl::Span<const int32_t> context);
+  // `count` tokens that would follow `context`, each sampled as Next would sample it (the
+  // same position-keyed draw the worker makes, so a draft equals the worker's token
+  // whenever both models' distributions put that draw on the same token). The drafts stay
+  // in the cache: KeepAtMost once the worker said how many were right.
+  absl::StatusOr<std::vector<int32_t>> Draft(absl::Span<const int32_t> context, int32_t count);
+  // Drops cached positions >= n (their tokens are no longer the context's).
+  void KeepAtMost(int32_t n) { session_->Rewind(std::min(n, session_->position())); }
 
   // Forgets everything: a new generation, sampled with `sampling`; `top_logprobs` >= 0
   // reports each token's logprob and that many alternatives, < 0 no logprobs.

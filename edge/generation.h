@@ -77,6 +77,9 @@ struct GenerationResult {
   int32_t completion_tokens = 0;
   FinishReason finish_reason = FinishReason::kLength;
   std::vector<ModeRun> modes;  // which mode produced which completion tokens, in order
+  // Speculative decoding: tokens the draft model guessed, and those the worker accepted.
+  int32_t drafted_tokens = 0;
+  int32_t accepted_drafts = 0;
 };
 
 // A token's log probabilities: natural log, the model's unfiltered distribution at

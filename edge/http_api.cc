@@ -259,7 +259,10 @@ void HttpApi::HandleCompletion(bool chat, const httplib::Request& req, httplib::
   std::string body =
       CompletionJson(meta, out, finish, {result->prompt_tokens, result->completion_tokens},
                      logprobs_asked ? &entries : nullptr);
-  if (prepared->report_modes) body = WithModeReport(body, ModeSpans(*result));
+  if (prepared->report_modes) {
+    body =
+        WithModeReport(body, ModeSpans(*result), result->drafted_tokens, result->accepted_drafts);
+  }
   res.set_content(body, kJson);
 }
 
@@ -303,7 +306,10 @@ void HttpApi::RunStream(StreamJob& job, httplib::DataSink& sink) {
   }
   const std::string_view finish = text.stopped() ? "stop" : FinishReasonName(result->finish_reason);
   std::string last = StreamChunkJson(meta, "", finish, false);
-  if (job.request.report_modes) last = WithModeReport(last, ModeSpans(*result));
+  if (job.request.report_modes) {
+    last =
+        WithModeReport(last, ModeSpans(*result), result->drafted_tokens, result->accepted_drafts);
+  }
   send(SseEvent(last));
   if (job.request.include_usage) {
     send(SseEvent(UsageChunkJson(meta, {result->prompt_tokens, result->completion_tokens})));

@@ -51,6 +51,10 @@ struct Flags {
   double step_timeout_seconds = 10;
   // Resilience (resilient_generator.h).
   std::string fallback_model;
+  // Speculative decoding: the draft model (default: the fallback), or none.
+  std::string draft_model;
+  bool no_speculation = false;
+  bool fixed_draft_length = false;
   ResilienceOptions resilience;
   double step_deadline_floor_ms = 250;
   double token_deadline_ms = -1;  // -1: the step deadline floor; 0: none
@@ -94,7 +98,7 @@ absl::Status RunOnce(const Flags& flags, const EdgeModel& model,
   const double wire_bytes = metrics.sent_bytes() + metrics.received_bytes();
   std::cerr << absl::StrFormat(
       "prompt: %d tokens, first token after %.3f s; generated: %d tokens in %.3f s (%.2f tok/s); "
-      "finish: %s; link: %.0f bytes (%.0f per position)%s\n",
+      "finish: %s; link: %.0f bytes (%.0f per position)%s%s\n",
       result.prompt_tokens, ttft, result.completion_tokens, decode,
       result.completion_tokens > 1 ? (result.completion_tokens - 1) / decode : 0.0,
       FinishReasonName(result.finish_reason), wire_bytes,
@@ -102,6 +106,13 @@ absl::Status RunOnce(const Flags& flags, const EdgeModel& model,
       generator->stats().fallback_tokens > 0
           ? absl::StrFormat("; %d tokens from the fallback model",
                             generator->stats().fallback_tokens)
+          : "",
+      result.drafted_tokens > 0
+          ? absl::StrFormat(
+                "; speculation: %d of %d drafts accepted, %.2f tokens per round trip",
+                result.accepted_drafts, result.drafted_tokens,
+                static_cast<double>(generator->stats().rounds + generator->stats().accepted) /
+                    std::max<int64_t>(1, generator->stats().rounds))
           : "");
   return absl::OkStatus();
 }
@@ -148,6 +159,9 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
                  "states and tokens can be read and altered on the network\n";
   }
 
+  if (flags.no_speculation && !flags.draft_model.empty()) {
+    return absl::InvalidArgumentError("--draft-model and --no-speculation contradict each other");
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<EdgeModel> model,
                    EdgeModel::Load(flags.model_path, flags.split));
   if (!model->chat_template_warning().empty()) {
@@ -157,6 +171,16 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
   if (!flags.fallback_model.empty()) {
     ASSIGN_OR_RETURN(fallback, FallbackModel::Load(flags.fallback_model, model->tokenizer()));
   }
+  // The draft shares the main model's vocabulary (FallbackModel::Load checks it).
+  std::unique_ptr<FallbackModel> draft;
+  if (!flags.draft_model.empty()) {
+    ASSIGN_OR_RETURN(draft, FallbackModel::Load(flags.draft_model, model->tokenizer()));
+  }
+  SpeculationOptions& speculation = flags.resilience.speculation;
+  speculation.draft_model = draft.get();
+  speculation.enabled = !flags.no_speculation && (draft != nullptr || fallback != nullptr);
+  speculation.adaptive = !flags.fixed_draft_length;
+  RETURN_IF_ERROR(flags.resilience.Validate());
   // One link per worker; the channel's own reconnect backoff follows the policy's.
   std::vector<std::unique_ptr<GrpcCloudLink>> links;
   std::vector<CloudEndpoint> endpoints;
@@ -192,6 +216,9 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
             << absl::StrJoin(flags.clouds, " or ") << ", codec " << flags.codec
             << (fallback != nullptr ? ", fallback model " + fallback->name()
                                     : std::string(", no fallback model"))
+            << (speculation.enabled
+                    ? ", drafting with " + (draft != nullptr ? draft : fallback)->name()
+                    : std::string(", no speculation"))
             << "\n";
   std::cerr << "tandem-edge serving http://" << listen.first << ":" << port << std::endl;
 
@@ -250,6 +277,17 @@ int main(int argc, char** argv) {
   app.add_option("--fallback-model", flags.fallback_model,
                  "Complete small model (same tokenizer) that continues generations while the "
                  "cloud is unreachable");
+  app.add_option("--draft-model", flags.draft_model,
+                 "Speculative decoding: a small GGUF model of the same vocabulary that guesses "
+                 "tokens for the worker to verify several per round trip (default: the "
+                 "fallback model)");
+  app.add_flag("--no-speculation", flags.no_speculation, "Never draft: one round trip per token");
+  tandem::cli::AddBounded(app, "--max-draft-tokens", flags.resilience.speculation.max_draft_tokens,
+                          "Most tokens drafted per round trip (the number follows the measured "
+                          "acceptance and link)",
+                          1, 64);
+  app.add_flag("--fixed-draft-length", flags.fixed_draft_length,
+               "Draft --max-draft-tokens every round instead of adapting (for measurements)");
   app.add_option("--step-deadline-floor-ms", flags.step_deadline_floor_ms,
                  "Least time a decode step may take before the link counts as failed (the "
                  "deadline follows the measured step latency above it)")

@@ -141,7 +141,8 @@ std::string ModelsJson(std::string_view model, int64_t created) {
   return DumpJson(Json{{"object", "list"}, {"data", Json::array({entry})}});
 }
 
-std::string WithModeReport(std::string_view json, const std::vector<ModeSpan>& spans) {
+std::string WithModeReport(std::string_view json, const std::vector<ModeSpan>& spans,
+                           int32_t draft_tokens, int32_t accepted_draft_tokens) {
   Json out = Json::parse(json);
   Json modes = Json::array();
   int32_t fallback = 0;
@@ -149,7 +150,10 @@ std::string WithModeReport(std::string_view json, const std::vector<ModeSpan>& s
     modes.push_back({{"mode", s.mode}, {"tokens", s.tokens}});
     if (s.mode == "fallback") fallback += s.tokens;
   }
-  out["tandem"] = {{"modes", modes}, {"fallback_tokens", fallback}};
+  out["tandem"] = {{"modes", modes},
+                   {"fallback_tokens", fallback},
+                   {"draft_tokens", draft_tokens},
+                   {"accepted_draft_tokens", accepted_draft_tokens}};
   return DumpJson(out);
 }
 

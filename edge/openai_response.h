@@ -58,8 +58,11 @@ struct ModeSpan {
   int32_t tokens = 0;
 };
 // `json` (a completion, or a stream's chunk with the finish reason) with Tandem's report
-// added: "tandem": {"modes": [{"mode": "cloud", "tokens": 12}, ...], "fallback_tokens": n}.
-std::string WithModeReport(std::string_view json, const std::vector<ModeSpan>& spans);
+// added: "tandem": {"modes": [{"mode": "cloud", "tokens": 12}, ...], "fallback_tokens": n,
+// "draft_tokens": d, "accepted_draft_tokens": a} (speculative decoding's guesses and how
+// many of them the worker kept).
+std::string WithModeReport(std::string_view json, const std::vector<ModeSpan>& spans,
+                           int32_t draft_tokens, int32_t accepted_draft_tokens);
 
 // The HTTP status for a failed request (400 bad request, 429 busy, 503 cloud down, 504
 // cloud too slow, 500 otherwise) and its error object.

@@ -37,6 +37,7 @@ std::string Describe(const absl::Status& status) {
 
 absl::Status ResilienceOptions::Validate() const {
   RETURN_IF_ERROR(reconnect.Validate());
+  if (speculation.enabled) RETURN_IF_ERROR(speculation.Validate());
   if (deadline.floor <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("the step deadline floor must be positive");
   }
@@ -71,9 +72,20 @@ absl::StatusOr<std::unique_ptr<ResilientGenerator>> ResilientGenerator::Create(
   if (fallback != nullptr) {
     ASSIGN_OR_RETURN(fallback_session, FallbackSession::Create(*fallback, context, pool));
   }
-  return std::unique_ptr<ResilientGenerator>(
-      new ResilientGenerator(model, std::move(endpoints), fallback, clock, metrics, options,
-                             resilience, std::move(cloud), std::move(fallback_session)));
+  std::unique_ptr<FallbackSession> own_draft;
+  const SpeculationOptions& speculation = resilience.speculation;
+  if (speculation.enabled) {
+    if (speculation.draft_model == nullptr && fallback == nullptr) {
+      return absl::InvalidArgumentError(
+          "speculative decoding needs a draft model (or a fallback model to draft with)");
+    }
+    if (speculation.draft_model != nullptr && speculation.draft_model != fallback) {
+      ASSIGN_OR_RETURN(own_draft, FallbackSession::Create(*speculation.draft_model, context, pool));
+    }
+  }
+  return std::unique_ptr<ResilientGenerator>(new ResilientGenerator(
+      model, std::move(endpoints), fallback, clock, metrics, options, resilience, std::move(cloud),
+      std::move(fallback_session), std::move(own_draft)));
 }
 
 ResilientGenerator::ResilientGenerator(const EdgeModel& model, std::vector<CloudEndpoint> endpoints,
@@ -81,7 +93,8 @@ ResilientGenerator::ResilientGenerator(const EdgeModel& model, std::vector<Cloud
                                        EdgeMetrics& metrics, const SplitOptions& options,
                                        const ResilienceOptions& resilience,
                                        std::unique_ptr<CloudSession> cloud,
-                                       std::unique_ptr<FallbackSession> fallback_session)
+                                       std::unique_ptr<FallbackSession> fallback_session,
+                                       std::unique_ptr<FallbackSession> own_draft)
     : model_(model),
       endpoints_(std::move(endpoints)),
       fallback_model_(fallback),
@@ -91,6 +104,11 @@ ResilientGenerator::ResilientGenerator(const EdgeModel& model, std::vector<Cloud
       resilience_(resilience),
       cloud_(std::move(cloud)),
       fallback_(std::move(fallback_session)),
+      own_draft_(std::move(own_draft)),
+      draft_(!resilience.speculation.enabled ? nullptr
+             : own_draft_ != nullptr         ? own_draft_.get()
+                                             : fallback_.get()),
+      speculation_(resilience.speculation),
       deadline_([&] {
         StepDeadlineOptions d = resilience.deadline;
         d.ceiling = options.step_timeout;
@@ -131,8 +149,11 @@ absl::StatusOr<GenerationResult> ResilientGenerator::Generate(const GenerationRe
   sampling_ = request.sampling;
   top_logprobs_ = request.top_logprobs;
   context_.assign(prompt.begin(), prompt.end());
+  queued_.clear();
   cloud_->Reset();
   if (fallback_ != nullptr) fallback_->Reset(sampling_, top_logprobs_.value_or(-1));
+  if (own_draft_ != nullptr) own_draft_->Reset(sampling_);
+  speculation_.Restart();
   mode_ = GenerationMode::kCloud;
   fallback_run_tokens_ = 0;
   last_failure_ = absl::OkStatus();
@@ -201,8 +222,10 @@ absl::StatusOr<GenerationResult> ResilientGenerator::GenerateTokens(
   if (max_tokens == 0) return result;  // nothing to ask anyone for
 
   RETURN_IF_ERROR(StartSession());
+  const ResilienceStats before = stats_;
 
   while (true) {
+    tokens_left_ = max_tokens - result.completion_tokens;
     ASSIGN_OR_RETURN(const Produced next, NextToken());
     const int32_t token = next.token;
     if (tokenizer.IsEog(token)) {
@@ -235,6 +258,8 @@ absl::StatusOr<GenerationResult> ResilientGenerator::GenerateTokens(
       break;
     }
   }
+  result.drafted_tokens = static_cast<int32_t>(stats_.drafted - before.drafted);
+  result.accepted_drafts = static_cast<int32_t>(stats_.accepted - before.accepted);
   return result;
 }
 
@@ -243,17 +268,19 @@ absl::StatusOr<ResilientGenerator::Produced> ResilientGenerator::NextToken() {
   // -> catching up (resumed_from_ set: the first CloudStep sends what the worker lacks)
   // -> cloud. Without a fallback model, a link failure goes straight to reconnecting.
   while (true) {
+    if (!queued_.empty()) {  // the rest of a speculative round
+      Produced next = std::move(queued_.front());
+      queued_.pop_front();
+      return next;
+    }
     if (mode_ == GenerationMode::kCloud) {
       if (!cloud_->connected()) RETURN_IF_ERROR(Reconnect());  // no fallback: wait for one
-      absl::StatusOr<SampledToken> token = CloudStep();
-      if (token.ok()) return Make(*std::move(token), GenerationMode::kCloud);
-      RETURN_IF_ERROR(OnLinkFailure(token.status()));
+      absl::Status step = CloudStep();
+      if (!step.ok()) RETURN_IF_ERROR(OnLinkFailure(step));
       continue;
     }
     MaybeStartAttempt();
-    if (std::optional<SampledToken> token = TrySwitchBack(); token.has_value()) {
-      return Make(*std::move(token), GenerationMode::kCloud);
-    }
+    if (TrySwitchBack()) continue;
     ASSIGN_OR_RETURN(SampledToken token, fallback_->Next(context_));
     ++fallback_run_tokens_;
     return Make(std::move(token), GenerationMode::kFallback);
@@ -277,19 +304,78 @@ int32_t ResilientGenerator::WorkerTopLogprobs() const {
   return top_logprobs_.has_value() ? std::max(*top_logprobs_, 1) : 0;
 }
 
-absl::StatusOr<SampledToken> ResilientGenerator::CloudStep() {
+std::vector<int32_t> ResilientGenerator::DraftTokens(absl::Duration* draft_time) {
+  *draft_time = absl::ZeroDuration();
+  // Drafts carry no logprobs, and a catching-up step sends more than the last position.
+  if (draft_ == nullptr || top_logprobs_.has_value() || resumed_from_.has_value()) return {};
+  const int32_t size = static_cast<int32_t>(context_.size());
+  // The round's last position must stay in the context, its last token within the request.
+  const int32_t capacity =
+      std::min({cloud_->draft_capacity(size), max_context() - size, tokens_left_ - 1});
+  const int32_t want = speculation_.NextDraftCount(capacity);
+  if (want <= 0) return {};
+  // A draft model that lagged behind (plain steps) catches up outside the measured time.
+  absl::StatusOr<std::vector<int32_t>> drafts;
+  if (absl::Status caught_up = draft_->CatchUp(context_).status(); !caught_up.ok()) {
+    drafts = caught_up;
+  } else {
+    const absl::Time start = clock_.Now();
+    drafts = draft_->Draft(context_, want);
+    *draft_time = clock_.Now() - start;
+  }
+  if (!drafts.ok()) {
+    // The draft model is an optimisation: without it the generation goes on plainly.
+    Warn(absl::StrFormat("session %s: the draft model failed (%s); speculation is off", session_id_,
+                         Describe(drafts.status())));
+    draft_->KeepAtMost(0);
+    draft_ = nullptr;
+    return {};
+  }
+  // Nothing after an end of generation is worth verifying.
+  const Tokenizer& tokenizer = model_.tokenizer();
+  auto eog =
+      std::find_if(drafts->begin(), drafts->end(), [&](int32_t t) { return tokenizer.IsEog(t); });
+  if (eog != drafts->end()) drafts->erase(eog + 1, drafts->end());
+  return *std::move(drafts);
+}
+
+absl::Status ResilientGenerator::CloudStep() {
   const int32_t missing = static_cast<int32_t>(context_.size()) - cloud_->positions();
+  absl::Duration draft_time;
+  const std::vector<int32_t> drafts =
+      missing == 1 ? DraftTokens(&draft_time) : std::vector<int32_t>();
+  const int32_t n_drafts = static_cast<int32_t>(drafts.size());
   const absl::Time start = clock_.Now();
   const LinkBytes before = cloud_->bytes();
-  ASSIGN_OR_RETURN(SampledToken token, cloud_->Advance(context_, deadline_.per_chunk(missing)));
+  absl::StatusOr<SampledToken> step =
+      cloud_->Advance(context_, deadline_.per_chunk(missing + n_drafts), drafts);
+  // The draft keeps only what the context will hold: the accepted drafts (none on error).
+  if (n_drafts > 0) {
+    draft_->KeepAtMost(static_cast<int32_t>(context_.size()) +
+                       (step.ok() ? step->accepted_drafts : 0));
+  }
+  if (!step.ok()) return step.status();
+  SampledToken token = *std::move(step);
   const LinkBytes after = cloud_->bytes();
   if (missing == 1) {
     const absl::Duration latency = clock_.Now() - start;
     deadline_.Observe(latency);
     metrics_.SetStepDeadline(absl::ToDoubleSeconds(deadline_.decode()));
     metrics_.ObserveStep(absl::ToDoubleSeconds(latency));
-    metrics_.ObserveBytesPerToken(after.sent - before.sent + after.received - before.received);
+    metrics_.ObserveBytesPerToken((after.sent - before.sent + after.received - before.received) /
+                                  (1 + token.accepted_drafts));
+    ++stats_.rounds;
+    if (draft_ != nullptr) {
+      speculation_.Observe(n_drafts, token.accepted_drafts, draft_time, latency);
+      metrics_.ObserveRound(n_drafts, token.accepted_drafts);
+      stats_.drafted += n_drafts;
+      stats_.accepted += token.accepted_drafts;
+    }
   }
+  for (int32_t i = 0; i < token.accepted_drafts; ++i) {
+    queued_.push_back(Produced{.token = drafts[i], .mode = GenerationMode::kCloud});
+  }
+  queued_.push_back(Make(std::move(token), GenerationMode::kCloud));
   if (resumed_from_.has_value()) {
     // The first step on a reconnected stream went through: the session is back.
     const int32_t cached = *resumed_from_;
@@ -302,7 +388,7 @@ absl::StatusOr<SampledToken> ResilientGenerator::CloudStep() {
     stats_.catchup_bytes += last_catchup_.bytes;
     metrics_.AddCatchUp(last_catchup_.positions, last_catchup_.bytes);
   }
-  return token;
+  return absl::OkStatus();
 }
 
 absl::Status ResilientGenerator::OnLinkFailure(const absl::Status& status) {
@@ -379,22 +465,21 @@ void ResilientGenerator::MaybeStartAttempt() {
                                   clock_.Now() + resilience_.reconnect.open_timeout, endpoint);
 }
 
-std::optional<SampledToken> ResilientGenerator::TrySwitchBack() {
-  if (attempt_ == nullptr || !attempt_->Finished(clock_)) return std::nullopt;
+bool ResilientGenerator::TrySwitchBack() {
+  if (attempt_ == nullptr || !attempt_->Finished(clock_)) return false;
   const std::unique_ptr<AsyncOpen> attempt = std::move(attempt_);
   absl::StatusOr<std::unique_ptr<CloudStream>> stream = attempt->Take();
   if (!stream.ok()) {
     OnAttemptFailed(attempt->endpoint(), stream.status());
-    return std::nullopt;
+    return false;
   }
   if (!AttachReconnected(*std::move(stream), attempt->hello(), attempt->endpoint()).ok()) {
-    return std::nullopt;
+    return false;
   }
-  // Catch up: the positions the worker lacks, then the next token.
-  absl::StatusOr<SampledToken> token = CloudStep();
-  if (!token.ok()) {
-    OnLinkFailure(token.status()).IgnoreError();  // a failed attempt: stays on the fallback
-    return std::nullopt;
+  // Catch up: the positions the worker lacks, then the next token (queued).
+  if (absl::Status step = CloudStep(); !step.ok()) {
+    OnLinkFailure(step).IgnoreError();  // a failed attempt: stays on the fallback
+    return false;
   }
   ++stats_.to_cloud;
   metrics_.AddModeSwitch(GenerationModeName(GenerationMode::kCloud));
@@ -409,7 +494,7 @@ std::optional<SampledToken> ResilientGenerator::TrySwitchBack() {
           ? absl::StrFormat("the worker still had %d positions", last_catchup_.cached)
           : std::string("the worker had lost the session (replayed)"),
       last_catchup_.positions, last_catchup_.bytes));
-  return *std::move(token);
+  return true;
 }
 
 absl::Status ResilientGenerator::Reconnect() {

@@ -8,6 +8,13 @@
 //                  position is produced on the device: the fallback prefills the context it
 //                  has not seen (prompt + generated) and continues from exactly there, with
 //                  the worker's position-keyed sampling (Sampler);
+//   speculation    with a draft model (SpeculationOptions; the fallback by default), the
+//                  edge guesses a few tokens, runs them through [0, K) with the last
+//                  position and lets the worker verify them in the same round trip: a
+//                  round yields every draft the worker would have produced itself plus its
+//                  next token, so the tokens are exactly those of plain steps. How many to
+//                  guess follows the measured acceptance, draft and round times
+//                  (SpeculationPolicy), down to none;
 //   reconnect      attempts run on a background thread (AsyncOpen) when the policy says
 //                  (ReconnectPolicy: backoff with jitter, endpoints round robin), resuming
 //                  the session with Hello.resume_position; at the next token boundary after
@@ -23,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -42,6 +50,7 @@
 #include "edge/fallback_model.h"
 #include "edge/generation.h"
 #include "edge/reconnect_policy.h"
+#include "edge/speculation_policy.h"
 #include "edge/step_deadline.h"
 
 namespace tandem::edge {
@@ -50,6 +59,7 @@ struct ResilienceOptions {
   // The ceiling is SplitOptions::step_timeout (floor and chunk factor are taken from here).
   StepDeadlineOptions deadline;
   ReconnectOptions reconnect;
+  SpeculationOptions speculation;
   // Where the warning line of each switch goes; stderr if empty.
   std::function<void(std::string_view)> warn;
 
@@ -67,6 +77,9 @@ struct ResilienceStats {
   int64_t catchup_bytes = 0;      // bytes sent when switching back (stream total delta)
   int64_t fallback_tokens = 0;    // tokens made by the fallback model
   int64_t cloud_tokens = 0;       // tokens made by the cloud
+  int64_t rounds = 0;             // steady-state cloud round trips (plain or speculative)
+  int64_t drafted = 0;            // draft tokens sent for verification
+  int64_t accepted = 0;           // of them, accepted by the worker
 };
 
 class ResilientGenerator {
@@ -94,13 +107,16 @@ class ResilientGenerator {
   const ResilienceStats& stats() const { return stats_; }
   const StepDeadline& step_deadline() const { return deadline_; }
   bool has_fallback() const { return fallback_ != nullptr; }
+  bool speculates() const { return draft_ != nullptr; }
+  const SpeculationPolicy& speculation() const { return speculation_; }
 
  private:
   ResilientGenerator(const EdgeModel& model, std::vector<CloudEndpoint> endpoints,
                      const FallbackModel* fallback, const Clock& clock, EdgeMetrics& metrics,
                      const SplitOptions& options, const ResilienceOptions& resilience,
                      std::unique_ptr<CloudSession> cloud,
-                     std::unique_ptr<FallbackSession> fallback_session);
+                     std::unique_ptr<FallbackSession> fallback_session,
+                     std::unique_ptr<FallbackSession> own_draft);
 
   struct Produced {
     int32_t token = 0;
@@ -124,14 +140,18 @@ class ResilientGenerator {
   void EndSession(const absl::Status& result);
   // The token at position context_.size(), from the cloud or the fallback.
   absl::StatusOr<Produced> NextToken();
-  // One step on the worker: the positions it lacks, then the token.
-  absl::StatusOr<SampledToken> CloudStep();
+  // One step on the worker: the positions it lacks (with draft tokens to verify, when
+  // speculating), then the token; queues the accepted drafts and the token.
+  absl::Status CloudStep();
+  // Draft tokens for the next round (none if speculation is off or does not pay now).
+  std::vector<int32_t> DraftTokens(absl::Duration* draft_time);
   // The link failed in cloud mode: drop the stream, tell the policy, switch to the
   // fallback if there is one. An error if the generation cannot go on.
   absl::Status OnLinkFailure(const absl::Status& status);
   // In fallback mode: adopts a finished background attempt and catches the worker up.
-  // The token the worker sampled, or nullopt to stay on the fallback.
-  std::optional<SampledToken> TrySwitchBack();
+  // True if the worker's token was queued (cloud mode again), false to stay on the
+  // fallback.
+  bool TrySwitchBack();
   void MaybeStartAttempt();
   // Without a fallback: attempts in the foreground until a worker takes the session.
   absl::Status Reconnect();
@@ -155,7 +175,10 @@ class ResilientGenerator {
   const SplitOptions options_;
   const ResilienceOptions resilience_;
   std::unique_ptr<CloudSession> cloud_;
-  std::unique_ptr<FallbackSession> fallback_;  // null without a fallback model
+  std::unique_ptr<FallbackSession> fallback_;   // null without a fallback model
+  std::unique_ptr<FallbackSession> own_draft_;  // a draft model other than the fallback
+  FallbackSession* draft_ = nullptr;            // the drafting session; null: no speculation
+  SpeculationPolicy speculation_;
   StepDeadline deadline_;
   ReconnectPolicy policy_;  // outlives generations
   ResilienceStats stats_;
@@ -165,6 +188,8 @@ class ResilientGenerator {
   SamplingParams sampling_;
   std::optional<int32_t> top_logprobs_;  // GenerationRequest::top_logprobs
   std::vector<int32_t> context_;
+  int32_t tokens_left_ = 0;      // completion tokens the request still allows
+  std::deque<Produced> queued_;  // tokens of the last cloud round not yet handed out
   GenerationMode mode_ = GenerationMode::kCloud;
   int32_t endpoint_ = 0;             // of the session's current (or last) stream
   int32_t fallback_run_tokens_ = 0;  // tokens of the current fallback period

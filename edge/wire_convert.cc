@@ -36,6 +36,7 @@ void ChunkToProto(const HiddenChunk& chunk, pb::HiddenChunk* out) {
   out->set_payload(chunk.payload);
   out->set_payload_crc32c(Crc32c(chunk.payload));
   out->set_sample(chunk.sample);
+  out->mutable_draft_tokens()->Assign(chunk.draft_tokens.begin(), chunk.draft_tokens.end());
 }
 
 SessionReady ReadyFromProto(const pb::Ready& ready) {
@@ -43,7 +44,8 @@ SessionReady ReadyFromProto(const pb::Ready& ready) {
                    .max_chunk_positions = ready.max_chunk_positions(),
                    .max_chunk_bytes = ready.max_chunk_bytes(),
                    .max_context = ready.max_context(),
-                   .max_top_logprobs = ready.max_top_logprobs()};
+                   .max_top_logprobs = ready.max_top_logprobs(),
+                   .max_draft_tokens = ready.max_draft_tokens()};
   out.codecs = wire::KnownCodecsFromProto(ready.codecs());
   return out;
 }
@@ -51,6 +53,7 @@ SessionReady ReadyFromProto(const pb::Ready& ready) {
 SampledToken TokenFromProto(const pb::Token& token) {
   SampledToken out{
       .position = token.position(), .token_id = token.token_id(), .logprob = token.logprob()};
+  out.accepted_drafts = token.accepted_drafts();
   out.top_logprobs.reserve(token.top_logprobs_size());
   for (const pb::TokenLogprob& t : token.top_logprobs()) {
     out.top_logprobs.push_back({.token = t.token_id(), .logprob = t.logprob()});

@@ -16,6 +16,9 @@ struct SampledToken {
   // tokens, most likely first (LogprobOf); else 0 and empty.
   float logprob = 0;
   std::vector<TokenLogprob> top_logprobs;
+  // Speculative decoding: draft tokens the worker accepted before this one (position is
+  // then the last accepted one's).
+  int32_t accepted_drafts = 0;
 };
 
 }  // namespace tandem

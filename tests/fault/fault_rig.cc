@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<FaultRig>> FaultRig::Create(const RigOptions& opt
   edge::ResilienceOptions resilience;
   resilience.deadline.floor = options.step_deadline_floor;
   resilience.reconnect = options.reconnect;
+  resilience.speculation = options.speculation;
   FaultRig* self = rig.get();
   resilience.warn = [self](std::string_view line) {
     ++self->warnings_;

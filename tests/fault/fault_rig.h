@@ -57,6 +57,8 @@ struct RigOptions {
   // The edge's generator on a SettlingClock: a reconnect attempt is waited for at the next
   // token boundary, so switch-back points are deterministic (the catch-up measurement).
   bool settle_attempts = false;
+  // Speculative decoding (drafting with the fallback model unless it names a draft).
+  edge::SpeculationOptions speculation;
 };
 
 class FaultRig {

@@ -170,6 +170,27 @@ TEST(FaultTest, HundredMixedFaultsLoseNoTokenAndChangeNone) {
                         "tandem_edge_mode_switches_total{to=\"fallback\"} ", s.to_fallback)));
 }
 
+TEST(FaultTest, SpeculativeDecodingUnderMixedFaultsLosesNoTokenAndChangesNone) {
+  // The fallback drafts three tokens a round: faults now also land between a verification
+  // chunk and its answer, with drafts on both sides that must be forgotten.
+  RigOptions options;
+  options.codec = CodecKind::kF32;
+  options.speculation = {.enabled = true, .max_draft_tokens = 3, .adaptive = false};
+  auto rig = FaultRig::Create(options);
+  ASSERT_TRUE(rig.ok()) << rig.status();
+  InjectorOptions injector;
+  injector.faults = 40;
+  injector.seed = static_cast<uint64_t>(EnvOr("TANDEM_FAULT_SEED", 1)) + 2000;
+  Totals totals;
+  ASSERT_NO_FATAL_FAILURE(RunUnderFaults(**rig, injector, /*exact_all=*/true, totals));
+  const edge::ResilienceStats& s = (*rig)->generator().stats();
+  EXPECT_GT(s.to_fallback, 0);
+  EXPECT_GT(s.to_cloud, 0);
+  EXPECT_GT(s.accepted, 0);
+  // Fewer round trips than cloud tokens: the drafts were used.
+  EXPECT_LT(s.rounds, s.cloud_tokens);
+}
+
 TEST(FaultTest, QuantizedLinkKeepsTheCloudTokensUpToTheFirstFallbackToken) {
   RigOptions options;
   options.codec = CodecKind::kQ8;

@@ -80,7 +80,8 @@ class InProcessCloudLink::Stream final : public edge::CloudStream {
                                                  .codec = chunk.codec,
                                                  .payload = chunk.payload,
                                                  .payload_crc32c = Crc32c(chunk.payload),
-                                                 .sample = chunk.sample}));
+                                                 .sample = chunk.sample,
+                                                 .draft_tokens = chunk.draft_tokens}));
     if (reply.token.has_value()) {
       tokens_.push_back(*std::move(reply.token));
     }
@@ -148,7 +149,8 @@ absl::StatusOr<std::unique_ptr<edge::CloudStream>> InProcessCloudLink::Open(
                            .max_chunk_bytes = reply.max_chunk_bytes,
                            .codecs = reply.codecs,
                            .max_context = reply.max_context,
-                           .max_top_logprobs = reply.max_top_logprobs};
+                           .max_top_logprobs = reply.max_top_logprobs,
+                           .max_draft_tokens = reply.max_draft_tokens};
   {
     absl::MutexLock lock(&mu_);
     last_ready_ = ready;

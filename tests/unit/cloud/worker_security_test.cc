@@ -103,8 +103,8 @@ TEST_F(WorkerSecurityTest, MemoryBudgetCoversEverythingASessionAllocates) {
   limits.max_context = hp.context_length;
   limits.max_chunk_positions = 256;
   const int64_t chunk_bytes = int64_t{4} * hp.dim * limits.max_chunk_positions;
-  const SessionMemory one =
-      SessionMemoryBytes(hp, 1, hp.context_length, limits.max_chunk_positions, chunk_bytes);
+  const SessionMemory one = SessionMemoryBytes(hp, 1, hp.context_length, limits.max_chunk_positions,
+                                               chunk_bytes, limits.max_draft_tokens);
   ASSERT_GT(one.scratch_bytes, one.kv_cache_bytes / 4) << "scratch matters for this test";
   limits.kv_budget_bytes = 24 * one.total();
   auto worker = MakeWorker(limits);

@@ -147,6 +147,88 @@ TEST_F(WorkerTest, TruncateRewindsAndTheRerunMatches) {
   EXPECT_EQ(reply->token->token_id, (*reference)[0]);
 }
 
+TEST_F(WorkerTest, DraftTokensAreVerifiedAgainstWhatTheWorkerSamples) {
+  // Speculative decoding: the chunk holds the last prompt token and three drafts; the worker
+  // accepts the drafts that equal its own greedy tokens, keeps their positions and answers
+  // the token after the last accepted one.
+  auto worker = MakeWorker();
+  const std::vector<int32_t> prompt = TestPrompt();
+  const int32_t n = static_cast<int32_t>(prompt.size());
+  auto reference = ReferenceGreedy(*model_, prompt, 4);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  const std::vector<int32_t>& r = *reference;
+  const int32_t wrong = (r[1] + 1) % model_->hparams().n_vocab;
+  struct Case {
+    std::vector<int32_t> drafts;
+    int32_t accepted;
+  };
+  for (const Case& c : {Case{{r[0], r[1], r[2]}, 3}, Case{{r[0], wrong, r[2]}, 1},
+                        Case{{wrong, r[1], r[2]}, 0}, Case{{r[0]}, 1}}) {
+    EdgeHalf edge = EdgeHalf::Create(*model_, 2).value();
+    auto opened =
+        OpenAndPrefill(*worker, edge, 2, absl::StrCat("drafts", c.accepted, c.drafts.size()),
+                       std::vector<int32_t>(prompt.begin(), prompt.end() - 1));
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    std::vector<int32_t> tokens = {prompt.back()};
+    tokens.insert(tokens.end(), c.drafts.begin(), c.drafts.end());
+    auto payload = edge.Payload(tokens);
+    ASSERT_TRUE(payload.ok());
+    ChunkRequest chunk = Chunk(n - 1, static_cast<int32_t>(tokens.size()), *payload, true);
+    chunk.draft_tokens = c.drafts;
+    auto reply = worker->Step(opened->attachment, chunk);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_TRUE(reply->token.has_value());
+    EXPECT_EQ(reply->token->accepted_drafts, c.accepted);
+    EXPECT_EQ(reply->token->position, n - 1 + c.accepted);
+    EXPECT_EQ(reply->token->token_id, r[c.accepted]);
+    EXPECT_EQ(reply->cached_positions, n + c.accepted);  // the rejected positions are gone
+    // The session goes on from there as if it had decoded one token at a time.
+    if (c.accepted + 1 < 4) {
+      edge.Rewind(n + c.accepted);
+      auto next = edge.Payload({r[c.accepted]});
+      ASSERT_TRUE(next.ok());
+      auto step = worker->Step(opened->attachment, Chunk(n + c.accepted, 1, *next, true));
+      ASSERT_TRUE(step.ok()) << step.status();
+      EXPECT_EQ(step->token->token_id, r[c.accepted + 1]);
+    }
+  }
+}
+
+TEST_F(WorkerTest, BadDraftTokensAreRefusedAndChangeNothing) {
+  WorkerLimits limits;
+  limits.max_draft_tokens = 2;
+  auto worker = MakeWorker(limits);
+  EdgeHalf edge = EdgeHalf::Create(*model_, 2).value();
+  auto opened = OpenAndPrefill(*worker, edge, 2, "bad-drafts", {1, 2, 3});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->reply.max_draft_tokens, 2);
+  auto payload = edge.Payload({4, 5, 6});
+  ASSERT_TRUE(payload.ok());
+  const std::vector<int32_t> three = {5, 6, 7}, two = {5, 6}, out_of_vocab = {5, -1};
+  struct Case {
+    int32_t n;
+    bool sample;
+    const std::vector<int32_t>* drafts;
+    const char* message;
+  };
+  for (const Case& c : {Case{3, true, &three, "at most 2"}, Case{3, false, &two, "`sample`"},
+                        Case{2, true, &two, "more than 2 positions"},
+                        Case{3, true, &out_of_vocab, "outside the vocabulary"}}) {
+    const std::string rows = payload->substr(0, payload->size() / 3 * c.n);
+    ChunkRequest chunk = Chunk(3, c.n, rows, c.sample);
+    chunk.draft_tokens = *c.drafts;
+    auto reply = worker->Step(opened->attachment, chunk);
+    EXPECT_EQ(reply.status().code(), absl::StatusCode::kInvalidArgument) << c.message;
+    EXPECT_THAT(reply.status().message(), HasSubstr(c.message));
+  }
+  EXPECT_EQ(worker->Status().sessions, 1);
+  ChunkRequest fine = Chunk(3, 3, *payload, true);
+  fine.draft_tokens = two;
+  auto reply = worker->Step(opened->attachment, fine);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_LE(reply->cached_positions, 6);
+}
+
 TEST_F(WorkerTest, ContextLimitGivesOutOfRange) {
   auto worker = MakeWorker();
   OpenRequest hello = GreedyHello(*model_, 2, "small");
@@ -239,7 +321,7 @@ TEST_F(WorkerTest, SessionAndMemoryLimits) {
   // Memory budget: one session of 128 positions over layers [1, 5) fits, two do not. A
   // session counts its KV cache and its scratch (session_memory.h).
   const int64_t one = SessionMemoryBytes(model_->hparams(), 1, 128, limits.max_chunk_positions,
-                                         worker->max_chunk_bytes())
+                                         worker->max_chunk_bytes(), limits.max_draft_tokens)
                           .total();
   WorkerLimits tight;
   tight.kv_budget_bytes = one + one / 2;

@@ -366,7 +366,8 @@ TEST_F(HttpApiTest, ModesAreReportedWhenAskedAndTheFallbackFillsIn) {
                                            "tandem": {"modes": true}})");
   ASSERT_TRUE(cloud);
   EXPECT_EQ(Json::parse(cloud->body)["tandem"],
-            Json::parse(R"({"modes": [{"mode": "cloud", "tokens": 4}], "fallback_tokens": 0})"));
+            Json::parse(R"({"modes": [{"mode": "cloud", "tokens": 4}], "fallback_tokens": 0,
+                            "draft_tokens": 0, "accepted_draft_tokens": 0})"));
 
   // Slots with the fallback model; the link fails after three tokens and stays down.
   api_->Stop();
@@ -391,7 +392,8 @@ TEST_F(HttpApiTest, ModesAreReportedWhenAskedAndTheFallbackFillsIn) {
   EXPECT_EQ(body["choices"][0]["text"], ReferenceText(kPrompt, 20));  // no token lost
   EXPECT_EQ(body["tandem"], Json::parse(R"({"modes": [{"mode": "cloud", "tokens": 3},
                                                       {"mode": "fallback", "tokens": 17}],
-                                            "fallback_tokens": 17})"));
+                                            "fallback_tokens": 17, "draft_tokens": 0,
+                                            "accepted_draft_tokens": 0})"));
   // Streamed: the report rides on the chunk with the finish reason.
   auto streamed = Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 20,
       "temperature": 0, "stream": true, "tandem": {"modes": true}})");
@@ -407,6 +409,37 @@ TEST_F(HttpApiTest, ModesAreReportedWhenAskedAndTheFallbackFillsIn) {
   }
   EXPECT_EQ(text, ReferenceText(kPrompt, 20));
   EXPECT_EQ(Json::parse(events[events.size() - 2])["tandem"]["fallback_tokens"], 20);
+  api_->Stop();
+  api_.reset();
+  pool_.reset();
+}
+
+TEST_F(HttpApiTest, SpeculationIsReportedAndChangesNoToken) {
+  api_->Stop();
+  api_.reset();
+  pool_.reset();
+  auto draft = FallbackModel::Load(TANDEM_TEST_MODEL, edge_->tokenizer());
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  ResilienceOptions resilience;
+  resilience.warn = [](std::string_view) {};
+  resilience.speculation = {
+      .enabled = true, .draft_model = draft->get(), .max_draft_tokens = 4, .adaptive = false};
+  auto pool = GenerationPool::Create(*edge_, {{.name = "worker", .link = link_.get()}},
+                                     /*fallback=*/nullptr, clock_, metrics_,
+                                     {.codec = CodecKind::kF32, .max_context = 128}, resilience,
+                                     {.threads_per_slot = 1});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  pool_ = std::move(*pool);
+  ServeApi(Workers(), {});
+  auto res = Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 20,
+                                         "temperature": 0, "tandem": {"modes": true}})");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  Json body = Json::parse(res->body);
+  EXPECT_EQ(body["choices"][0]["text"], ReferenceText(kPrompt, 20));
+  // The same model drafts: every draft is accepted, four per round up to the 20th token.
+  EXPECT_GT(body["tandem"]["draft_tokens"].get<int>(), 10) << res->body;
+  EXPECT_EQ(body["tandem"]["accepted_draft_tokens"], body["tandem"]["draft_tokens"]);
   api_->Stop();
   api_.reset();
   pool_.reset();

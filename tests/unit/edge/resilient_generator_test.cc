@@ -276,6 +276,55 @@ TEST_F(ResilientGeneratorTest, SampledTokensAreTheSameWhoeverDrawsThem) {
   EXPECT_GE(result->modes.size(), 5u);
 }
 
+// Speculative decoding with the fallback as the draft model, through the same faults: a
+// link lost in the middle of a verification round loses no token and repeats none, and the
+// positions of drafts the edge never heard back about are not resumed from.
+ResilienceOptions Speculating(ResilienceOptions r) {
+  r.speculation = {.enabled = true, .max_draft_tokens = 3, .adaptive = false};
+  return r;
+}
+
+TEST_F(ResilientGeneratorTest, SpeculationThroughALostLinkLosesAndRepeatsNoToken) {
+  InProcessCloudLink link;
+  auto gen = Make({&link}, true, Speculating(Resilience()));
+  Collected out;
+  // The 4th round's answer is lost; the worker stays down.
+  auto result = RunWorkerDownAfter(*gen, link, 4, 40, out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ExpectTheUnfaultedRun(out, 40);
+  EXPECT_EQ(gen->stats().to_fallback, 1);
+  EXPECT_GT(gen->stats().accepted, 0);
+  ASSERT_GE(result->modes.size(), 2u);
+  EXPECT_EQ(result->modes[1].mode, GenerationMode::kFallback);
+}
+
+TEST_F(ResilientGeneratorTest, SpeculationResumesAfterAnOutageWithTheSameTokens) {
+  for (const SamplingParams& sampling :
+       {SamplingParams{.temperature = 0},
+        SamplingParams{.temperature = 0.9f, .top_k = 40, .top_p = 0.95f, .seed = 1234}}) {
+    InProcessCloudLink link;
+    ResilienceOptions r = Speculating(Resilience());
+    r.reconnect.min_fallback_tokens = 3;
+    auto gen = Make({&link}, true, r);
+    // Two outages: the answer to the 3rd round is lost, then the 2nd after the reconnect.
+    link.FailOnce(2, absl::UnavailableError("cut"));
+    Collected out;
+    bool second = false;
+    auto result = Run(*gen, 40, out, sampling, [&](int32_t n) {
+      if (!second && gen->stats().to_cloud == 1) {
+        second = true;
+        link.FailOnce(1, absl::DeadlineExceededError("hung"));
+      }
+    });
+    ASSERT_TRUE(result.ok()) << result.status();
+    ExpectContiguous(out);
+    EXPECT_EQ(out.ids, Reference(40, sampling)) << sampling.temperature;
+    EXPECT_EQ(gen->stats().to_fallback, 2);
+    EXPECT_EQ(gen->stats().to_cloud, 2);
+    EXPECT_GT(gen->stats().accepted, 0);
+  }
+}
+
 TEST_F(ResilientGeneratorTest, SecondEndpointTakesOverWhenTheFirstIsDown) {
   InProcessCloudLink first;
   InProcessCloudLink second;

@@ -1,0 +1,98 @@
+#include "edge/speculation_policy.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_format.h"
+
+namespace tandem::edge {
+namespace {
+
+// Drafts of a measuring round while speculation is off.
+constexpr int32_t kProbeDrafts = 2;
+
+}  // namespace
+
+absl::Status SpeculationOptions::Validate() const {
+  if (max_draft_tokens < 1 || max_draft_tokens > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("max draft tokens must be in [1, 64], got %d", max_draft_tokens));
+  }
+  if (probe_interval < 1) return absl::InvalidArgumentError("the probe interval must be >= 1");
+  if (!(half_life_rounds >= 1)) {
+    return absl::InvalidArgumentError("the estimates' half life must be >= 1 round");
+  }
+  return absl::OkStatus();
+}
+
+SpeculationPolicy::SpeculationPolicy(const SpeculationOptions& options)
+    : options_(options), decay_(std::exp2(-1.0 / options.half_life_rounds)) {}
+
+double SpeculationPolicy::acceptance() const { return accepted_ / (accepted_ + rejected_); }
+
+absl::Duration SpeculationPolicy::draft_time_per_token() const {
+  return draft_weight_ > 0 ? absl::Seconds(draft_seconds_ / draft_weight_) : absl::ZeroDuration();
+}
+
+absl::Duration SpeculationPolicy::round_time(int32_t drafts) const {
+  if (w_ <= 0) return absl::ZeroDuration();
+  const double mean_g = wg_ / w_, mean_t = wt_ / w_;
+  const double var_g = wgg_ / w_ - mean_g * mean_g;
+  // Without a spread of draft counts the slope is unknown: take the mean as flat.
+  double slope = var_g > 1e-3 ? (wgt_ / w_ - mean_g * mean_t) / var_g : 0;
+  slope = std::max(slope, 0.0);
+  const double t = mean_t + slope * (drafts - mean_g);
+  return absl::Seconds(std::max(t, 0.0));
+}
+
+double SpeculationPolicy::TokensPerSecond(int32_t drafts) const {
+  const double a = std::min(acceptance(), 0.999);
+  const double tokens = (1 - std::pow(a, drafts + 1)) / (1 - a);
+  const double seconds = drafts * absl::ToDoubleSeconds(draft_time_per_token()) +
+                         absl::ToDoubleSeconds(round_time(drafts));
+  return seconds > 0 ? tokens / seconds : 0;
+}
+
+int32_t SpeculationPolicy::NextDraftCount(int32_t capacity) {
+  const int32_t limit = std::min(capacity, options_.max_draft_tokens);
+  if (limit <= 0) return 0;
+  if (!options_.adaptive) return limit;
+  // Nothing measured yet: one measuring round.
+  if (rounds_ == 0 || draft_weight_ == 0) return std::min(limit, kProbeDrafts);
+  int32_t best = 0;
+  double best_rate = TokensPerSecond(0);
+  for (int32_t g = 1; g <= limit; ++g) {
+    const double rate = TokensPerSecond(g);
+    if (rate > best_rate) {
+      best = g;
+      best_rate = rate;
+    }
+  }
+  if (best == 0) {
+    if (++plain_since_probe_ < options_.probe_interval) return 0;
+    plain_since_probe_ = 0;
+    return std::min(limit, kProbeDrafts);
+  }
+  // Every fourth round a shorter one keeps the round-time line's slope measurable.
+  if (rounds_ % 4 == 3 && best > 1) return best / 2;
+  return best;
+}
+
+void SpeculationPolicy::Observe(int32_t drafted, int32_t accepted, absl::Duration draft_time,
+                                absl::Duration round_time) {
+  ++rounds_;
+  const double t = absl::ToDoubleSeconds(round_time);
+  const double g = drafted;
+  w_ = w_ * decay_ + 1;
+  wg_ = wg_ * decay_ + g;
+  wgg_ = wgg_ * decay_ + g * g;
+  wt_ = wt_ * decay_ + t;
+  wgt_ = wgt_ * decay_ + g * t;
+  if (drafted <= 0) return;
+  accepted_ = accepted_ * decay_ + accepted;
+  rejected_ = rejected_ * decay_ + (accepted < drafted ? 1 : 0);
+  draft_weight_ = draft_weight_ * decay_ + drafted;
+  draft_seconds_ = draft_seconds_ * decay_ + absl::ToDoubleSeconds(draft_time);
+}
+
+}  // namespace tandem::edge
