@@ -115,7 +115,8 @@ int32_t CloudSession::draft_capacity(int32_t context_size) const {
 
 absl::StatusOr<SampledToken> CloudSession::Advance(absl::Span<const int32_t> context,
                                                    absl::Duration per_chunk,
-                                                   absl::Span<const int32_t> drafts) {
+                                                   absl::Span<const int32_t> drafts,
+                                                   absl::FunctionRef<void()> while_waiting) {
   if (stream_ == nullptr) return absl::FailedPreconditionError("no stream to the worker");
   const int32_t known = static_cast<int32_t>(context.size());
   const int32_t n_drafts = static_cast<int32_t>(drafts.size());
@@ -153,8 +154,10 @@ absl::StatusOr<SampledToken> CloudSession::Advance(absl::Span<const int32_t> con
     RETURN_IF_ERROR(stream_->Send(message, clock_.Now() + per_chunk));
     ++chunks_sent;
   }
+  const absl::Time sent = clock_.Now();
+  while_waiting();
   // The worker may still be running earlier chunks: allow a step per chunk.
-  ASSIGN_OR_RETURN(SampledToken sampled, stream_->Receive(clock_.Now() + per_chunk * chunks_sent));
+  ASSIGN_OR_RETURN(SampledToken sampled, stream_->Receive(sent + per_chunk * chunks_sent));
   const int32_t accepted = sampled.accepted_drafts;
   if (accepted < 0 || accepted > n_drafts || sampled.position != known - 1 + accepted) {
     return absl::InternalError(absl::StrFormat(

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -68,8 +69,11 @@ class CloudSession {
   // for the tokens after `context`. They go in the last chunk for the worker to verify;
   // the token's accepted_drafts says how many it kept (the context grows by those, then
   // the token), and the positions of the rejected ones are dropped here as on the worker.
-  absl::StatusOr<SampledToken> Advance(absl::Span<const int32_t> context, absl::Duration per_chunk,
-                                       absl::Span<const int32_t> drafts = {});
+  // `while_waiting` runs once everything is sent, before waiting for the token (work that
+  // the round trip and the worker's compute can hide).
+  absl::StatusOr<SampledToken> Advance(
+      absl::Span<const int32_t> context, absl::Duration per_chunk,
+      absl::Span<const int32_t> drafts = {}, absl::FunctionRef<void()> while_waiting = [] {});
   // Draft tokens the next Advance may carry: 0 without a stream, unless the worker
   // verifies drafts and the edge has sent all but the context's last position.
   int32_t draft_capacity(int32_t context_size) const;

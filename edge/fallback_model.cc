@@ -65,10 +65,36 @@ absl::StatusOr<std::unique_ptr<FallbackSession>> FallbackSession::Create(const F
   return std::unique_ptr<FallbackSession>(new FallbackSession(std::move(session)));
 }
 
-absl::StatusOr<int32_t> FallbackSession::CatchUp(absl::Span<const int32_t> context) {
+absl::Status FallbackSession::WarmUp() {
+  const int32_t token = 0;
+  RETURN_IF_ERROR(session_->Feed({&token, 1}).status());
+  KeepAtMost(0);
+  return absl::OkStatus();
+}
+
+void FallbackSession::KeepAtMost(int32_t n) {
+  if (n < window_start_) {
+    session_->Rewind(0);
+    window_start_ = 0;
+    return;
+  }
+  session_->Rewind(std::min(n - window_start_, session_->position()));
+}
+
+absl::StatusOr<int32_t> FallbackSession::CatchUp(absl::Span<const int32_t> context,
+                                                 int32_t max_catch_up, int32_t count) {
   const int32_t n = static_cast<int32_t>(context.size());
-  if (session_->position() >= n - 1) return 0;
-  const int32_t from = session_->position();
+  if (n == 0) return absl::InvalidArgumentError("draft: empty context");
+  KeepAtMost(n - 1);
+  // Restart as a window when catching up would cost more than the window, or the drafts
+  // would not fit behind the cache.
+  const int32_t room = session_->max_context() - count;
+  if (n - 1 - context_end() > max_catch_up || n - window_start_ > room) {
+    window_start_ = std::max(0, n - 1 - std::min(max_catch_up, room - 1));
+    session_->Rewind(0);
+  }
+  const int32_t from = context_end();
+  if (from >= n - 1) return 0;
   RETURN_IF_ERROR(session_->Feed(context.subspan(from, n - 1 - from)).status());
   return n - 1 - from;
 }
@@ -77,12 +103,12 @@ absl::StatusOr<std::vector<int32_t>> FallbackSession::Draft(absl::Span<const int
                                                             int32_t count) {
   const int32_t n = static_cast<int32_t>(context.size());
   if (n == 0) return absl::InvalidArgumentError("draft: empty context");
-  if (session_->position() >= n) session_->Rewind(n - 1);
+  if (context_end() >= n) KeepAtMost(n - 1);
   std::vector<int32_t> drafts;
   drafts.reserve(count);
   // The first feed runs what the session lacks of the context, each later one the draft
   // before it.
-  absl::Span<const int32_t> feed = context.subspan(session_->position());
+  absl::Span<const int32_t> feed = context.subspan(context_end());
   for (int32_t i = 0; i < count; ++i) {
     ASSIGN_OR_RETURN(absl::Span<const float> logits, session_->Feed(feed));
     drafts.push_back(sampler_.Sample(logits, n - 1 + i));
@@ -94,6 +120,8 @@ absl::StatusOr<std::vector<int32_t>> FallbackSession::Draft(absl::Span<const int
 absl::StatusOr<SampledToken> FallbackSession::Next(absl::Span<const int32_t> context) {
   const int32_t n = static_cast<int32_t>(context.size());
   if (n == 0) return absl::InvalidArgumentError("fallback: empty context");
+  // The fallback's tokens must be exactly the worker's: a drafting window is dropped.
+  if (window_start_ > 0) KeepAtMost(0);
   // Positions it has seen are the same tokens (a context only grows within a generation);
   // keep at most n - 1 of them so that the last position is run and yields logits.
   if (session_->position() >= n) session_->Rewind(n - 1);

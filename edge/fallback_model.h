@@ -64,22 +64,31 @@ class FallbackSession {
   // for (Reset), they come with it, computed as the worker does (LogprobOf on the logits).
   absl::StatusOr<SampledToken> Next(absl::Span<const int32_t> context);
 
-  // Speculative decoding (this model drafts for the split model): runs the positions of
-  // `context` but its last that this session has not seen, so that drafting starts at
-  // once. Returns the positions run.
-  absl::StatusOr<int32_t> CatchUp(absl::Span<const int32_t> context);
-  // `count` tokens that would follow `context`, each sampled as Next would sample it (the
-  // same position-keyed draw the worker makes, so a draft equals the worker's token
-  // whenever both models' distributions put that draw on the same token). The drafts stay
-  // in the cache: KeepAtMost once the worker said how many were right.
+  // Speculative decoding (this model drafts for the split model). A draft need not be
+  // exact (the worker checks every token), only cheap: when the session lags more than
+  // `max_catch_up` positions behind `context` (after plain steps, or past its own context
+  // length), it restarts on the last `max_catch_up` tokens only, as a window (RoPE sees the
+  // same relative positions), instead of running everything it missed.
+  // Runs the positions of `context` but its last that the session lacks, with room for
+  // `count` drafts after them. Returns the positions run.
+  absl::StatusOr<int32_t> CatchUp(absl::Span<const int32_t> context, int32_t max_catch_up,
+                                  int32_t count);
+  // `count` tokens that would follow `context` (after CatchUp), each sampled as Next would
+  // sample it (the same position-keyed draw the worker makes, so a draft equals the
+  // worker's token whenever both models' distributions put that draw on the same token).
+  // The drafts stay in the cache: KeepAtMost once the worker said how many were right.
   absl::StatusOr<std::vector<int32_t>> Draft(absl::Span<const int32_t> context, int32_t count);
   // Drops cached positions >= n (their tokens are no longer the context's).
-  void KeepAtMost(int32_t n) { session_->Rewind(std::min(n, session_->position())); }
+  void KeepAtMost(int32_t n);
+  // Runs one token and forgets it, so that the weights are paged in before the first
+  // generation needs them (the first draft round would otherwise pay for it).
+  absl::Status WarmUp();
 
   // Forgets everything: a new generation, sampled with `sampling`; `top_logprobs` >= 0
   // reports each token's logprob and that many alternatives, < 0 no logprobs.
   void Reset(const SamplingParams& sampling, int32_t top_logprobs = -1) {
     session_->Rewind(0);
+    window_start_ = 0;
     sampler_ = Sampler(sampling);
     top_logprobs_ = top_logprobs;
   }
@@ -89,7 +98,12 @@ class FallbackSession {
  private:
   explicit FallbackSession(std::unique_ptr<LocalSession> session) : session_(std::move(session)) {}
 
+  // The context position the cache starts at: 0, or a drafting window's first (the cache's
+  // position p holds the context's window_start_ + p).
+  int32_t context_end() const { return window_start_ + session_->position(); }
+
   std::unique_ptr<LocalSession> session_;
+  int32_t window_start_ = 0;
   Sampler sampler_{SamplingParams{}};
   int32_t top_logprobs_ = -1;
 };

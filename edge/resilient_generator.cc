@@ -29,6 +29,10 @@ bool IsPermanent(absl::StatusCode code) {
   }
 }
 
+// Positions a draft model catches up at most before drafting (beyond: it restarts on a
+// window of this many): bounds what re-enabling speculation after plain steps costs.
+constexpr int32_t kMaxDraftCatchUp = 64;
+
 std::string Describe(const absl::Status& status) {
   return absl::StrFormat("%s: %s", absl::StatusCodeToString(status.code()), status.message());
 }
@@ -80,8 +84,15 @@ absl::StatusOr<std::unique_ptr<ResilientGenerator>> ResilientGenerator::Create(
           "speculative decoding needs a draft model (or a fallback model to draft with)");
     }
     if (speculation.draft_model != nullptr && speculation.draft_model != fallback) {
-      ASSIGN_OR_RETURN(own_draft, FallbackSession::Create(*speculation.draft_model, context, pool));
+      // A draft with a shorter context drafts until the context outgrows it.
+      ASSIGN_OR_RETURN(own_draft,
+                       FallbackSession::Create(
+                           *speculation.draft_model,
+                           std::min(context, speculation.draft_model->context_length()), pool));
     }
+  }
+  if (speculation.enabled) {
+    RETURN_IF_ERROR((own_draft != nullptr ? own_draft : fallback_session)->WarmUp());
   }
   return std::unique_ptr<ResilientGenerator>(new ResilientGenerator(
       model, std::move(endpoints), fallback, clock, metrics, options, resilience, std::move(cloud),
@@ -316,7 +327,8 @@ std::vector<int32_t> ResilientGenerator::DraftTokens(absl::Duration* draft_time)
   if (want <= 0) return {};
   // A draft model that lagged behind (plain steps) catches up outside the measured time.
   absl::StatusOr<std::vector<int32_t>> drafts;
-  if (absl::Status caught_up = draft_->CatchUp(context_).status(); !caught_up.ok()) {
+  if (absl::Status caught_up = draft_->CatchUp(context_, kMaxDraftCatchUp, want).status();
+      !caught_up.ok()) {
     drafts = caught_up;
   } else {
     const absl::Time start = clock_.Now();
@@ -347,8 +359,15 @@ absl::Status ResilientGenerator::CloudStep() {
   const int32_t n_drafts = static_cast<int32_t>(drafts.size());
   const absl::Time start = clock_.Now();
   const LinkBytes before = cloud_->bytes();
+  // A prompt (or catch-up) step: the draft model catches up on it meanwhile, so that the
+  // first draft round does not pay for it.
+  auto draft_catch_up = [&] {
+    if (missing > 1 && draft_ != nullptr && !top_logprobs_.has_value()) {
+      draft_->CatchUp(context_, kMaxDraftCatchUp, /*count=*/1).IgnoreError();  // retried later
+    }
+  };
   absl::StatusOr<SampledToken> step =
-      cloud_->Advance(context_, deadline_.per_chunk(missing + n_drafts), drafts);
+      cloud_->Advance(context_, deadline_.per_chunk(missing + n_drafts), drafts, draft_catch_up);
   // The draft keeps only what the context will hold: the accepted drafts (none on error).
   if (n_drafts > 0) {
     draft_->KeepAtMost(static_cast<int32_t>(context_.size()) +

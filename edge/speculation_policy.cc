@@ -8,8 +8,9 @@
 namespace tandem::edge {
 namespace {
 
-// Drafts of a measuring round while speculation is off.
-constexpr int32_t kProbeDrafts = 2;
+// Drafts of a measuring round (the first, and while speculation is off): one, the cheapest
+// that measures both the acceptance and the draft time.
+constexpr int32_t kProbeDrafts = 1;
 
 }  // namespace
 
@@ -26,9 +27,14 @@ absl::Status SpeculationOptions::Validate() const {
 }
 
 SpeculationPolicy::SpeculationPolicy(const SpeculationOptions& options)
-    : options_(options), decay_(std::exp2(-1.0 / options.half_life_rounds)) {}
+    : options_(options),
+      decay_(std::exp2(-1.0 / options.half_life_rounds)),
+      probe_wait_(options.probe_interval) {}
 
-double SpeculationPolicy::acceptance() const { return accepted_ / (accepted_ + rejected_); }
+double SpeculationPolicy::acceptance() const {
+  const double n = accepted_ + rejected_;
+  return n > 0 ? accepted_ / n : 0.5;
+}
 
 absl::Duration SpeculationPolicy::draft_time_per_token() const {
   return draft_weight_ > 0 ? absl::Seconds(draft_seconds_ / draft_weight_) : absl::ZeroDuration();
@@ -69,10 +75,12 @@ int32_t SpeculationPolicy::NextDraftCount(int32_t capacity) {
     }
   }
   if (best == 0) {
-    if (++plain_since_probe_ < options_.probe_interval) return 0;
+    if (++plain_since_probe_ < probe_wait_) return 0;
     plain_since_probe_ = 0;
+    probe_wait_ = std::min(2 * probe_wait_, 16 * options_.probe_interval);
     return std::min(limit, kProbeDrafts);
   }
+  probe_wait_ = options_.probe_interval;
   // Every fourth round a shorter one keeps the round-time line's slope measurable.
   if (rounds_ % 4 == 3 && best > 1) return best / 2;
   return best;
@@ -81,18 +89,24 @@ int32_t SpeculationPolicy::NextDraftCount(int32_t capacity) {
 void SpeculationPolicy::Observe(int32_t drafted, int32_t accepted, absl::Duration draft_time,
                                 absl::Duration round_time) {
   ++rounds_;
+  // Every round ages every estimate, plain ones too: after a long plain stretch one probe
+  // speaks for the text as it is now.
+  for (double* sum :
+       {&w_, &wg_, &wgg_, &wt_, &wgt_, &accepted_, &rejected_, &draft_weight_, &draft_seconds_}) {
+    *sum *= decay_;
+  }
   const double t = absl::ToDoubleSeconds(round_time);
   const double g = drafted;
-  w_ = w_ * decay_ + 1;
-  wg_ = wg_ * decay_ + g;
-  wgg_ = wgg_ * decay_ + g * g;
-  wt_ = wt_ * decay_ + t;
-  wgt_ = wgt_ * decay_ + g * t;
+  w_ += 1;
+  wg_ += g;
+  wgg_ += g * g;
+  wt_ += t;
+  wgt_ += g * t;
   if (drafted <= 0) return;
-  accepted_ = accepted_ * decay_ + accepted;
-  rejected_ = rejected_ * decay_ + (accepted < drafted ? 1 : 0);
-  draft_weight_ = draft_weight_ * decay_ + drafted;
-  draft_seconds_ = draft_seconds_ * decay_ + absl::ToDoubleSeconds(draft_time);
+  accepted_ += accepted;
+  rejected_ += accepted < drafted ? 1 : 0;
+  draft_weight_ += drafted;
+  draft_seconds_ += absl::ToDoubleSeconds(draft_time);
 }
 
 }  // namespace tandem::edge

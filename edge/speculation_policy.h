@@ -11,8 +11,9 @@
 // A round of g drafts yields (1 - a^(g+1)) / (1 - a) tokens on average and takes
 // g * draft + T0 + g * c; the policy picks the g in [0, max] with the most tokens per
 // second (0: a plain step), so speculation turns itself off where it does not pay (low
-// acceptance, a fast link with a slow draft). While off, every `probe_interval` plain tokens
-// one round with a few drafts measures again. The estimates decay (half weight after
+// acceptance, a fast link with a slow draft). While off, a round with a few drafts measures
+// again after `probe_interval` plain tokens, then after twice as many each time it finds
+// drafting still does not pay (up to 16 times the interval). The estimates decay (half weight after
 // `half_life_rounds`), so they follow a changing link or text.
 #pragma once
 
@@ -32,7 +33,7 @@ struct SpeculationOptions {
   int32_t max_draft_tokens = 8;  // per round (the worker may allow fewer)
   // False: every round drafts max_draft_tokens (benchmarks, tests), whatever it measures.
   bool adaptive = true;
-  int32_t probe_interval = 32;  // plain tokens between measuring rounds while off
+  int32_t probe_interval = 64;  // plain tokens between measuring rounds while off
   double half_life_rounds = 16;
 
   absl::Status Validate() const;
@@ -52,7 +53,10 @@ class SpeculationPolicy {
                absl::Duration round_time);
 
   // Forgets the plain-token count (a new generation starts measuring from its first token).
-  void Restart() { plain_since_probe_ = 0; }
+  void Restart() {
+    plain_since_probe_ = 0;
+    probe_wait_ = options_.probe_interval;
+  }
 
   double acceptance() const;
   absl::Duration draft_time_per_token() const;
@@ -64,14 +68,16 @@ class SpeculationPolicy {
  private:
   const SpeculationOptions options_;
   const double decay_;  // per round
-  // Acceptance: decayed successes and failures, with a prior of 3 of 4.
-  double accepted_ = 3, rejected_ = 1;
+  // Acceptance: decayed successes and failures, with a weak prior of one half, so that the
+  // first measuring round decides (a draft the worker rejects is dropped at once).
+  double accepted_ = 0.1, rejected_ = 0.1;
   // Draft seconds per token, decayed mean (no measurement yet: 0).
   double draft_weight_ = 0, draft_seconds_ = 0;
   // Round time against g: decayed sums for a least-squares line.
   double w_ = 0, wg_ = 0, wgg_ = 0, wt_ = 0, wgt_ = 0;
   int32_t rounds_ = 0;
   int32_t plain_since_probe_ = 0;
+  int32_t probe_wait_;  // plain tokens before the next probe while off
 };
 
 }  // namespace tandem::edge

@@ -100,7 +100,7 @@ for _ in $(seq "$rounds"); do
     line=$(grep -oE 'speculation: [0-9]+ of [0-9]+ drafts accepted, [0-9.]+ tokens per round trip' \
       "$work/spec.log" || true)
     if [ -n "$line" ]; then
-      echo "$line" | awk '{print $2, $4, $8}' >> "$work/acc-$rtt"
+      echo "$line" | awk '{print $2, $4, $7}' >> "$work/acc-$rtt"
     else
       echo "0 0 1" >> "$work/acc-$rtt"
     fi
@@ -116,7 +116,7 @@ printf '|---|---|---|---|---|---|---|---|---|\n'
 for rtt in $rtts; do
   plain=$(median < "$work/plain-$rtt")
   spec=$(median < "$work/spec-$rtt")
-  acc=$(awk '{a += $1; d += $2} END {printf "%.2f", d > 0 ? a / d : 0}' "$work/acc-$rtt")
+  acc=$(awk '{a += $1; d += $2} END {printf "%.2f", (d > 0 ? a / d : 0)}' "$work/acc-$rtt")
   per_round=$(awk '{print $3}' "$work/acc-$rtt" | median)
   printf '| %s | %.2f | %.2f | %.2fx | %s | %.2f | %s | %s | %.2fx |\n' "$rtt" "$plain" "$spec" \
     "$(awk -v a="$spec" -v b="$plain" 'BEGIN {print a / b}')" "$acc" "$per_round" \

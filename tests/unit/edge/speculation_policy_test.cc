@@ -3,28 +3,36 @@
 // rounds while off so that it can turn itself on again.
 #include "edge/speculation_policy.h"
 
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace tandem::edge {
 namespace {
 
-// Feeds `rounds` rounds in which each draft is accepted with probability about
-// `acceptance` (deterministically: the first floor(g * acceptance) of g), drafting costs
-// `draft` per token and a round takes `rtt` plus `per_position` per draft.
+// Feeds `rounds` rounds in which a draft is accepted at the rate `acceptance`
+// (deterministically: a draft is accepted while the credit it adds reaches a whole one),
+// drafting costs `draft` per token and a round takes `rtt` plus `per_position` per draft.
 void Simulate(SpeculationPolicy& policy, int32_t rounds, double acceptance, absl::Duration draft,
               absl::Duration rtt, absl::Duration per_position = absl::ZeroDuration()) {
+  double credit = 0;
   for (int32_t i = 0; i < rounds; ++i) {
     const int32_t g = policy.NextDraftCount(16);
-    const int32_t accepted = static_cast<int32_t>(g * acceptance);
+    int32_t accepted = 0;
+    while (accepted < g) {
+      credit += acceptance;
+      if (credit < 1) break;
+      credit -= 1;
+      ++accepted;
+    }
     policy.Observe(g, accepted, draft * g, rtt + per_position * g);
   }
 }
 
 TEST(SpeculationPolicyTest, FirstRoundMeasures) {
   SpeculationPolicy policy({.enabled = true});
-  EXPECT_EQ(policy.NextDraftCount(16), 2);
-  EXPECT_EQ(policy.NextDraftCount(1), 1);  // never beyond what the stream allows
-  EXPECT_EQ(policy.NextDraftCount(0), 0);
+  EXPECT_EQ(policy.NextDraftCount(16), 1);
+  EXPECT_EQ(policy.NextDraftCount(0), 0);  // never beyond what the stream allows
 }
 
 TEST(SpeculationPolicyTest, ASlowLinkWithAGoodDraftDraftsMany) {
@@ -48,16 +56,19 @@ TEST(SpeculationPolicyTest, ADraftTheWorkerRejectsTurnsItOffAndIsProbedAgain) {
   SpeculationPolicy policy({.enabled = true, .probe_interval = 10});
   Simulate(policy, 30, 0.0, absl::Milliseconds(10), absl::Milliseconds(40));
   EXPECT_LT(policy.acceptance(), 0.2);
-  int32_t probes = 0;
-  for (int32_t i = 0; i < 100; ++i) {
+  // Probes come after 10, 20, 40, ... plain tokens: the interval doubles while they fail,
+  // up to 16 times.
+  std::vector<int32_t> probes;
+  for (int32_t i = 0; i < 2000; ++i) {
     const int32_t g = policy.NextDraftCount(16);
-    if (g > 0) ++probes;
+    if (g > 0) probes.push_back(i);
     policy.Observe(g, 0, absl::Milliseconds(10) * g, absl::Milliseconds(40));
   }
-  EXPECT_GE(probes, 9);
-  EXPECT_LE(probes, 11);
+  ASSERT_GE(probes.size(), 6u);
+  EXPECT_EQ(probes[2] - probes[1], 2 * (probes[1] - probes[0]));
+  EXPECT_EQ(probes.back() - probes[probes.size() - 2], 160);
   // The text turns predictable: the probes see it and drafting comes back.
-  Simulate(policy, 200, 1.0, absl::Milliseconds(10), absl::Milliseconds(40));
+  Simulate(policy, 400, 1.0, absl::Milliseconds(10), absl::Milliseconds(40));
   EXPECT_GT(policy.NextDraftCount(16), 2);
 }
 
