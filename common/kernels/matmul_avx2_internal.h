@@ -69,6 +69,9 @@ ActivationRow* PrepareActivations(const WeightView& w, const float* x, int64_t n
 // Q4_K / Q5_K / Q6_K weights, any n (matmul_avx2_kquants.cc): bit-identical to the scalar
 // reference for every row of x.
 void KQuantMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+// KQuantMatMul's prompt path (n > 1), the K-quant GEMM (matmul_avx2_kquants_gemm.cc); the
+// same results as n decode steps, bit for bit.
+void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 
 // Q4_1 / Q5_0 / Q5_1 weights, any n (matmul_avx2_q4_1_q5.cc): bit-identical to the scalar
 // reference for every row of x.

@@ -302,6 +302,36 @@ TEST_P(MatMulVsRefTest, ScalarKernelsBatchInvariant) {
   });
 }
 
+// The K-quant GEMM (the prompt path, n > 1) at its tile edges: row counts around its
+// 8- and 16-row groups and token counts around its token tiles, each output bit-identical
+// to the reference and to the token decoded alone (the n == 1 kernel).
+TEST(MatMulKQuantTest, GemmTileEdgesBitIdentical) {
+  ThreadPool pool(2);
+  uint32_t seed = 1300;
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    for (int64_t rows : {1, 7, 8, 9, 15, 16, 17, 31, 40}) {
+      const int64_t cols = 768, total = 21;
+      ++seed;
+      TestWeights w = MakeWeights(type, rows, cols, seed);
+      const auto [x, single] = SingleTokens(w.view, total, seed + 1,
+                                            [&](const WeightView& v, const float* in, int64_t n,
+                                                float* out) { MatMul(v, in, n, out, pool); });
+      std::vector<float> want(total * rows);
+      ref::MatMul(w.view, x.data(), total, want.data());
+      ASSERT_EQ(std::memcmp(single.data(), want.data(), want.size() * sizeof(float)), 0)
+          << TypeName(type) << " rows=" << rows << " decode";
+      for (int64_t n : {2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 21}) {
+        for (int64_t first : {int64_t{0}, total - n}) {
+          std::vector<float> y(n * rows, -1.0f);
+          MatMul(w.view, x.data() + first * cols, n, y.data(), pool);
+          ASSERT_EQ(std::memcmp(y.data(), want.data() + first * rows, y.size() * sizeof(float)), 0)
+              << TypeName(type) << " rows=" << rows << " n=" << n << " first=" << first;
+        }
+      }
+    }
+  }
+}
+
 #if defined(__x86_64__)
 // The row kernels MatMul uses for decode and small batches, called directly for every n
 // up to past their token tiles (whatever n MatMul's GEMM threshold starts at): each
