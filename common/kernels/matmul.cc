@@ -50,6 +50,7 @@ namespace matmul_internal {
 //   n=12: 5632x2048 1942/2106, 2048x5632 2013/2234, 2048x2048 839/875
 //   n=16: 5632x2048 2385/2411, 2048x5632 2494/2356, 2048x2048 990/849
 int64_t RowKernelMaxBatch(GgmlType type, CpuIsa isa) {
+  if (ActivationKindOf(type) == ActivationKind::kQ8_K) return 1;  // decode kernel, then GEMM
   const bool q4 = type == GgmlType::kQ4_0;
   if (isa == CpuIsa::kAvx512Vnni) return q4 ? 12 : 8;
   return q4 ? 3 : 6;
@@ -77,9 +78,9 @@ MatMulKernelNames MatMulKernelsFor(GgmlType type) {
               rows + "avx512vnni gemm"};
     }
     if (matmul_internal::avx2::GemmSupported(type)) {
-      return {"avx2", "avx2 rows up to n = " +
-                          std::to_string(matmul_internal::RowKernelMaxBatch(type, isa)) +
-                          ", avx2 gemm"};
+      const int64_t rows_max = matmul_internal::RowKernelMaxBatch(type, isa);
+      if (rows_max == 1) return {"avx2", "avx2 gemm"};
+      return {"avx2", "avx2 rows up to n = " + std::to_string(rows_max) + ", avx2 gemm"};
     }
     return {"avx2", "avx2 row by row"};
   }

@@ -93,9 +93,8 @@ inline __m256i Load(const void* src) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
 }
 
-// A block's quants as bytes in value order (q[k], k < 256), and its scales and mins into
-// row i's lanes of `p`.
-void Unpack(const BlockQ4_K& w, int i, uint8_t* q, PackedKBlock* p) {
+void Unpack(const BlockQ4_K& w, UnpackedKBlock* u) {
+  uint8_t* q = u->q;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   for (int g = 0; g < 4; ++g) {
     const __m256i v = Load(w.qs + 32 * g);
@@ -105,15 +104,16 @@ void Unpack(const BlockQ4_K& w, int i, uint8_t* q, PackedKBlock* p) {
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, m;
     KScaleMin(j, w.scales, &sc, &m);
-    p->sc[j][2 * i] = p->sc[j][2 * i + 1] = sc;
-    p->pairs[j / 2][2 * i + j % 2] = m;
+    u->sc[j] = sc;
+    u->m[j] = m;
   }
   const float* table = Fp16ToFp32Table();
-  p->d[i] = table[w.d];
-  p->dmin[i] = table[w.dmin];
+  u->d = table[w.d];
+  u->dmin = table[w.dmin];
 }
 
-void Unpack(const BlockQ5_K& w, int i, uint8_t* q, PackedKBlock* p) {
+void Unpack(const BlockQ5_K& w, UnpackedKBlock* u) {
+  uint8_t* q = u->q;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i bit4 = _mm256_set1_epi8(0x10);
   __m256i qh = Load(w.qh);
@@ -130,16 +130,17 @@ void Unpack(const BlockQ5_K& w, int i, uint8_t* q, PackedKBlock* p) {
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, m;
     KScaleMin(j, w.scales, &sc, &m);
-    p->sc[j][2 * i] = p->sc[j][2 * i + 1] = sc;
-    p->pairs[j / 2][2 * i + j % 2] = m;
+    u->sc[j] = sc;
+    u->m[j] = m;
   }
   const float* table = Fp16ToFp32Table();
-  p->d[i] = table[w.d];
-  p->dmin[i] = table[w.dmin];
+  u->d = table[w.d];
+  u->dmin = table[w.dmin];
 }
 
 // Q6_K: q in [0, 63] unsigned (the -32 comes back through the activation sums).
-void Unpack(const BlockQ6_K& w, int i, uint8_t* q, PackedKBlock* p) {
+void Unpack(const BlockQ6_K& w, UnpackedKBlock* u) {
+  uint8_t* q = u->q;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i bits45 = _mm256_set1_epi8(0x30);
   for (int h = 0; h < 2; ++h) {
@@ -156,18 +157,16 @@ void Unpack(const BlockQ6_K& w, int i, uint8_t* q, PackedKBlock* p) {
     Store(out + 96, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
                                     _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45)));
   }
-  for (int j = 0; j < 16; ++j) {
-    p->sc[j][2 * i] = p->sc[j][2 * i + 1] = w.scales[j];
-    p->pairs[j / 2][2 * i + j % 2] = w.scales[j];
-  }
-  p->d[i] = Fp16ToFp32Table()[w.d];
-  p->dmin[i] = 0.0f;
+  for (int j = 0; j < 16; ++j) u->sc[j] = w.scales[j];
+  u->d = Fp16ToFp32Table()[w.d];
+  u->dmin = 0.0f;
 }
 
 // Unpacks rows[0..8) (block pointers of one row group) into packed[nb].
 template <typename Block>
 void PackGroup(const Block* const* rows, int64_t nb, size_t row_bytes, PackedKBlock* packed) {
-  alignas(32) uint8_t q[kGroupRows][kQK_K];
+  constexpr bool kQ6 = sizeof(Block) == sizeof(BlockQ6_K);
+  UnpackedKBlock u[kGroupRows];
   for (int64_t b = 0; b < nb; ++b) {
     PackedKBlock& p = packed[b];
     for (int i = 0; i < kGroupRows; ++i) {
@@ -176,11 +175,17 @@ void PackGroup(const Block* const* rows, int64_t nb, size_t row_bytes, PackedKBl
       // thread reads 8 interleaved rows, which the hardware prefetcher follows too late).
       const char* next = reinterpret_cast<const char*>(&blk) + kGroupRows * row_bytes;
       for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
-      Unpack(blk, i, q[i], &p);
+      Unpack(blk, &u[i]);
+      for (int j = 0; j < (kQ6 ? 16 : 8); ++j) {
+        p.sc[j][2 * i] = p.sc[j][2 * i + 1] = u[i].sc[j];
+        p.pairs[j / 2][2 * i + j % 2] = kQ6 ? u[i].sc[j] : u[i].m[j];
+      }
+      p.d[i] = u[i].d;
+      p.dmin[i] = u[i].dmin;
     }
     for (int c = 0; c < kQK_K / 32; ++c) {
       __m256i r[kGroupRows], t[8];
-      for (int i = 0; i < kGroupRows; ++i) r[i] = Load(q[i] + 32 * c);
+      for (int i = 0; i < kGroupRows; ++i) r[i] = Load(u[i].q + 32 * c);
       Transpose8x8(r, t);
       for (int s = 0; s < 8; ++s) Store(p.q[8 * c + s], t[s]);
     }
@@ -343,6 +348,20 @@ void GroupProduct(const WeightView& w, int64_t r0, int valid, const PackedKAct* 
 }
 
 }  // namespace
+
+void UnpackKQuantBlock(GgmlType type, const uint8_t* block, UnpackedKBlock* out) {
+  switch (type) {
+    case GgmlType::kQ4_K:
+      Unpack(*reinterpret_cast<const BlockQ4_K*>(block), out);
+      break;
+    case GgmlType::kQ5_K:
+      Unpack(*reinterpret_cast<const BlockQ5_K*>(block), out);
+      break;
+    default:
+      Unpack(*reinterpret_cast<const BlockQ6_K*>(block), out);
+      break;
+  }
+}
 
 void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
   const int64_t nb = w.cols / kQK_K;
