@@ -221,39 +221,53 @@ void DecodeRows(const WeightView& w, const ActBlock* acts, int64_t r0, int64_t r
 }
 
 constexpr int kRowGrain = 4;  // rows per task of the thread partition
+// Small batches: rows whose weights stay in cache while every token of the batch passes.
+constexpr int64_t kBatchRows = 16;
 
 }  // namespace
 
+// Decode and small batches (n up to RowKernelMaxBatch): the decode kernel for each token,
+// over kBatchRows rows at a time so the weights come from DRAM once; larger batches go to
+// the GEMM, whose unpacking of the weights costs several tokens' worth of products.
 void KQuantMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
-  if (n > 1) {
+  if (n > 1 && UseGemm(w.type, n, KernelCpuIsa())) {
     KQuantGemm(w, x, n, y, pool);
     return;
   }
   const int64_t nb = w.cols / kQK_K;
   thread_local std::vector<BlockQ8_K> xq;
   thread_local std::vector<ActBlock> acts;
-  if (xq.size() < static_cast<size_t>(nb)) xq.resize(nb);
-  acts.resize(nb);
-  QuantizeActivationRowQ8K(x, w.cols, xq.data());
-  for (int64_t b = 0; b < nb; ++b) {
-    ActBlock& a = acts[b];
-    a.x = &xq[b];
+  if (xq.size() < static_cast<size_t>(n * nb)) xq.resize(n * nb);
+  acts.resize(n * nb);
+  for (int64_t t = 0; t < n; ++t) {
+    QuantizeActivationRowQ8K(x + t * w.cols, w.cols, xq.data() + t * nb);
+  }
+  for (int64_t i = 0; i < n * nb; ++i) {
+    ActBlock& a = acts[i];
+    a.x = &xq[i];
     for (int j = 0; j < 8; ++j) {
       a.pair_sums[j] = static_cast<int16_t>(a.x->bsums[2 * j] + a.x->bsums[2 * j + 1]);
     }
   }
   const ActBlock* shared = acts.data();
   pool.ParallelFor(w.rows, kRowGrain, [&](int64_t r0, int64_t r1) {
-    switch (w.type) {
-      case GgmlType::kQ4_K:
-        DecodeRows<BlockQ4_K>(w, shared, r0, r1, y);
-        break;
-      case GgmlType::kQ5_K:
-        DecodeRows<BlockQ5_K>(w, shared, r0, r1, y);
-        break;
-      default:
-        DecodeRows<BlockQ6_K>(w, shared, r0, r1, y);
-        break;
+    for (int64_t rs = r0; rs < r1; rs += kBatchRows) {
+      const int64_t re = rs + kBatchRows < r1 ? rs + kBatchRows : r1;
+      for (int64_t t = 0; t < n; ++t) {
+        const ActBlock* a = shared + t * nb;
+        float* yt = y + t * w.rows;
+        switch (w.type) {
+          case GgmlType::kQ4_K:
+            DecodeRows<BlockQ4_K>(w, a, rs, re, yt);
+            break;
+          case GgmlType::kQ5_K:
+            DecodeRows<BlockQ5_K>(w, a, rs, re, yt);
+            break;
+          default:
+            DecodeRows<BlockQ6_K>(w, a, rs, re, yt);
+            break;
+        }
+      }
     }
   });
 }

@@ -263,6 +263,10 @@ void KQuantPromptArgs(benchmark::internal::Benchmark* b) {
   for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
     for (const auto& s : {kShapes[2], kShapes[3]}) {
       for (int n : {2, 4, 8, 16, 64, 256}) b->Args({static_cast<int>(t), s[0], s[1], n, 2, 0});
+      // The GEMMs next to MatMul's small-batch path, for picking the threshold.
+      for (int n : {2, 3, 4, 6, 8, 12, 16}) {
+        for (int path : {0, 3, 4}) b->Args({static_cast<int>(t), s[0], s[1], n, 2, path});
+      }
     }
   }
 }
