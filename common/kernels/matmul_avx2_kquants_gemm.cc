@@ -202,11 +202,14 @@ inline void ScaledSums(const PackedKBlock& wb, const PackedKAct& xb, __m256i* is
   for (int s0 = 0; s0 < kSteps; s0 += kGroup) {
     __m256i a16[RN];
     for (int t = 0; t < RN; ++t) a16[t] = _mm256_setzero_si256();
+    const uint8_t(*wq)[32] = wb.q + s0;
+    const int8_t(*xq)[4 * kTokenTile] = xb.q + s0;
+    // A constant trip count, so that the loop unrolls.
 #pragma GCC unroll 8
-    for (int s = s0; s < s0 + kGroup; ++s) {
-      const __m256i wq = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb.q[s]));
+    for (int s = 0; s < kGroup; ++s) {
+      const __m256i ws = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq[s]));
       for (int t = 0; t < RN; ++t) {
-        const __m256i p = _mm256_maddubs_epi16(wq, _mm256_set1_epi32(LoadDword(xb.q[s] + 4 * t)));
+        const __m256i p = _mm256_maddubs_epi16(ws, _mm256_set1_epi32(LoadDword(xq[s] + 4 * t)));
         a16[t] = _mm256_add_epi16(a16[t], p);
         // Keeps each sum a chain: unrolled, the compiler would otherwise reassociate the
         // int16 adds into a tree of maddubs results that no longer fits in registers.

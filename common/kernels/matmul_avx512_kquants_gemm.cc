@@ -116,11 +116,14 @@ void Tile(const PackedKBlock* w, const PackedKAct* x, int64_t nb, __m512* out) {
       for (int t = 0; t < RN; ++t) {
         part[t] = kQ6 ? _mm512_set1_epi32(xb.init[j][t]) : _mm512_setzero_si512();
       }
+      const uint8_t(*wq)[64] = wb.q + j * kSub;
+      const int8_t(*xq)[4 * kTokenTile] = xb.q + j * kSub;
+      // A constant trip count, so that the loop unrolls.
 #pragma GCC unroll 8
-      for (int s = j * kSub; s < (j + 1) * kSub; ++s) {
-        const __m512i wq = _mm512_load_si512(wb.q[s]);
+      for (int s = 0; s < kSub; ++s) {
+        const __m512i ws = _mm512_load_si512(wq[s]);
         for (int t = 0; t < RN; ++t) {
-          part[t] = _mm512_dpbusd_epi32(part[t], wq, _mm512_set1_epi32(LoadDword(xb.q[s] + 4 * t)));
+          part[t] = _mm512_dpbusd_epi32(part[t], ws, _mm512_set1_epi32(LoadDword(xq[s] + 4 * t)));
         }
       }
       const __m512i sc = _mm512_load_si512(wb.sc[j]);
