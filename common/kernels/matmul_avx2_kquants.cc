@@ -226,6 +226,60 @@ constexpr int64_t kBatchRows = 16;
 
 }  // namespace
 
+void QuantizeActivationRowQ8K(const float* x, int64_t cols, BlockQ8_K* out) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i max_q = _mm256_set1_epi32(127);
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < cols / kQK_K; ++b, x += kQK_K) {
+    BlockQ8_K& y = out[b];
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < kQK_K / 8; ++i)
+      m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * i)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    if (!amax) {
+      std::memset(&y, 0, sizeof(y));
+      continue;
+    }
+    // The reference's max: the first value of the largest magnitude, with its sign.
+    const __m256 amax8 = _mm256_set1_ps(amax);
+    int first = 0;
+    for (int i = 0; i < kQK_K / 8; ++i) {
+      const int mask = _mm256_movemask_ps(
+          _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * i)), amax8, _CMP_EQ_OQ));
+      if (mask != 0) {
+        first = 8 * i + __builtin_ctz(static_cast<unsigned>(mask));
+        break;
+      }
+    }
+    const float iscale = -127.f / x[first];
+    const __m256 scale = _mm256_set1_ps(iscale);
+    for (int c = 0; c < kQK_K / 32; ++c) {
+      __m256i q[4];
+      for (int i = 0; i < 4; ++i) {
+        // cvtps rounds half to even, as the reference's NearestInt.
+        q[i] = _mm256_min_epi32(
+            _mm256_cvtps_epi32(_mm256_mul_ps(scale, _mm256_loadu_ps(x + 32 * c + 8 * i))), max_q);
+      }
+      const __m256i q01 = _mm256_packs_epi32(q[0], q[1]);
+      const __m256i q23 = _mm256_packs_epi32(q[2], q[3]);
+      const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q01, q23), order);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y.qs + 32 * c), q8);
+      // Lanes 0..3: sums of values 0..15 in fours; lanes 4..7: values 16..31.
+      alignas(32) int32_t s[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(s),
+                         _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q8), ones16));
+      y.bsums[2 * c] = static_cast<int16_t>(s[0] + s[1] + s[2] + s[3]);
+      y.bsums[2 * c + 1] = static_cast<int16_t>(s[4] + s[5] + s[6] + s[7]);
+    }
+    y.d = 1 / iscale;
+  }
+}
+
 // Decode and small batches (n up to RowKernelMaxBatch): the decode kernel for each token,
 // over kBatchRows rows at a time so the weights come from DRAM once; larger batches go to
 // the GEMM, whose unpacking of the weights costs several tokens' worth of products.
@@ -240,7 +294,7 @@ void KQuantMatMul(const WeightView& w, const float* x, int64_t n, float* y, Thre
   if (xq.size() < static_cast<size_t>(n * nb)) xq.resize(n * nb);
   acts.resize(n * nb);
   for (int64_t t = 0; t < n; ++t) {
-    QuantizeActivationRowQ8K(x + t * w.cols, w.cols, xq.data() + t * nb);
+    avx2::QuantizeActivationRowQ8K(x + t * w.cols, w.cols, xq.data() + t * nb);
   }
   for (int64_t i = 0; i < n * nb; ++i) {
     ActBlock& a = acts[i];

@@ -155,7 +155,7 @@ void PackActivationTile(const float* x, int64_t cols, int count, bool q6, BlockQ
   const int64_t nb = cols / kQK_K;
   std::memset(static_cast<void*>(tile), 0, sizeof(PackedKAct) * nb);
   for (int t = 0; t < count; ++t) {
-    QuantizeActivationRowQ8K(x + t * cols, cols, row_buf);
+    avx2::QuantizeActivationRowQ8K(x + t * cols, cols, row_buf);
     for (int64_t b = 0; b < nb; ++b) {
       const BlockQ8_K& qb = row_buf[b];
       PackedKAct& pb = tile[b];

@@ -80,6 +80,8 @@ namespace avx2 {
 // Same contract as tandem::MatMul; only call when CpuHasAvx2Fma().
 void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out);
+// Bit-identical to matmul_internal::QuantizeActivationRowQ8K (matmul_avx2_kquants.cc).
+void QuantizeActivationRowQ8K(const float* x, int64_t cols, BlockQ8_K* out);
 // Whether MatMul has a matrix-matrix kernel for `type` (else prompts run row by row).
 bool GemmSupported(GgmlType type);
 // Prompt processing (n > 1) with Q4_0 / Q8_0 / K-quant weights (the types GemmSupported()

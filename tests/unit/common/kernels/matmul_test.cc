@@ -166,6 +166,30 @@ TEST(MatMulAvx2Test, ActivationQuantizerBitIdenticalToScalar) {
     EXPECT_EQ(a[0].qs[2], -4);
   }
 }
+
+TEST(MatMulAvx2Test, Q8KActivationQuantizerBitIdenticalToScalar) {
+  if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
+  for (uint32_t seed = 1; seed <= 30; ++seed) {
+    const int64_t cols = 256 * 6;
+    std::vector<float> x = RandomFloats(cols, seed, 0.01f * seed);
+    // Block 0: the max is negative (iscale -127 / max = 1), and exact ties: half to even.
+    x[7] = -127.0f;
+    x[1] = 2.5f;
+    x[2] = -3.5f;
+    x[3] = 0.5f;
+    for (int j = 256; j < 512; ++j) x[j] = 0.0f;  // an all-zero block
+    // Block 2: two values of the largest magnitude, the first one negative.
+    x[600] = -40.0f;
+    x[700] = 40.0f;
+    std::vector<BlockQ8_K> a(cols / 256), b(cols / 256);
+    matmul_internal::QuantizeActivationRowQ8K(x.data(), cols, a.data());
+    matmul_internal::avx2::QuantizeActivationRowQ8K(x.data(), cols, b.data());
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(BlockQ8_K)), 0) << seed;
+    EXPECT_EQ(a[0].qs[7], -127);
+    EXPECT_EQ(a[0].qs[1], 2);  // half to even
+    EXPECT_EQ(a[0].qs[2], -4);
+  }
+}
 #endif
 
 // MatMul (fastest kernels, 2 threads) against the scalar reference over many shapes,
