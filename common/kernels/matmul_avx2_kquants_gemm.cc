@@ -93,6 +93,23 @@ inline __m256i Load(const void* src) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
 }
 
+// The 6-bit scales and mins of a Q4_K/Q5_K block (as KScaleMin, 4 sub-blocks per step).
+inline void SetKScales(const uint8_t* packed, UnpackedKBlock* u) {
+  uint32_t v[3];
+  std::memcpy(v, packed, 12);
+  const uint32_t words[4] = {
+      v[0] & 0x3f3f3f3f,                                               // scales 0..3
+      (v[2] & 0x0f0f0f0f) | (((v[0] >> 6) & 0x03030303) << 4),         // scales 4..7
+      v[1] & 0x3f3f3f3f,                                               // mins 0..3
+      ((v[2] >> 4) & 0x0f0f0f0f) | (((v[1] >> 6) & 0x03030303) << 4),  // mins 4..7
+  };
+  const __m128i sm = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(words)));
+  const __m128i mm =
+      _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(words + 2)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(u->sc), sm);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(u->m), mm);
+}
+
 void Unpack(const BlockQ4_K& w, UnpackedKBlock* u) {
   uint8_t* q = u->q;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
@@ -101,12 +118,7 @@ void Unpack(const BlockQ4_K& w, UnpackedKBlock* u) {
     Store(q + 64 * g, _mm256_and_si256(v, low4));
     Store(q + 64 * g + 32, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
   }
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    KScaleMin(j, w.scales, &sc, &m);
-    u->sc[j] = sc;
-    u->m[j] = m;
-  }
+  SetKScales(w.scales, u);
   const float* table = Fp16ToFp32Table();
   u->d = table[w.d];
   u->dmin = table[w.dmin];
@@ -127,12 +139,7 @@ void Unpack(const BlockQ5_K& w, UnpackedKBlock* u) {
                                            _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4)));
     qh = _mm256_srli_epi16(qh, 2);
   }
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    KScaleMin(j, w.scales, &sc, &m);
-    u->sc[j] = sc;
-    u->m[j] = m;
-  }
+  SetKScales(w.scales, u);
   const float* table = Fp16ToFp32Table();
   u->d = table[w.d];
   u->dmin = table[w.dmin];
