@@ -54,7 +54,7 @@ namespace matmul_internal {
 // AVX-512 GEMM): n=2 1070/1290/1440, 4 1890/1530/1750, 8 3350/2020/1830, 16 7500/3110/2660;
 // an earlier run, n=3: Q4_K 1127/1372/1763 and 1697/1563/1788 (2048x5632), Q6_K 1192/970/1008.
 int64_t RowKernelMaxBatch(GgmlType type, CpuIsa isa) {
-  // K-quants: the decode kernel token by token, then the GEMM (measured below).
+  // K-quants: the decode kernel token by token, then the GEMM (measured above).
   if (ActivationKindOf(type) == ActivationKind::kQ8_K) return isa == CpuIsa::kAvx512Vnni ? 3 : 2;
   const bool q4 = type == GgmlType::kQ4_0;
   if (isa == CpuIsa::kAvx512Vnni) return q4 ? 12 : 8;
@@ -73,19 +73,16 @@ MatMulKernelNames MatMulKernelsFor(GgmlType type) {
   if (CpuHasAvx2Fma()) {
     if (type == GgmlType::kBF16) return {"scalar", "scalar"};  // no AVX2 kernel yet
     const CpuIsa isa = KernelCpuIsa();
+    const std::string rows_max = std::to_string(matmul_internal::RowKernelMaxBatch(type, isa));
     if (isa == CpuIsa::kAvx512Vnni && matmul_internal::avx512::GemmSupported(type)) {
+      // K-quants: the AVX2 decode kernel also serves the small batches.
       const std::string rows =
-          matmul_internal::avx512::RowsSupported(type)
-              ? "avx512vnni rows up to n = " +
-                    std::to_string(matmul_internal::RowKernelMaxBatch(type, isa)) + ", "
-              : "";
+          matmul_internal::avx512::RowsSupported(type) ? "avx512vnni rows" : "avx2 rows";
       return {matmul_internal::avx512::RowsSupported(type) ? "avx512vnni rows" : "avx2",
-              rows + "avx512vnni gemm"};
+              rows + " up to n = " + rows_max + ", avx512vnni gemm"};
     }
     if (matmul_internal::avx2::GemmSupported(type)) {
-      const int64_t rows_max = matmul_internal::RowKernelMaxBatch(type, isa);
-      if (rows_max == 1) return {"avx2", "avx2 gemm"};
-      return {"avx2", "avx2 rows up to n = " + std::to_string(rows_max) + ", avx2 gemm"};
+      return {"avx2", "avx2 rows up to n = " + rows_max + ", avx2 gemm"};
     }
     return {"avx2", "avx2 row by row"};
   }
