@@ -389,6 +389,37 @@ TEST(MatMulRowKernelsTest, BatchInvariantForEveryN) {
 }
 #endif
 
+#if defined(__x86_64__)
+// The K-quant GEMMs called directly for every n from 1 (whatever n MatMul starts using them
+// at): each token's outputs equal MatMul's for that token alone (the decode kernel).
+TEST(MatMulKQuantTest, GemmsBatchInvariantForEveryN) {
+  if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
+  const bool avx512 = KernelCpuIsa() == CpuIsa::kAvx512Vnni;
+  ThreadPool pool(2);
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    for (int64_t rows : {16, 37}) {
+      const int64_t cols = 512, total = 19;
+      TestWeights w = MakeWeights(type, rows, cols, 500 + rows);
+      const auto [x, single] = SingleTokens(w.view, total, 501 + rows,
+                                            [&](const WeightView& v, const float* in, int64_t n,
+                                                float* out) { MatMul(v, in, n, out, pool); });
+      for (int64_t n = 1; n <= total; ++n) {
+        for (int kernel = 0; kernel < (avx512 ? 2 : 1); ++kernel) {
+          std::vector<float> y(n * rows, -1.0f);
+          if (kernel == 1) {
+            matmul_internal::avx512::Gemm(w.view, x.data(), n, y.data(), pool);
+          } else {
+            matmul_internal::avx2::Gemm(w.view, x.data(), n, y.data(), pool);
+          }
+          ASSERT_EQ(std::memcmp(y.data(), single.data(), y.size() * sizeof(float)), 0)
+              << TypeName(type) << " rows=" << rows << " n=" << n << " kernel=" << kernel;
+        }
+      }
+    }
+  }
+}
+#endif
+
 TEST_P(MatMulVsRefTest, LargeShapeCloseToReference) {
   // A TinyLlama-like shape with outlier activation channels.
   const GgmlType type = GetParam();
