@@ -176,9 +176,11 @@ inline __m256i BlockSum(const BlockQ6_K& w, const BlockQ8_K& x) {
 
 // y[r] for rows [r0, r1) of w against one activation row (n == 1). The blocks of a row go
 // in groups (4 for Q4_K/Q5_K, whose blocks give two sums, 8 for Q6_K), the group's int32
-// vectors reduced together, then the float steps in block order.
+// vectors reduced together, then the float steps in block order. Rows below prefetch_end
+// are prefetched two rows ahead (past r1 when the caller goes on with the next rows).
 template <typename Block>
-void DecodeRows(const WeightView& w, const ActBlock* acts, int64_t r0, int64_t r1, float* y) {
+void DecodeRows(const WeightView& w, const ActBlock* acts, int64_t r0, int64_t r1,
+                int64_t prefetch_end, float* y) {
   constexpr bool kQ6 = sizeof(Block) == sizeof(BlockQ6_K);
   constexpr int kGroup = kQ6 ? 8 : 4;
   const float* table = Fp16ToFp32Table();
@@ -186,7 +188,7 @@ void DecodeRows(const WeightView& w, const ActBlock* acts, int64_t r0, int64_t r
   const size_t row_bytes = RowBytes(w.type, w.cols);
   for (int64_t r = r0; r < r1; ++r) {
     const Block* row = reinterpret_cast<const Block*>(w.data + r * row_bytes);
-    if (r + 2 < r1) {
+    if (r + 2 < prefetch_end) {
       const char* next = reinterpret_cast<const char*>(w.data + (r + 2) * row_bytes);
       for (size_t off = 0; off < row_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
     }
@@ -310,15 +312,18 @@ void KQuantMatMul(const WeightView& w, const float* x, int64_t n, float* y, Thre
       for (int64_t t = 0; t < n; ++t) {
         const ActBlock* a = shared + t * nb;
         float* yt = y + t * w.rows;
+        // The first token's pass streams the weights (prefetching on into the next
+        // slice); the others find them in cache.
+        const int64_t prefetch_end = t == 0 ? r1 : rs;
         switch (w.type) {
           case GgmlType::kQ4_K:
-            DecodeRows<BlockQ4_K>(w, a, rs, re, yt);
+            DecodeRows<BlockQ4_K>(w, a, rs, re, prefetch_end, yt);
             break;
           case GgmlType::kQ5_K:
-            DecodeRows<BlockQ5_K>(w, a, rs, re, yt);
+            DecodeRows<BlockQ5_K>(w, a, rs, re, prefetch_end, yt);
             break;
           default:
-            DecodeRows<BlockQ6_K>(w, a, rs, re, yt);
+            DecodeRows<BlockQ6_K>(w, a, rs, re, prefetch_end, yt);
             break;
         }
       }
