@@ -49,13 +49,13 @@ namespace matmul_internal {
 // AVX-512 Q4_0 near the crossover, all three FFN/attention shapes (another run, busier):
 //   n=12: 5632x2048 1942/2106, 2048x5632 2013/2234, 2048x2048 839/875
 //   n=16: 5632x2048 2385/2411, 2048x5632 2494/2356, 2048x2048 990/849
-// K-quants (BM_MatMulKQuantPrompt, Q4_K 5632x2048 from DRAM, 2 threads, same busy machine,
-// medians of 3 interleaved runs; us per call, decode kernel token by token / AVX2 GEMM /
-// AVX-512 GEMM): n=2 1070/1290/1440, 4 1890/1530/1750, 8 3350/2020/1830, 16 7500/3110/2660;
-// an earlier run, n=3: Q4_K 1127/1372/1763 and 1697/1563/1788 (2048x5632), Q6_K 1192/970/1008.
+// K-quants (BM_MatMulKQuantPrompt, 2 threads, weights from DRAM, medians of 3; us per
+// call, decode kernel token by token / AVX2 GEMM / AVX-512 GEMM):
+//   Q4_K 2048x5632: n=2 427/478/558, n=3 667/507/561; 5632x2048: n=2 468/470/605, 3 678/517/636
+//   Q6_K 2048x5632: n=2 813/838/821, n=3 902/796/751; 5632x2048: n=2 829/905/1005, 3 1123/925/1018
 int64_t RowKernelMaxBatch(GgmlType type, CpuIsa isa) {
   // K-quants: the decode kernel token by token, then the GEMM (measured above).
-  if (ActivationKindOf(type) == ActivationKind::kQ8_K) return isa == CpuIsa::kAvx512Vnni ? 3 : 2;
+  if (ActivationKindOf(type) == ActivationKind::kQ8_K) return 2;
   const bool q4 = type == GgmlType::kQ4_0;
   if (isa == CpuIsa::kAvx512Vnni) return q4 ? 12 : 8;
   return q4 ? 3 : 6;

@@ -155,7 +155,7 @@ TEST(LayerRunnerTest, PositionsDoNotDependOnChunkingQuantizedModels) {
   for (const char* type : {"q4_0", "q8_0", "f16"}) ExpectChunkingInvariant(TinyModel(type));
 }
 
-// The K-quants: chunks of up to 3 tokens run their decode kernel, longer ones the GEMM.
+// The K-quants: chunks of 1 or 2 tokens run their decode kernel, longer ones the GEMM.
 TEST(LayerRunnerTest, PositionsDoNotDependOnChunkingKQuantModels) {
   for (const char* type : {"q4_k", "q5_k", "q6_k"}) {
     ExpectChunkingInvariant(TinyModel(type, "tiny-k"));
