@@ -69,8 +69,8 @@ ActivationRow* PrepareActivations(const WeightView& w, const float* x, int64_t n
 // Q4_K / Q5_K / Q6_K weights, any n (matmul_avx2_kquants.cc): bit-identical to the scalar
 // reference for every row of x.
 void KQuantMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
-// KQuantMatMul's prompt path (n > 1), the K-quant GEMM (matmul_avx2_kquants_gemm.cc); the
-// same results as n decode steps, bit for bit.
+// KQuantMatMul's path for batches beyond RowKernelMaxBatch, the K-quant GEMM
+// (matmul_avx2_kquants_gemm.cc), any n; the same results as n decode steps, bit for bit.
 void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 
 // One K-quant super-block unpacked for the GEMMs (the AVX2 one and the AVX-512 one, which

@@ -1,5 +1,5 @@
-// AVX2 prompt-processing GEMM (n > 1) for the K-quant weights (Q4_K, Q5_K, Q6_K) against
-// Q8_K activations: y[n, rows] = x[n, cols] * W^T.
+// AVX2 prompt-processing GEMM (batches beyond RowKernelMaxBatch) for the K-quant weights (Q4_K,
+// Q5_K, Q6_K) against Q8_K activations: y[n, rows] = x[n, cols] * W^T.
 //
 // The layout of matmul_avx2_gemm.cc: each SIMD lane owns one output row. A thread takes 8
 // weight rows at a time and unpacks each 256-value super-block of them once (quants to

@@ -1,5 +1,5 @@
-// AVX-512 VNNI prompt-processing GEMM (n > 1) for the K-quant weights (Q4_K, Q5_K, Q6_K)
-// against Q8_K activations. Called only when KernelCpuIsa() is kAvx512Vnni.
+// AVX-512 VNNI prompt-processing GEMM (batches beyond RowKernelMaxBatch) for the K-quant weights
+// (Q4_K, Q5_K, Q6_K) against Q8_K activations. Called only when KernelCpuIsa() is kAvx512Vnni.
 //
 // The scheme of matmul_avx2_kquants_gemm.cc at twice the width: each zmm lane owns one of
 // 16 weight rows, unpacked once per super-block (UnpackKQuantBlock, the AVX2 code) and
