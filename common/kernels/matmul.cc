@@ -49,7 +49,13 @@ namespace matmul_internal {
 // AVX-512 Q4_0 near the crossover, all three FFN/attention shapes (another run, busier):
 //   n=12: 5632x2048 1942/2106, 2048x5632 2013/2234, 2048x2048 839/875
 //   n=16: 5632x2048 2385/2411, 2048x5632 2494/2356, 2048x2048 990/849
+// K-quants (BM_MatMulKQuantPrompt, 2 threads, weights from DRAM, medians of 3; us per
+// call, decode kernel token by token / AVX2 GEMM / AVX-512 GEMM):
+//   Q4_K 2048x5632: n=2 427/478/558, n=3 667/507/561; 5632x2048: n=2 468/470/605, 3 678/517/636
+//   Q6_K 2048x5632: n=2 813/838/821, n=3 902/796/751; 5632x2048: n=2 829/905/1005, 3 1123/925/1018
 int64_t RowKernelMaxBatch(GgmlType type, CpuIsa isa) {
+  // K-quants: the decode kernel token by token, then the GEMM (measured above).
+  if (ActivationKindOf(type) == ActivationKind::kQ8_K) return 2;
   const bool q4 = type == GgmlType::kQ4_0;
   if (isa == CpuIsa::kAvx512Vnni) return q4 ? 12 : 8;
   return q4 ? 3 : 6;
@@ -67,19 +73,16 @@ MatMulKernelNames MatMulKernelsFor(GgmlType type) {
   if (CpuHasAvx2Fma()) {
     if (type == GgmlType::kBF16) return {"scalar", "scalar"};  // no AVX2 kernel yet
     const CpuIsa isa = KernelCpuIsa();
+    const std::string rows_max = std::to_string(matmul_internal::RowKernelMaxBatch(type, isa));
     if (isa == CpuIsa::kAvx512Vnni && matmul_internal::avx512::GemmSupported(type)) {
+      // K-quants: the AVX2 decode kernel also serves the small batches.
       const std::string rows =
-          matmul_internal::avx512::RowsSupported(type)
-              ? "avx512vnni rows up to n = " +
-                    std::to_string(matmul_internal::RowKernelMaxBatch(type, isa)) + ", "
-              : "";
+          matmul_internal::avx512::RowsSupported(type) ? "avx512vnni rows" : "avx2 rows";
       return {matmul_internal::avx512::RowsSupported(type) ? "avx512vnni rows" : "avx2",
-              rows + "avx512vnni gemm"};
+              rows + " up to n = " + rows_max + ", avx512vnni gemm"};
     }
     if (matmul_internal::avx2::GemmSupported(type)) {
-      return {"avx2", "avx2 rows up to n = " +
-                          std::to_string(matmul_internal::RowKernelMaxBatch(type, isa)) +
-                          ", avx2 gemm"};
+      return {"avx2", "avx2 rows up to n = " + rows_max + ", avx2 gemm"};
     }
     return {"avx2", "avx2 row by row"};
   }

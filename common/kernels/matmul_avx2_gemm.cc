@@ -5,7 +5,8 @@
 // consecutive k-values of each of the 8 rows; a 4-byte broadcast of one token's
 // activations then feeds maddubs, which leaves partial dot products for 8 rows in 8 lanes.
 // No horizontal sums, one convert and one FMA per block for 8 outputs, and each repacked
-// block is reused by every token. Weights are Q4_0 or Q8_0 against Q8_0 activations.
+// block is reused by every token. Weights are Q4_0 or Q8_0 against Q8_0 activations (Gemm
+// passes the K-quants on to matmul_avx2_kquants_gemm.cc).
 //
 // Every output element is accumulated by one lane in block order:
 // acc = fma(d_w * d_x, float(exact int block sum), acc), independent of the tiling, so
@@ -290,9 +291,16 @@ void GemmQuantized(const WeightView& w, const float* x, int64_t n, float* y, Thr
 
 }  // namespace
 
-bool GemmSupported(GgmlType type) { return type == GgmlType::kQ4_0 || type == GgmlType::kQ8_0; }
+bool GemmSupported(GgmlType type) {
+  return type == GgmlType::kQ4_0 || type == GgmlType::kQ8_0 ||
+         ActivationKindOf(type) == ActivationKind::kQ8_K;
+}
 
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  if (ActivationKindOf(w.type) == ActivationKind::kQ8_K) {
+    KQuantGemm(w, x, n, y, pool);
+    return;
+  }
   GemmQuantized(w, x, n, y, pool);
 }
 

@@ -69,6 +69,22 @@ ActivationRow* PrepareActivations(const WeightView& w, const float* x, int64_t n
 // Q4_K / Q5_K / Q6_K weights, any n (matmul_avx2_kquants.cc): bit-identical to the scalar
 // reference for every row of x.
 void KQuantMatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+// KQuantMatMul's path for batches beyond RowKernelMaxBatch, the K-quant GEMM
+// (matmul_avx2_kquants_gemm.cc), any n; the same results as n decode steps, bit for bit.
+void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+
+// One K-quant super-block unpacked for the GEMMs (the AVX2 one and the AVX-512 one, which
+// calls this AVX2 code): q[k] the quant of value k in [0, 63] (Q6_K: stored unsigned, the
+// -32 is the kernels' job), sc[j] the sub-block scales (Q4_K/Q5_K: 8 sub-blocks of 32
+// values; Q6_K: 16 of 16), m[j] the Q4_K/Q5_K mins, d and dmin (Q6_K: 0) as floats.
+struct alignas(32) UnpackedKBlock {
+  uint8_t q[kQK_K];
+  int16_t sc[16];
+  int16_t m[8];
+  float d;
+  float dmin;
+};
+void UnpackKQuantBlock(GgmlType type, const uint8_t* block, UnpackedKBlock* out);
 
 // Q4_1 / Q5_0 / Q5_1 weights, any n (matmul_avx2_q4_1_q5.cc): bit-identical to the scalar
 // reference for every row of x.

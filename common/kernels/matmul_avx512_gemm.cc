@@ -22,7 +22,8 @@
 #include "common/kernels/matmul_internal.h"
 
 // clang-format off: after every other include
-#include "common/kernels/avx512_target_push.h"  // last include: kernels below
+#include "common/kernels/avx512_target_push.h"       // kernels below
+#include "common/kernels/matmul_avx512_transpose.h"  // inside the AVX-512 region
 // clang-format on
 
 namespace tandem::matmul_internal::avx512 {
@@ -51,31 +52,6 @@ inline int32_t LoadDword(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof(v));
   return v;
-}
-
-// Rows 0..15 of 8 dwords each, as z[i] = row i (low half) and row i + 8 (high half), to
-// out[s] = dword s of rows 0..15 in order: 4x4 transposes inside the 128-bit lanes, then
-// one two-source qword permute per output puts the lanes in row order.
-inline void Transpose16x8(const __m512i z[8], __m512i out[8]) {
-  const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
-  const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
-  const __m512i t4 = _mm512_unpacklo_epi32(z[4], z[5]), t5 = _mm512_unpackhi_epi32(z[4], z[5]);
-  const __m512i t6 = _mm512_unpacklo_epi32(z[6], z[7]), t7 = _mm512_unpackhi_epi32(z[6], z[7]);
-  // u[k] lanes: dword k (and k + 4) of rows 0-3 / 4-7, then of rows 8-11 / 12-15.
-  const __m512i u0 = _mm512_unpacklo_epi64(t0, t2), u1 = _mm512_unpackhi_epi64(t0, t2);
-  const __m512i u2 = _mm512_unpacklo_epi64(t1, t3), u3 = _mm512_unpackhi_epi64(t1, t3);
-  const __m512i u4 = _mm512_unpacklo_epi64(t4, t6), u5 = _mm512_unpackhi_epi64(t4, t6);
-  const __m512i u6 = _mm512_unpacklo_epi64(t5, t7), u7 = _mm512_unpackhi_epi64(t5, t7);
-  const __m512i even = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
-  const __m512i odd = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-  out[0] = _mm512_permutex2var_epi64(u0, even, u4);
-  out[1] = _mm512_permutex2var_epi64(u1, even, u5);
-  out[2] = _mm512_permutex2var_epi64(u2, even, u6);
-  out[3] = _mm512_permutex2var_epi64(u3, even, u7);
-  out[4] = _mm512_permutex2var_epi64(u0, odd, u4);
-  out[5] = _mm512_permutex2var_epi64(u1, odd, u5);
-  out[6] = _mm512_permutex2var_epi64(u2, odd, u6);
-  out[7] = _mm512_permutex2var_epi64(u3, odd, u7);
 }
 
 // Repacks rows[0..16) (block pointers of one row group) into packed[nb].
@@ -208,9 +184,16 @@ void GroupRows(const WeightView& w, int64_t r0, int valid, const Block** rows) {
 
 }  // namespace
 
-bool GemmSupported(GgmlType type) { return type == GgmlType::kQ4_0 || type == GgmlType::kQ8_0; }
+bool GemmSupported(GgmlType type) {
+  return type == GgmlType::kQ4_0 || type == GgmlType::kQ8_0 ||
+         ActivationKindOf(type) == ActivationKind::kQ8_K;
+}
 
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
+  if (ActivationKindOf(w.type) == ActivationKind::kQ8_K) {
+    KQuantGemm(w, x, n, y, pool);
+    return;
+  }
   const int64_t nb = w.cols / kQK8_0;
   const bool q4 = w.type == GgmlType::kQ4_0;
   const int64_t tiles = (n + kTokenTile - 1) / kTokenTile;

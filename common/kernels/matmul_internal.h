@@ -67,7 +67,8 @@ int32_t Q6_KBlockSum(const BlockQ6_K& w, const BlockQ8_K& x);
 
 // Whether MatMul sends a batch of n > 1 tokens with Q4_0 / Q8_0 weights to the GEMM of
 // kernel level `isa` (AVX-512 VNNI, else AVX2) rather than to the row kernels (see
-// matmul.cc for the measured thresholds). Either path is batch invariant.
+// matmul.cc for the measured thresholds; K-quants: every n > 1, they have no batched row
+// kernel). Either path is batch invariant.
 bool UseGemm(GgmlType type, int64_t n, CpuIsa isa);
 // The largest batch UseGemm leaves to the row kernels.
 int64_t RowKernelMaxBatch(GgmlType type, CpuIsa isa);
@@ -79,9 +80,12 @@ namespace avx2 {
 // Same contract as tandem::MatMul; only call when CpuHasAvx2Fma().
 void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out);
+// Bit-identical to matmul_internal::QuantizeActivationRowQ8K (matmul_avx2_kquants.cc).
+void QuantizeActivationRowQ8K(const float* x, int64_t cols, BlockQ8_K* out);
 // Whether MatMul has a matrix-matrix kernel for `type` (else prompts run row by row).
 bool GemmSupported(GgmlType type);
-// Prompt processing (n > 1) with Q4_0 / Q8_0 weights (the types GemmSupported() accepts).
+// Prompt processing (n > 1) with Q4_0 / Q8_0 / K-quant weights (the types GemmSupported()
+// accepts).
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 // The row kernels for Q4_0 / Q8_0 weights and any n (MatMul's path for decode and small
 // batches): each weight row is streamed once per call and each of its blocks, unpacked
@@ -93,9 +97,12 @@ void QuantizedRowsMatMul(const WeightView& w, const float* x, int64_t n, float* 
 
 namespace avx512 {
 // Prompt processing (n > 1) with AVX-512 VNNI for the weight types GemmSupported()
-// accepts; only call when KernelCpuIsa() is kAvx512Vnni. Bit-identical to the AVX2 GEMM.
+// accepts (Q4_0, Q8_0 and the K-quants); only call when KernelCpuIsa() is kAvx512Vnni.
+// Bit-identical to the AVX2 GEMMs.
 bool GemmSupported(GgmlType type);
 void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+// Gemm's K-quant part (Q4_K, Q5_K, Q6_K; matmul_avx512_kquants_gemm.cc).
+void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 // Row kernels (decode and small batches, any n) with AVX-512 VNNI for the weight types
 // RowsSupported() accepts (Q4_0, Q8_0): each weight block is read once per call and dotted with
 // up to 8 tokens. Bit-identical to the AVX2 kernels.

@@ -33,6 +33,8 @@ const std::map<std::string, SynthShape, std::less<>>& Shapes() {
        {"llama", 0, 128, 384, 4, 4, 2, 32, 131072, 5e5f, 1e-5f, true, {32, 1, 4, 8192}}},
       {"tiny-qwen2", {"qwen2", 0, 128, 384, 4, 4, 2, 32, 4096, 1e6f, 1e-6f, true}},
       {"tiny-qwen3", {"qwen3", 0, 128, 384, 4, 4, 2, 64, 4096, 1e6f, 1e-6f, true}},
+      // K-quants need rows of whole 256-value super-blocks.
+      {"tiny-k", {"llama", 0, 256, 768, 2, 4, 2, 0, 256, 1e4f, 1e-5f, false}},
   };
   return *shapes;
 }

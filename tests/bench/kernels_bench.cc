@@ -258,6 +258,19 @@ void KQuantDecodeArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
+// K-quant prompt processing (n > 1) at the FFN shapes, 2 threads, weights from DRAM.
+void KQuantPromptArgs(benchmark::internal::Benchmark* b) {
+  for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    for (const auto& s : {kShapes[2], kShapes[3]}) {
+      for (int n : {2, 4, 8, 16, 64, 256}) b->Args({static_cast<int>(t), s[0], s[1], n, 2, 0});
+      // The GEMMs next to MatMul's small-batch path, for picking the threshold.
+      for (int n : {2, 3, 4, 6, 8, 12, 16}) {
+        for (int path : {0, 3, 4}) b->Args({static_cast<int>(t), s[0], s[1], n, 2, path});
+      }
+    }
+  }
+}
+
 void BatchPathArgs(benchmark::internal::Benchmark* b) {
   for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ8_0}) {
     for (const auto& s : {kShapes[2], kShapes[0], kShapes[3]}) {
@@ -309,6 +322,7 @@ BENCHMARK(BM_MatMul)->Name("BM_MatMulDecode")->Apply(DecodeArgs)->UseRealTime();
 BENCHMARK(BM_MatMul)->Name("BM_MatMulPrompt")->Apply(PromptArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Apply(BatchArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulKQuantDecode")->Apply(KQuantDecodeArgs)->UseRealTime();
+BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulKQuantPrompt")->Apply(KQuantPromptArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulBatchPath")->Apply(BatchPathArgs)->UseRealTime();
 BENCHMARK(BM_MatMulFallbackTypes)->Apply(FallbackTypeArgs)->UseRealTime();
 

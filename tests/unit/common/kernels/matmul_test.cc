@@ -166,6 +166,30 @@ TEST(MatMulAvx2Test, ActivationQuantizerBitIdenticalToScalar) {
     EXPECT_EQ(a[0].qs[2], -4);
   }
 }
+
+TEST(MatMulAvx2Test, Q8KActivationQuantizerBitIdenticalToScalar) {
+  if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
+  for (uint32_t seed = 1; seed <= 30; ++seed) {
+    const int64_t cols = 256 * 6;
+    std::vector<float> x = RandomFloats(cols, seed, 0.01f * seed);
+    // Block 0: the max is negative (iscale -127 / max = 1), and exact ties: half to even.
+    x[7] = -127.0f;
+    x[1] = 2.5f;
+    x[2] = -3.5f;
+    x[3] = 0.5f;
+    for (int j = 256; j < 512; ++j) x[j] = 0.0f;  // an all-zero block
+    // Block 2: two values of the largest magnitude, the first one negative.
+    x[600] = -40.0f;
+    x[700] = 40.0f;
+    std::vector<BlockQ8_K> a(cols / 256), b(cols / 256);
+    matmul_internal::QuantizeActivationRowQ8K(x.data(), cols, a.data());
+    matmul_internal::avx2::QuantizeActivationRowQ8K(x.data(), cols, b.data());
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(BlockQ8_K)), 0) << seed;
+    EXPECT_EQ(a[0].qs[7], -127);
+    EXPECT_EQ(a[0].qs[1], 2);  // half to even
+    EXPECT_EQ(a[0].qs[2], -4);
+  }
+}
 #endif
 
 // MatMul (fastest kernels, 2 threads) against the scalar reference over many shapes,
@@ -302,6 +326,36 @@ TEST_P(MatMulVsRefTest, ScalarKernelsBatchInvariant) {
   });
 }
 
+// The K-quant GEMM (the prompt path, n > 1) at its tile edges: row counts around its
+// 8- and 16-row groups and token counts around its token tiles, each output bit-identical
+// to the reference and to the token decoded alone (the n == 1 kernel).
+TEST(MatMulKQuantTest, GemmTileEdgesBitIdentical) {
+  ThreadPool pool(2);
+  uint32_t seed = 1300;
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    for (int64_t rows : {1, 7, 8, 9, 15, 16, 17, 31, 40}) {
+      const int64_t cols = 768, total = 21;
+      ++seed;
+      TestWeights w = MakeWeights(type, rows, cols, seed);
+      const auto [x, single] = SingleTokens(w.view, total, seed + 1,
+                                            [&](const WeightView& v, const float* in, int64_t n,
+                                                float* out) { MatMul(v, in, n, out, pool); });
+      std::vector<float> want(total * rows);
+      ref::MatMul(w.view, x.data(), total, want.data());
+      ASSERT_EQ(std::memcmp(single.data(), want.data(), want.size() * sizeof(float)), 0)
+          << TypeName(type) << " rows=" << rows << " decode";
+      for (int64_t n : {2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 21}) {
+        for (int64_t first : {int64_t{0}, total - n}) {
+          std::vector<float> y(n * rows, -1.0f);
+          MatMul(w.view, x.data() + first * cols, n, y.data(), pool);
+          ASSERT_EQ(std::memcmp(y.data(), want.data() + first * rows, y.size() * sizeof(float)), 0)
+              << TypeName(type) << " rows=" << rows << " n=" << n << " first=" << first;
+        }
+      }
+    }
+  }
+}
+
 #if defined(__x86_64__)
 // The row kernels MatMul uses for decode and small batches, called directly for every n
 // up to past their token tiles (whatever n MatMul's GEMM threshold starts at): each
@@ -325,6 +379,37 @@ TEST(MatMulRowKernelsTest, BatchInvariantForEveryN) {
           } else {
             matmul_internal::avx2::QuantizedRowsMatMul(w.view, x.data(), n, y.data(), pool,
                                                        kernel == 0 ? 4 : 1);
+          }
+          ASSERT_EQ(std::memcmp(y.data(), single.data(), y.size() * sizeof(float)), 0)
+              << TypeName(type) << " rows=" << rows << " n=" << n << " kernel=" << kernel;
+        }
+      }
+    }
+  }
+}
+#endif
+
+#if defined(__x86_64__)
+// The K-quant GEMMs called directly for every n from 1 (whatever n MatMul starts using them
+// at): each token's outputs equal MatMul's for that token alone (the decode kernel).
+TEST(MatMulKQuantTest, GemmsBatchInvariantForEveryN) {
+  if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
+  const bool avx512 = KernelCpuIsa() == CpuIsa::kAvx512Vnni;
+  ThreadPool pool(2);
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    for (int64_t rows : {16, 37}) {
+      const int64_t cols = 512, total = 19;
+      TestWeights w = MakeWeights(type, rows, cols, 500 + rows);
+      const auto [x, single] = SingleTokens(w.view, total, 501 + rows,
+                                            [&](const WeightView& v, const float* in, int64_t n,
+                                                float* out) { MatMul(v, in, n, out, pool); });
+      for (int64_t n = 1; n <= total; ++n) {
+        for (int kernel = 0; kernel < (avx512 ? 2 : 1); ++kernel) {
+          std::vector<float> y(n * rows, -1.0f);
+          if (kernel == 1) {
+            matmul_internal::avx512::Gemm(w.view, x.data(), n, y.data(), pool);
+          } else {
+            matmul_internal::avx2::Gemm(w.view, x.data(), n, y.data(), pool);
           }
           ASSERT_EQ(std::memcmp(y.data(), single.data(), y.size() * sizeof(float)), 0)
               << TypeName(type) << " rows=" << rows << " n=" << n << " kernel=" << kernel;

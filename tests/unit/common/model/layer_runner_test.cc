@@ -67,13 +67,13 @@ void ExpectSplitExact(const std::string& path, int threads) {
 
 TEST(LayerRunnerTest, SplitIsBitIdenticalOnRealModel) { ExpectSplitExact(TANDEM_TEST_MODEL, 2); }
 
-// The tiny synthetic shape with `type` weights (its path).
-std::string TinyModel(const std::string& type) {
+// A tiny synthetic shape with `type` weights (its path).
+std::string TinyModel(const std::string& type, const std::string& shape = "tiny") {
   SynthConfig synth{
-      .shape = "tiny",
+      .shape = shape,
       .type = type,
       .output_path =
-          (std::filesystem::path(testing::TempDir()) / ("tiny-" + type + ".gguf")).string()};
+          (std::filesystem::path(testing::TempDir()) / (shape + "-" + type + ".gguf")).string()};
   std::ostringstream out, err;
   EXPECT_TRUE(RunSynth(synth, out, err).ok()) << err.str();
   return synth.output_path;
@@ -153,6 +153,13 @@ TEST(LayerRunnerTest, PositionsDoNotDependOnChunkingRealModel) {
 
 TEST(LayerRunnerTest, PositionsDoNotDependOnChunkingQuantizedModels) {
   for (const char* type : {"q4_0", "q8_0", "f16"}) ExpectChunkingInvariant(TinyModel(type));
+}
+
+// The K-quants: chunks of 1 or 2 tokens run their decode kernel, longer ones the GEMM.
+TEST(LayerRunnerTest, PositionsDoNotDependOnChunkingKQuantModels) {
+  for (const char* type : {"q4_k", "q5_k", "q6_k"}) {
+    ExpectChunkingInvariant(TinyModel(type, "tiny-k"));
+  }
 }
 
 // The fallback hand-over: the worker (layers split at K, the prompt sent in chunks,
