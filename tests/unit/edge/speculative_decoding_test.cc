@@ -4,11 +4,14 @@
 // draft and the worker use the same position-keyed draw — while drafts are accepted, and
 // when sampling some are rejected (the draft is the embedded model quantized to Q8_0: it
 // agrees on the greedy tokens of this prompt, and disagrees now and then on sampled ones).
+#include <unistd.h>
+
 #include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/tool/commands.h"
 #include "edge/resilient_generator.h"
 #include "gmock/gmock.h"
@@ -37,8 +40,10 @@ class SpeculativeDecodingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     full_ = &::tandem::testing_util::EmbeddedModel();
-    draft_path_ = new std::string(
-        (std::filesystem::path(::testing::TempDir()) / "stories260K-q8_0-draft.gguf").string());
+    // One file per process: ctest runs this suite's tests in parallel processes.
+    draft_path_ = new std::string((std::filesystem::path(::testing::TempDir()) /
+                                   absl::StrCat("stories260K-q8_0-draft-", getpid(), ".gguf"))
+                                      .string());
     std::ostringstream out, err;
     const absl::Status quantized = RunQuantize(
         {.input_path = TANDEM_TEST_MODEL, .output_path = *draft_path_, .type = "q8_0"}, out, err);
