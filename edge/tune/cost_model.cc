@@ -108,6 +108,12 @@ absl::Status ValidateCostInputs(const CostInputs& in) {
       l.reply_bytes < 0) {
     return absl::InvalidArgumentError("link: bad round-trip time or bandwidth");
   }
+  const SpeculationModel& s = in.speculation;
+  if (BadTime(s.draft_seconds_per_token) || !(s.acceptance >= 0 && s.acceptance <= 1) ||
+      s.max_draft_tokens < 1 || s.max_draft_tokens > 64) {
+    return absl::InvalidArgumentError(
+        "speculation: bad draft time, acceptance outside [0, 1] or draft length outside [1, 64]");
+  }
   if (static_cast<int32_t>(in.memory.layer_bytes.size()) != in.n_layers) {
     return absl::InvalidArgumentError("memory model: one size per layer needed");
   }
@@ -129,6 +135,23 @@ Prediction Predict(const CostInputs& in, int32_t k, const CodecCost& codec) {
   p.cloud_seconds = codec.decode_seconds + DecodeSeconds(in.cloud, k, in.n_layers) +
                     in.cloud.fixed_decode_seconds;
   p.per_token_seconds = p.device_seconds + p.link_seconds + p.cloud_seconds;
+  p.speculative_token_seconds = p.per_token_seconds;
+  const SpeculationModel& spec = in.speculation;
+  if (spec.draft_seconds_per_token > 0) {
+    // One more position on each side, at the prompt-chunk rate, and one more row up.
+    const double extra = ChunkSeconds(in.device, 0, k, 1) +
+                         ChunkSeconds(in.cloud, k, in.n_layers, 1) + codec.encode_seconds +
+                         codec.decode_seconds + codec.row_bytes / link.uplink_bytes_per_second;
+    const double a = std::clamp(spec.acceptance, 0.0, 0.999);
+    for (int32_t g = 1; g <= spec.max_draft_tokens; ++g) {
+      const double round = g * spec.draft_seconds_per_token + p.per_token_seconds + g * extra;
+      const double tokens = (1 - std::pow(a, g + 1)) / (1 - a);
+      if (round / tokens < p.speculative_token_seconds) {
+        p.speculative_token_seconds = round / tokens;
+        p.draft_tokens = g;
+      }
+    }
+  }
   p.first_token_seconds = FirstTokenSeconds(in, k, codec);
   p.device_bytes = DeviceBytes(in, k);
   return p;

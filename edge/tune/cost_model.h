@@ -9,6 +9,10 @@
 //   link    = rtt + (row_bytes + message overhead) / uplink + reply bytes / downlink
 //   cloud   = decode(codec) + sum_{i>=K} cloud.decode[i] + head + cloud step overhead
 //   per-token latency = device + link + cloud
+// Speculative decoding (with a draft model): a round of g drafts costs g draft steps, then
+// one step of g + 1 positions (device, link and worker: the decode time plus g extra
+// positions at the prompt-chunk rate, g + 1 rows up) and yields (1 - a^(g+1)) / (1 - a)
+// tokens at acceptance a; the best g in [1, max] if it beats a plain step, else 0.
 // Prompt (chunks of C positions, pipelined as the edge does it: the edge computes chunk
 // j+1 while chunk j travels and runs on the worker): a three-stage flow shop, then the
 // head and the reply.
@@ -74,6 +78,13 @@ struct Workload {
   int32_t prompt_tokens = 64;       // for the time to first token
 };
 
+// A draft model on the device (speculative decoding); draft_seconds_per_token 0: none.
+struct SpeculationModel {
+  double draft_seconds_per_token = 0;  // measured on the device
+  double acceptance = 0.7;             // expected share of drafts the worker accepts
+  int32_t max_draft_tokens = 8;
+};
+
 struct CostInputs {
   int32_t n_layers = 0;
   SideProfile device;
@@ -82,6 +93,7 @@ struct CostInputs {
   LinkEstimate link;
   MemoryModel memory;
   Workload workload;
+  SpeculationModel speculation;
 };
 
 // InvalidArgument naming the first inconsistent field (sizes, negative or non-finite times,
@@ -95,6 +107,10 @@ struct Prediction {
   double link_seconds = 0;
   double cloud_seconds = 0;
   double per_token_seconds = 0;
+  // With a draft model: the best draft length (0: speculation does not pay here) and the
+  // time per token with it (per_token_seconds when 0).
+  int32_t draft_tokens = 0;
+  double speculative_token_seconds = 0;
   double first_token_seconds = 0;
   int64_t device_bytes = 0;
   double up_bytes_per_token = 0;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "common/codec/hidden_codec.h"
 #include "common/model/layer_probe.h"
+#include "common/model/local_session.h"
 #include "common/util/stats.h"
 #include "common/util/status_macros.h"
 #include "common/util/thread_pool.h"
@@ -150,6 +151,32 @@ absl::StatusOr<DeviceMeasurement> ProfileDevice(const LlamaModel& model,
   }
   m.memory = MeasureMemory(model);
   return m;
+}
+
+absl::StatusOr<double> MeasureDraftSeconds(const LlamaModel& draft, int32_t threads,
+                                           int32_t context_positions, int32_t repetitions) {
+  if (threads < 1 || context_positions < 1 || repetitions < 1 ||
+      context_positions + repetitions > draft.hparams().context_length) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("draft timing: %d threads, %d + %d positions in a context of %d", threads,
+                        context_positions, repetitions, draft.hparams().context_length));
+  }
+  ThreadPool pool(threads);
+  ASSIGN_OR_RETURN(auto session,
+                   LocalSession::Create(draft, context_positions + repetitions, pool));
+  // Any ids of the vocabulary: the cost does not depend on them.
+  const int32_t vocab = draft.hparams().n_vocab;
+  std::vector<int32_t> context(context_positions);
+  for (int32_t i = 0; i < context_positions; ++i) context[i] = (1 + 7 * i) % vocab;
+  RETURN_IF_ERROR(session->Feed(context).status());
+  std::vector<double> seconds;
+  for (int32_t i = 0; i < repetitions; ++i) {
+    const int32_t token = (3 + 11 * i) % vocab;
+    const auto start = Clock::now();
+    RETURN_IF_ERROR(session->Feed({&token, 1}).status());
+    seconds.push_back(SecondsSince(start));
+  }
+  return Median(std::move(seconds));
 }
 
 }  // namespace tandem::tune

@@ -37,6 +37,12 @@ struct DeviceMeasurement {
 absl::StatusOr<DeviceMeasurement> ProfileDevice(const LlamaModel& model,
                                                 const DeviceProfileOptions& options);
 
+// A draft model's time per drafted token on this device: the median of `repetitions`
+// single-token steps after a context of `context_positions` (speculative decoding's cost
+// model). InvalidArgument for sizes < 1 or a context beyond the model's.
+absl::StatusOr<double> MeasureDraftSeconds(const LlamaModel& draft, int32_t threads,
+                                           int32_t context_positions, int32_t repetitions);
+
 // The memory model of `model` (sizes only; nothing is run).
 MemoryModel MeasureMemory(const LlamaModel& model);
 

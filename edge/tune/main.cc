@@ -37,6 +37,7 @@ struct Flags {
   double simulate_rtt_ms = -1;
   double simulate_bandwidth_mbps = -1;
   std::string fallback_model;
+  std::string draft_model;
   std::string out_path;
   std::string svg_path;
   TuneOptions tune;
@@ -97,6 +98,19 @@ absl::StatusOr<Constraints> Configure(Flags& flags) {
   if (!flags.fallback_model.empty()) {
     ASSIGN_OR_RETURN(flags.tune.fallback_bytes, FallbackBytes(flags.fallback_model, context));
   }
+  if (!flags.draft_model.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<tandem::LlamaModel> draft,
+                     tandem::LlamaModel::Load(flags.draft_model));
+    const int32_t positions = std::min(flags.tune.prompt_tokens + flags.tune.gen_tokens / 2,
+                                       draft->hparams().context_length - 16);
+    ASSIGN_OR_RETURN(flags.tune.speculation.draft_seconds_per_token,
+                     MeasureDraftSeconds(*draft, flags.tune.threads, positions, 16));
+    std::cerr << absl::StrFormat(
+        "draft model %s: %.2f ms per drafted token; acceptance %.2f "
+        "assumed (--draft-acceptance)\n",
+        flags.draft_model, flags.tune.speculation.draft_seconds_per_token * 1e3,
+        flags.tune.speculation.acceptance);
+  }
 
   return constraints;
 }
@@ -133,7 +147,8 @@ void PrintReport(const Flags& flags, const tandem::LlamaModel& model,
       "positions; objective %s\n",
       flags.tune.prompt_tokens, flags.tune.prompt_tokens + flags.tune.gen_tokens / 2,
       DeviceContext(flags.tune), ObjectiveName(constraints.objective));
-  WriteTable(result.predictions, constraints, result.recommendation, std::cout);
+  WriteTable(result.predictions, constraints, result.recommendation, std::cout,
+             result.inputs.speculation.draft_seconds_per_token > 0);
   const Prediction& best = result.recommendation.choice;
   std::cout << absl::StrFormat(
       "recommended: K = %d, codec %s: %.2f ms/token, first token %.1f ms, device %.1f MiB, "
@@ -225,6 +240,13 @@ int main(int argc, char** argv) {
   app.add_option("--simulate-bandwidth", flags.simulate_bandwidth_mbps,
                  "Plan for this bandwidth each way (Mbit/s)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--draft-model", flags.draft_model,
+                 "Model speculative decoding with this draft model (timed on this device)");
+  app.add_option("--draft-acceptance", flags.tune.speculation.acceptance,
+                 "Share of drafts the worker is expected to accept (measure it with "
+                 "tandem-edge's tandem_edge_draft_tokens_accepted_total / _draft_tokens_total)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--fallback-model", flags.fallback_model,
                  "A local fallback model the device also keeps (counted in its memory)");
   tandem::cli::AddThreads(app, flags.tune.threads, "Device compute threads (as tandem-edge -t)");

@@ -11,8 +11,9 @@
 namespace tandem::tune {
 
 // Marks: "*" recommended, "x" over the memory budget or under the minimum device
-// layers, "-" slower than the latency target.
+// layers, "-" slower than the latency target. With `speculation` (a draft model was
+// measured) a last column gives the time per token with the best draft length.
 void WriteTable(const std::vector<Prediction>& predictions, const Constraints& constraints,
-                const Recommendation& recommendation, std::ostream& out);
+                const Recommendation& recommendation, std::ostream& out, bool speculation = false);
 
 }  // namespace tandem::tune

@@ -159,6 +159,7 @@ absl::StatusOr<TuneResult> Tune(const LlamaModel& model, WorkerProbe& probe,
   in.codecs = result.device.codecs;
   in.memory = result.device.memory;
   in.memory.fallback_bytes = o.fallback_bytes;
+  in.speculation = o.speculation;
   in.workload = {.context_positions = context, .prompt_tokens = o.prompt_tokens};
 
   LinkEstimate link;

@@ -31,6 +31,8 @@ struct TuneOptions {
   int32_t prompt_chunk_positions = 64;  // as tandem-edge's prompt chunks
   int32_t repetitions = 5;
   int64_t fallback_bytes = 0;  // a local fallback model kept on the device
+  // A draft model for speculative decoding (draft_seconds_per_token 0: none).
+  SpeculationModel speculation;
   // Plan for another link: replaces the measured round trip / bandwidth (both ways).
   std::optional<double> simulate_rtt_seconds;
   std::optional<double> simulate_bandwidth_bytes_per_second;

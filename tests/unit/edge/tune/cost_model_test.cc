@@ -4,6 +4,7 @@
 #include "edge/tune/cost_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <vector>
 
@@ -114,6 +115,33 @@ std::vector<int32_t> SplitsOver(std::initializer_list<T> xs, PickFn pick) {
 
 bool NonIncreasing(const std::vector<int32_t>& ks) {
   return std::is_sorted(ks.rbegin(), ks.rend());
+}
+TEST(CostModelTest, SpeculationFollowsTheRoundTripAndTheAcceptance) {
+  CostInputs in = Inputs(5, 2);
+  const Prediction plain = Predict(in, 3, in.codecs[1]);
+  EXPECT_EQ(plain.draft_tokens, 0);
+  EXPECT_DOUBLE_EQ(plain.speculative_token_seconds, plain.per_token_seconds);
+  // A 2 ms draft accepted 80% of the time: a round of g drafts costs g * (2 ms + one more
+  // position on each side at the prompt rate (4x decode / 16) + one more row) on top of
+  // the plain step and yields (1 - 0.8^(g+1)) / 0.2 tokens.
+  in.speculation = {.draft_seconds_per_token = 2e-3, .acceptance = 0.8, .max_draft_tokens = 8};
+  const Prediction spec = Predict(in, 3, in.codecs[1]);
+  const double extra = 2e-3 + 3 * 5e-3 / 4 + 5 * 2e-3 / 4 + 0.2e-3 + 0.02e-3 + 2176 / 10e6;
+  ASSERT_GT(spec.draft_tokens, 0);
+  const int32_t g = spec.draft_tokens;
+  EXPECT_NEAR(spec.speculative_token_seconds,
+              (plain.per_token_seconds + g * extra) / ((1 - std::pow(0.8, g + 1)) / 0.2), 1e-12);
+  EXPECT_LT(spec.speculative_token_seconds, 0.6 * plain.per_token_seconds);
+  EXPECT_DOUBLE_EQ(spec.per_token_seconds, plain.per_token_seconds);
+  // A longer round trip makes longer drafts pay.
+  CostInputs far = in;
+  far.link.rtt_seconds = 200e-3;
+  EXPECT_GE(Predict(far, 3, far.codecs[1]).draft_tokens, g);
+  // A draft the worker never accepts is not used.
+  in.speculation.acceptance = 0;
+  EXPECT_EQ(Predict(in, 3, in.codecs[1]).draft_tokens, 0);
+  in.speculation.acceptance = 1.5;
+  EXPECT_FALSE(ValidateCostInputs(in).ok());
 }
 
 // `in` with a link of `rtt_ms` round trips.
