@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/kernels/fp16_table.h"
+#include "common/kernels/gemm_tiles.h"
 #include "common/kernels/matmul_avx2_internal.h"
 #include "common/kernels/matmul_internal.h"
 
@@ -41,32 +42,6 @@ struct alignas(32) PackedActBlock {
                     // the sum of the values landing in that int16 lane (offset correction)
   float d[4];       // token scales
 };
-
-inline int32_t LoadDword(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-// Transposes 8 rows of 8 dwords: out[s] = dword s of every row.
-inline void Transpose8x8(__m256i r[8], __m256i out[8]) {
-  const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
-  const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
-  const __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
-  const __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
-  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-  const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
-  const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
-  const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
-  out[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
-  out[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
-  out[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
-  out[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
-  out[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
-  out[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
-  out[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
-  out[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
-}
 
 // Repacks rows[0..8) (block pointers of one row group) into packed[nb].
 template <typename Block>
@@ -162,35 +137,6 @@ void TileQ8_0(const PackedBlock* w, const PackedActBlock* x, int64_t nb, __m256*
   for (int t = 0; t < RN; ++t) out[t] = acc[t];
 }
 
-// Stores tile results for tokens [t0, t0 + count) and rows [r0, r0 + valid).
-void StoreTile(const __m256* tile, int count, int64_t t0, int64_t r0, int valid, int64_t rows,
-               float* y) {
-  for (int t = 0; t < count; ++t) {
-    float* dst = y + (t0 + t) * rows + r0;
-    if (valid == kGroupRows) {
-      _mm256_storeu_ps(dst, tile[t]);
-    } else {
-      alignas(32) float tmp[8];
-      _mm256_store_ps(tmp, tile[t]);
-      std::memcpy(dst, tmp, sizeof(float) * valid);
-    }
-  }
-}
-
-// Calls tile(rn, tile_index) for each token tile of kTile tokens; the last tile gets the
-// remaining count as rn (a compile-time constant for the kernels).
-template <int kTile, typename TileFn>
-void ForTokenTiles(int64_t n, const TileFn& tile) {
-  const int64_t full = n / kTile;
-  for (int64_t i = 0; i < full; ++i) tile(std::integral_constant<int, kTile>(), i);
-  const int rest = static_cast<int>(n - full * kTile);
-  if (rest == 0) return;
-  [&]<int... kRn>(std::integer_sequence<int, kRn...>) {
-    ((rest == kRn + 1 ? tile(std::integral_constant<int, kRn + 1>(), full) : void()), ...);
-  }
-  (std::make_integer_sequence<int, kTile - 1>());
-}
-
 // Quantizes tokens [t0, t0 + count) (count <= kQuantTile) into one tile of packed blocks.
 void PackActivationTile(const float* x, int64_t cols, int count, bool q4, BlockQ8_0* row_buf,
                         PackedActBlock* tile) {
@@ -219,24 +165,7 @@ void PackActivationTile(const float* x, int64_t cols, int count, bool q4, BlockQ
   }
 }
 
-// Per-thread scratch for the repacked row group.
-struct GemmScratch {
-  std::vector<PackedBlock> blocks;
-  std::vector<BlockQ8_0> row;
-};
-
-GemmScratch& ThreadScratch() {
-  thread_local GemmScratch scratch;
-  return scratch;
-}
-
-// Activations packed for the tiles; owned by the calling thread, shared read-only with the
-// workers through the pointer handed to them.
-template <typename T>
-T* CallerBuffer(std::vector<T>& buf, size_t size) {
-  if (buf.size() < size) buf.resize(size);
-  return buf.data();
-}
+using Scratch = GemmScratch<PackedBlock, BlockQ8_0>;
 
 void GemmQuantized(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
   const int64_t nb = w.cols / kQK8_0;
@@ -244,10 +173,10 @@ void GemmQuantized(const WeightView& w, const float* x, int64_t n, float* y, Thr
   const int64_t tiles = (n + kQuantTile - 1) / kQuantTile;
 
   thread_local std::vector<PackedActBlock> act_buf;
-  PackedActBlock* act = CallerBuffer(act_buf, tiles * nb);  // [tiles, nb]
+  PackedActBlock* act = Buffer(act_buf, tiles * nb);  // [tiles, nb]
   pool.ParallelFor(tiles, 1, [&](int64_t i0, int64_t i1) {
-    GemmScratch& scratch = ThreadScratch();
-    BlockQ8_0* row = CallerBuffer(scratch.row, nb);
+    Scratch& scratch = ThreadScratch<PackedBlock, BlockQ8_0>();
+    BlockQ8_0* row = Buffer(scratch.row, nb);
     for (int64_t i = i0; i < i1; ++i) {
       const int count =
           static_cast<int>(n - i * kQuantTile < kQuantTile ? n - i * kQuantTile : kQuantTile);
@@ -258,7 +187,7 @@ void GemmQuantized(const WeightView& w, const float* x, int64_t n, float* y, Thr
   const size_t row_bytes = RowBytes(w.type, w.cols);
   const int64_t groups = (w.rows + kGroupRows - 1) / kGroupRows;
   pool.ParallelFor(groups, 1, [&](int64_t g0, int64_t g1) {
-    PackedBlock* packed = CallerBuffer(ThreadScratch().blocks, nb);
+    PackedBlock* packed = Buffer(ThreadScratch<PackedBlock, BlockQ8_0>().blocks, nb);
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * kGroupRows;
       const int valid = static_cast<int>(w.rows - r0 < kGroupRows ? w.rows - r0 : kGroupRows);

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "common/kernels/matmul.h"
@@ -12,6 +13,49 @@
 #include "common/util/thread_pool.h"
 
 namespace tandem::matmul_internal::avx2 {
+
+// The 4 bytes at p as one int32 (unaligned).
+inline int32_t LoadDword(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// Stores the GEMM tile results of tokens [t0, t0 + count) for the 8-row group at r0, of
+// which `valid` rows exist: y[t, r] for a [tokens, rows] output.
+inline void StoreTile(const __m256* tile, int count, int64_t t0, int64_t r0, int valid,
+                      int64_t rows, float* y) {
+  for (int t = 0; t < count; ++t) {
+    float* dst = y + (t0 + t) * rows + r0;
+    if (valid == 8) {
+      _mm256_storeu_ps(dst, tile[t]);
+    } else {
+      alignas(32) float tmp[8];
+      _mm256_store_ps(tmp, tile[t]);
+      std::memcpy(dst, tmp, sizeof(float) * valid);
+    }
+  }
+}
+
+// Transposes 8 rows of 8 dwords: out[s] = dword s of every row.
+inline void Transpose8x8(const __m256i r[8], __m256i out[8]) {
+  const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+  const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+  const __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
+  const __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
+  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+  const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+  const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+  const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+  out[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
+  out[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
+  out[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
+  out[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
+  out[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+  out[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+  out[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+  out[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+}
 
 // An activation block laid out for the Q4_0 decode kernel (see GemvQ4_0Pairs).
 struct alignas(32) Q4Activation {

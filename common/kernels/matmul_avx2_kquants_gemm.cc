@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/kernels/fp16_table.h"
+#include "common/kernels/gemm_tiles.h"
 #include "common/kernels/matmul_avx2_internal.h"
 #include "common/kernels/matmul_internal.h"
 
@@ -55,35 +56,9 @@ struct alignas(32) PackedKAct {
   float d[kTokenTile];
 };
 
-inline int32_t LoadDword(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
 inline int32_t Int16Pair(int lo, int hi) {
   return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(lo)) |
                               (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16));
-}
-
-// Transposes 8 rows of 8 dwords: out[s] = dword s of every row.
-inline void Transpose8x8(const __m256i r[8], __m256i out[8]) {
-  const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
-  const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
-  const __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
-  const __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
-  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-  const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
-  const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
-  const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
-  out[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
-  out[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
-  out[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
-  out[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
-  out[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
-  out[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
-  out[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
-  out[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
 }
 
 inline void Store(uint8_t* dst, __m256i v) {
@@ -292,52 +267,6 @@ void PackActivationTile(const float* x, int64_t cols, int count, bool q6, BlockQ
   }
 }
 
-// Stores tile results for tokens [t0, t0 + count) and rows [r0, r0 + valid).
-void StoreTile(const __m256* tile, int count, int64_t t0, int64_t r0, int valid, int64_t rows,
-               float* y) {
-  for (int t = 0; t < count; ++t) {
-    float* dst = y + (t0 + t) * rows + r0;
-    if (valid == kGroupRows) {
-      _mm256_storeu_ps(dst, tile[t]);
-    } else {
-      alignas(32) float tmp[8];
-      _mm256_store_ps(tmp, tile[t]);
-      std::memcpy(dst, tmp, sizeof(float) * valid);
-    }
-  }
-}
-
-// Calls tile(rn, tile_index) for each token tile; the last tile gets the remaining count
-// as rn (a compile-time constant for the kernel).
-template <typename TileFn>
-void ForTokenTiles(int64_t n, const TileFn& tile) {
-  const int64_t full = n / kTokenTile;
-  for (int64_t i = 0; i < full; ++i) tile(std::integral_constant<int, kTokenTile>(), i);
-  const int rest = static_cast<int>(n - full * kTokenTile);
-  if (rest == 0) return;
-  [&]<int... kRn>(std::integer_sequence<int, kRn...>) {
-    ((rest == kRn + 1 ? tile(std::integral_constant<int, kRn + 1>(), full) : void()), ...);
-  }
-  (std::make_integer_sequence<int, kTokenTile - 1>());
-}
-
-// Per-thread scratch for the unpacked row group and one quantized activation row.
-struct GemmScratch {
-  std::vector<PackedKBlock> blocks;
-  std::vector<BlockQ8_K> row;
-};
-
-GemmScratch& ThreadScratch() {
-  thread_local GemmScratch scratch;
-  return scratch;
-}
-
-template <typename T>
-T* Buffer(std::vector<T>& buf, size_t size) {
-  if (buf.size() < size) buf.resize(size);
-  return buf.data();
-}
-
 template <typename Block, GgmlType kType>
 void GroupProduct(const WeightView& w, int64_t r0, int valid, const PackedKAct* act, int64_t n,
                   PackedKBlock* packed, float* y) {
@@ -349,7 +278,7 @@ void GroupProduct(const WeightView& w, int64_t r0, int valid, const PackedKAct* 
     rows[i] = reinterpret_cast<const Block*>(w.data + (r0 + (i < valid ? i : 0)) * row_bytes);
   }
   PackGroup(rows, nb, row_bytes, packed);
-  ForTokenTiles(n, [&](auto rn, int64_t i) {
+  ForTokenTiles<kTokenTile>(n, [&](auto rn, int64_t i) {
     constexpr int kRn = decltype(rn)::value;
     __m256 tile[kRn];
     Tile<kType, kRn>(packed, act + i * nb, nb, tile);
@@ -382,7 +311,7 @@ void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, Thread
   thread_local std::vector<PackedKAct> act_buf;
   PackedKAct* act = Buffer(act_buf, tiles * nb);  // [tiles, nb]
   pool.ParallelFor(tiles, 1, [&](int64_t i0, int64_t i1) {
-    BlockQ8_K* row = Buffer(ThreadScratch().row, nb);
+    BlockQ8_K* row = Buffer(ThreadScratch<PackedKBlock, BlockQ8_K>().row, nb);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t t0 = i * kTokenTile;
       const int count = static_cast<int>(n - t0 < kTokenTile ? n - t0 : kTokenTile);
@@ -392,7 +321,7 @@ void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, Thread
 
   const int64_t groups = (w.rows + kGroupRows - 1) / kGroupRows;
   pool.ParallelFor(groups, 1, [&](int64_t g0, int64_t g1) {
-    PackedKBlock* packed = Buffer(ThreadScratch().blocks, nb);
+    PackedKBlock* packed = Buffer(ThreadScratch<PackedKBlock, BlockQ8_K>().blocks, nb);
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * kGroupRows;
       const int valid = static_cast<int>(w.rows - r0 < kGroupRows ? w.rows - r0 : kGroupRows);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/kernels/fp16_table.h"
+#include "common/kernels/gemm_tiles.h"
 #include "common/kernels/matmul_internal.h"
 
 // clang-format off: after every other include
@@ -135,44 +136,6 @@ void PackActivationTile(const float* x, int64_t cols, int count, int32_t offset,
   }
 }
 
-// Stores tile results for tokens [t0, t0 + count) and rows [r0, r0 + valid).
-void StoreTile(const __m512* tile, int count, int64_t t0, int64_t r0, int valid, int64_t rows,
-               float* y) {
-  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
-  for (int t = 0; t < count; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + r0, mask, tile[t]);
-}
-
-// Calls tile(rn, tile_index) for each token tile; the last tile gets the remaining count
-// as rn (a compile-time constant for the kernel).
-template <typename TileFn>
-void ForTokenTiles(int64_t n, const TileFn& tile) {
-  const int64_t full = n / kTokenTile;
-  for (int64_t i = 0; i < full; ++i) tile(std::integral_constant<int, kTokenTile>(), i);
-  const int rest = static_cast<int>(n - full * kTokenTile);
-  if (rest == 0) return;
-  [&]<int... kRn>(std::integer_sequence<int, kRn...>) {
-    ((rest == kRn + 1 ? tile(std::integral_constant<int, kRn + 1>(), full) : void()), ...);
-  }
-  (std::make_integer_sequence<int, kTokenTile - 1>());
-}
-
-// Per-thread scratch for the repacked row group and one quantized activation row.
-struct GemmScratch {
-  std::vector<PackedBlock> blocks;
-  std::vector<BlockQ8_0> row;
-};
-
-GemmScratch& ThreadScratch() {
-  thread_local GemmScratch scratch;
-  return scratch;
-}
-
-template <typename T>
-T* Buffer(std::vector<T>& buf, size_t size) {
-  if (buf.size() < size) buf.resize(size);
-  return buf.data();
-}
-
 template <typename Block>
 void GroupRows(const WeightView& w, int64_t r0, int valid, const Block** rows) {
   const size_t row_bytes = RowBytes(w.type, w.cols);
@@ -202,7 +165,7 @@ void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& 
   thread_local std::vector<PackedActBlock> act_buf;
   PackedActBlock* act = Buffer(act_buf, tiles * nb);  // [tiles, nb]
   pool.ParallelFor(tiles, 1, [&](int64_t i0, int64_t i1) {
-    BlockQ8_0* row = Buffer(ThreadScratch().row, nb);
+    BlockQ8_0* row = Buffer(ThreadScratch<PackedBlock, BlockQ8_0>().row, nb);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t t0 = i * kTokenTile;
       const int count = static_cast<int>(n - t0 < kTokenTile ? n - t0 : kTokenTile);
@@ -212,7 +175,7 @@ void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& 
 
   const int64_t groups = (w.rows + kGroupRows - 1) / kGroupRows;
   pool.ParallelFor(groups, 1, [&](int64_t g0, int64_t g1) {
-    PackedBlock* packed = Buffer(ThreadScratch().blocks, nb);
+    PackedBlock* packed = Buffer(ThreadScratch<PackedBlock, BlockQ8_0>().blocks, nb);
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * kGroupRows;
       const int valid = static_cast<int>(w.rows - r0 < kGroupRows ? w.rows - r0 : kGroupRows);
@@ -225,7 +188,7 @@ void Gemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& 
         GroupRows(w, r0, valid, rows);
         PackGroup(rows, nb, packed);
       }
-      ForTokenTiles(n, [&](auto rn, int64_t i) {
+      ForTokenTiles<kTokenTile>(n, [&](auto rn, int64_t i) {
         constexpr int kRn = decltype(rn)::value;
         __m512 tile[kRn];
         Tile<kRn>(packed, act + i * nb, nb, tile);

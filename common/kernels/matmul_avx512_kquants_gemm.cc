@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/kernels/gemm_tiles.h"
 #include "common/kernels/matmul_avx2_internal.h"
 #include "common/kernels/matmul_internal.h"
 
@@ -173,44 +174,6 @@ void PackActivationTile(const float* x, int64_t cols, int count, bool q6, BlockQ
   }
 }
 
-// Stores tile results for tokens [t0, t0 + count) and rows [r0, r0 + valid).
-void StoreTile(const __m512* tile, int count, int64_t t0, int64_t r0, int valid, int64_t rows,
-               float* y) {
-  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
-  for (int t = 0; t < count; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + r0, mask, tile[t]);
-}
-
-// Calls tile(rn, tile_index) for each token tile; the last tile gets the remaining count
-// as rn (a compile-time constant for the kernel).
-template <typename TileFn>
-void ForTokenTiles(int64_t n, const TileFn& tile) {
-  const int64_t full = n / kTokenTile;
-  for (int64_t i = 0; i < full; ++i) tile(std::integral_constant<int, kTokenTile>(), i);
-  const int rest = static_cast<int>(n - full * kTokenTile);
-  if (rest == 0) return;
-  [&]<int... kRn>(std::integer_sequence<int, kRn...>) {
-    ((rest == kRn + 1 ? tile(std::integral_constant<int, kRn + 1>(), full) : void()), ...);
-  }
-  (std::make_integer_sequence<int, kTokenTile - 1>());
-}
-
-// Per-thread scratch for the unpacked row group and one quantized activation row.
-struct GemmScratch {
-  std::vector<PackedKBlock> blocks;
-  std::vector<BlockQ8_K> row;
-};
-
-GemmScratch& ThreadScratch() {
-  thread_local GemmScratch scratch;
-  return scratch;
-}
-
-template <typename T>
-T* Buffer(std::vector<T>& buf, size_t size) {
-  if (buf.size() < size) buf.resize(size);
-  return buf.data();
-}
-
 }  // namespace
 
 void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool) {
@@ -222,7 +185,7 @@ void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, Thread
   thread_local std::vector<PackedKAct> act_buf;
   PackedKAct* act = Buffer(act_buf, tiles * nb);  // [tiles, nb]
   pool.ParallelFor(tiles, 1, [&](int64_t i0, int64_t i1) {
-    BlockQ8_K* row = Buffer(ThreadScratch().row, nb);
+    BlockQ8_K* row = Buffer(ThreadScratch<PackedKBlock, BlockQ8_K>().row, nb);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t t0 = i * kTokenTile;
       const int count = static_cast<int>(n - t0 < kTokenTile ? n - t0 : kTokenTile);
@@ -233,7 +196,7 @@ void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, Thread
   const size_t row_bytes = RowBytes(w.type, w.cols);
   const int64_t groups = (w.rows + kGroupRows - 1) / kGroupRows;
   pool.ParallelFor(groups, 1, [&](int64_t g0, int64_t g1) {
-    PackedKBlock* packed = Buffer(ThreadScratch().blocks, nb);
+    PackedKBlock* packed = Buffer(ThreadScratch<PackedKBlock, BlockQ8_K>().blocks, nb);
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * kGroupRows;
       const int valid = static_cast<int>(w.rows - r0 < kGroupRows ? w.rows - r0 : kGroupRows);
@@ -242,7 +205,7 @@ void KQuantGemm(const WeightView& w, const float* x, int64_t n, float* y, Thread
       for (int i = 0; i < kGroupRows; ++i)
         rows[i] = w.data + (r0 + (i < valid ? i : 0)) * row_bytes;
       PackGroup(w.type, rows, nb, row_bytes, packed);
-      ForTokenTiles(n, [&](auto rn, int64_t i) {
+      ForTokenTiles<kTokenTile>(n, [&](auto rn, int64_t i) {
         constexpr int kRn = decltype(rn)::value;
         __m512 tile[kRn];
         if (q6) {

@@ -1,9 +1,11 @@
-// The 16-row transpose of the AVX-512 GEMMs (matmul_avx512_gemm.cc for Q4_0/Q8_0,
-// matmul_avx512_kquants_gemm.cc for the K-quants). Include only after
+// The 16-row transpose and the tile store of the AVX-512 GEMMs (matmul_avx512_gemm.cc for
+// Q4_0/Q8_0, matmul_avx512_kquants_gemm.cc for the K-quants). Include only after
 // avx512_target_push.h (its inline code is AVX-512).
 #pragma once
 
 #include <immintrin.h>
+
+#include <cstdint>
 
 namespace tandem::matmul_internal::avx512 {
 
@@ -30,6 +32,14 @@ inline void Transpose16x8(const __m512i z[8], __m512i out[8]) {
   out[5] = _mm512_permutex2var_epi64(u1, odd, u5);
   out[6] = _mm512_permutex2var_epi64(u2, odd, u6);
   out[7] = _mm512_permutex2var_epi64(u3, odd, u7);
+}
+
+// Stores the GEMM tile results of tokens [t0, t0 + count) for the 16-row group at r0, of
+// which `valid` rows exist: y[t, r] for a [tokens, rows] output.
+inline void StoreTile(const __m512* tile, int count, int64_t t0, int64_t r0, int valid,
+                      int64_t rows, float* y) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+  for (int t = 0; t < count; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * rows + r0, mask, tile[t]);
 }
 
 }  // namespace tandem::matmul_internal::avx512

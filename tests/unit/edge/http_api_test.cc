@@ -55,6 +55,22 @@ class HttpApiTest : public ::testing::Test {
   }
 
   // A new API over the current pool, and a client of it.
+  // Serves again from resilient slots: `fallback` (may be null) and `speculation`.
+  void RestartWithResilience(const FallbackModel* fallback, const SpeculationOptions& speculation) {
+    api_->Stop();
+    api_.reset();
+    pool_.reset();
+    ResilienceOptions resilience;
+    resilience.warn = [](std::string_view) {};
+    resilience.speculation = speculation;
+    auto pool = GenerationPool::Create(
+        *edge_, {{.name = "worker", .link = link_.get()}}, fallback, clock_, metrics_,
+        {.codec = CodecKind::kF32, .max_context = 128}, resilience, {.threads_per_slot = 1});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
+    ServeApi(Workers(), {});
+  }
+
   void ServeApi(std::vector<CloudEndpoint> workers, const ApiOptions& api_options) {
     if (api_ != nullptr) api_->Stop();
     api_ = std::make_unique<HttpApi>(*edge_, *pool_, std::move(workers), clock_, metrics_,
@@ -370,19 +386,9 @@ TEST_F(HttpApiTest, ModesAreReportedWhenAskedAndTheFallbackFillsIn) {
                             "draft_tokens": 0, "accepted_draft_tokens": 0})"));
 
   // Slots with the fallback model; the link fails after three tokens and stays down.
-  api_->Stop();
-  api_.reset();
-  pool_.reset();
   auto fallback = FallbackModel::Load(TANDEM_TEST_MODEL, edge_->tokenizer());
   ASSERT_TRUE(fallback.ok()) << fallback.status();
-  ResilienceOptions resilience;
-  resilience.warn = [](std::string_view) {};
-  auto pool = GenerationPool::Create(
-      *edge_, {{.name = "worker", .link = link_.get()}}, fallback->get(), clock_, metrics_,
-      {.codec = CodecKind::kF32, .max_context = 128}, resilience, {.threads_per_slot = 1});
-  ASSERT_TRUE(pool.ok()) << pool.status();
-  pool_ = std::move(*pool);
-  ServeApi(Workers(), {});
+  ASSERT_NO_FATAL_FAILURE(RestartWithResilience(fallback->get(), {}));
   link_->FailAfterTokens(3, absl::UnavailableError("link cut"));
   auto res = Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 20,
                                          "temperature": 0, "tandem": {"modes": true}})");
@@ -415,22 +421,11 @@ TEST_F(HttpApiTest, ModesAreReportedWhenAskedAndTheFallbackFillsIn) {
 }
 
 TEST_F(HttpApiTest, SpeculationIsReportedAndChangesNoToken) {
-  api_->Stop();
-  api_.reset();
-  pool_.reset();
   auto draft = FallbackModel::Load(TANDEM_TEST_MODEL, edge_->tokenizer());
   ASSERT_TRUE(draft.ok()) << draft.status();
-  ResilienceOptions resilience;
-  resilience.warn = [](std::string_view) {};
-  resilience.speculation = {
-      .enabled = true, .draft_model = draft->get(), .max_draft_tokens = 4, .adaptive = false};
-  auto pool = GenerationPool::Create(*edge_, {{.name = "worker", .link = link_.get()}},
-                                     /*fallback=*/nullptr, clock_, metrics_,
-                                     {.codec = CodecKind::kF32, .max_context = 128}, resilience,
-                                     {.threads_per_slot = 1});
-  ASSERT_TRUE(pool.ok()) << pool.status();
-  pool_ = std::move(*pool);
-  ServeApi(Workers(), {});
+  ASSERT_NO_FATAL_FAILURE(RestartWithResilience(
+      /*fallback=*/nullptr,
+      {.enabled = true, .draft_model = draft->get(), .max_draft_tokens = 4, .adaptive = false}));
   auto res = Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 20,
                                          "temperature": 0, "tandem": {"modes": true}})");
   ASSERT_TRUE(res);
