@@ -318,7 +318,7 @@ int32_t ResilientGenerator::WorkerTopLogprobs() const {
 std::vector<int32_t> ResilientGenerator::DraftTokens(absl::Duration* draft_time) {
   *draft_time = absl::ZeroDuration();
   // Drafts carry no logprobs, and a catching-up step sends more than the last position.
-  if (draft_ == nullptr || top_logprobs_.has_value() || resumed_from_.has_value()) return {};
+  if (!CanDraft() || resumed_from_.has_value()) return {};
   const int32_t size = static_cast<int32_t>(context_.size());
   // The round's last position must stay in the context, its last token within the request.
   const int32_t capacity =
@@ -362,7 +362,7 @@ absl::Status ResilientGenerator::CloudStep() {
   // A prompt (or catch-up) step: the draft model catches up on it meanwhile, so that the
   // first draft round does not pay for it.
   auto draft_catch_up = [&] {
-    if (missing > 1 && draft_ != nullptr && !top_logprobs_.has_value()) {
+    if (missing > 1 && CanDraft()) {
       draft_->CatchUp(context_, kMaxDraftCatchUp, /*count=*/1).IgnoreError();  // retried later
     }
   };

@@ -145,6 +145,8 @@ class ResilientGenerator {
   absl::Status CloudStep();
   // Draft tokens for the next round (none if speculation is off or does not pay now).
   std::vector<int32_t> DraftTokens(absl::Duration* draft_time);
+  // A draft model is in use and the request allows drafts (they carry no logprobs).
+  bool CanDraft() const { return draft_ != nullptr && !top_logprobs_.has_value(); }
   // The link failed in cloud mode: drop the stream, tell the policy, switch to the
   // fallback if there is one. An error if the generation cannot go on.
   absl::Status OnLinkFailure(const absl::Status& status);

@@ -53,7 +53,7 @@ absl::Duration SpeculationPolicy::round_time(int32_t drafts) const {
 
 double SpeculationPolicy::TokensPerSecond(int32_t drafts) const {
   const double a = std::min(acceptance(), 0.999);
-  const double tokens = (1 - std::pow(a, drafts + 1)) / (1 - a);
+  const double tokens = ExpectedTokensPerRound(a, drafts);
   const double seconds = drafts * absl::ToDoubleSeconds(draft_time_per_token()) +
                          absl::ToDoubleSeconds(round_time(drafts));
   return seconds > 0 ? tokens / seconds : 0;

@@ -17,6 +17,7 @@
 // `half_life_rounds`), so they follow a changing link or text.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -25,6 +26,13 @@
 namespace tandem::edge {
 
 class FallbackModel;
+
+// Tokens one round of `drafts` drafts yields on average when each draft is accepted with
+// probability `acceptance` (< 1): the accepted prefix plus the worker's own token. Shared
+// by the policy and tandem-tune's cost model.
+inline double ExpectedTokensPerRound(double acceptance, int32_t drafts) {
+  return (1 - std::pow(acceptance, drafts + 1)) / (1 - acceptance);
+}
 
 struct SpeculationOptions {
   bool enabled = false;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/util/enum_names.h"
+#include "edge/speculation_policy.h"
 
 namespace tandem::tune {
 namespace {
@@ -145,7 +146,7 @@ Prediction Predict(const CostInputs& in, int32_t k, const CodecCost& codec) {
     const double a = std::clamp(spec.acceptance, 0.0, 0.999);
     for (int32_t g = 1; g <= spec.max_draft_tokens; ++g) {
       const double round = g * spec.draft_seconds_per_token + p.per_token_seconds + g * extra;
-      const double tokens = (1 - std::pow(a, g + 1)) / (1 - a);
+      const double tokens = edge::ExpectedTokensPerRound(a, g);
       if (round / tokens < p.speculative_token_seconds) {
         p.speculative_token_seconds = round / tokens;
         p.draft_tokens = g;
