@@ -35,6 +35,7 @@ struct Flags {
   double shutdown_grace_seconds = 10;
   double hello_timeout_seconds = 10;
   double stream_idle_timeout_seconds = 60;
+  double batch_gather_ms = 2;
   // Probe mode.
   std::string health_check_target;
   std::string health_service;
@@ -47,6 +48,7 @@ absl::Status Run(Flags& flags, const sigset_t& signals) {
   using namespace tandem::cloud;
   flags.worker.limits.idle_timeout = absl::Seconds(flags.idle_timeout_seconds);
   flags.worker.limits.kv_budget_bytes = flags.kv_budget_mib * (int64_t{1} << 20);
+  flags.worker.batch_gather = absl::Milliseconds(flags.batch_gather_ms);
   flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
   flags.server.stream_deadlines.hello_timeout = absl::Seconds(flags.hello_timeout_seconds);
   flags.server.stream_deadlines.idle_timeout = absl::Seconds(flags.stream_idle_timeout_seconds);
@@ -144,6 +146,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-batch-positions", limits.max_batch_positions,
                  "Positions per scheduler batch: all sessions' decode steps and slices of "
                  "prompt chunks run through the layers together")
+      ->capture_default_str();
+  app.add_option("--batch-gather-ms", flags.batch_gather_ms,
+                 "How long a batch may wait for the sessions the last batch answered to send "
+                 "their next step, so that they run together (0: never wait)")
+      ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   app.add_option("--idle-timeout-seconds", flags.idle_timeout_seconds,
                  "How long a session whose stream dropped stays resumable")

@@ -48,6 +48,7 @@ absl::StatusOr<StepTiming> StepScheduler::Submit(const LayerJob& job) {
                                     ? options_.default_deadline
                                     : job.token_deadline;
   p.target = job.token_deadline;
+  returning_.erase(job.runner);
   WaitOrLeadLocked(p, target);
   if (!p.status.ok()) return p.status;
   return p.timing;
@@ -94,6 +95,7 @@ void StepScheduler::WaitOrLeadLocked(Pending& p, absl::Duration target) {
     }
     // The pool is free: lead one batch (which may or may not include this step).
     running_ = true;
+    GatherLocked();
     std::vector<Pending*> batch = TakeBatchLocked();
     mu_.Unlock();
     if (batch.size() == 1 && batch[0]->exclusive != nullptr) {
@@ -113,8 +115,41 @@ void StepScheduler::WaitOrLeadLocked(Pending& p, absl::Duration target) {
                                   q->job->token_deadline != absl::InfiniteDuration() &&
                                   now > q->deadline;
       pending_.erase(std::find(pending_.begin(), pending_.end(), q));
+      // A token went back: the session's next step is one network turn away.
+      if (q->status.ok() && q->job != nullptr && !q->job->logits.empty()) {
+        returning_[q->job->runner] = absl::Now();
+      }
     }
     running_ = false;
+  }
+}
+
+void StepScheduler::GatherLocked() {
+  if (options_.gather_window <= absl::ZeroDuration()) return;
+  while (!returning_.empty() && !shutdown_) {
+    int64_t rows = 0;
+    for (const Pending* q : pending_) {
+      if (q->exclusive != nullptr) return;  // runs alone anyway
+      rows += q->job->n - q->done;
+    }
+    if (rows >= options_.max_batch_rows) return;
+    const absl::Time now = absl::Now();
+    absl::Time until = absl::InfinitePast();
+    for (auto it = returning_.begin(); it != returning_.end();) {
+      const absl::Time expires = it->second + options_.gather_window;
+      if (expires <= now) {
+        it = returning_.erase(it);
+      } else {
+        until = std::max(until, expires);
+        ++it;
+      }
+    }
+    if (returning_.empty()) return;
+    const size_t waiting_for = returning_.size();
+    auto changed = [this, waiting_for]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return returning_.size() != waiting_for || shutdown_;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&changed), until);
   }
 }
 

@@ -20,10 +20,20 @@
 // equally between the principals with prompt work waiting (what one leaves unused goes
 // to the others), so one device's many or long prompts cannot hold another's back.
 //
+// Gathering: a session answered by a batch sends its next step a network turn later (the
+// edge samples nothing, it only runs its layers and sends). A leader that started a batch
+// at once would catch only the steps that happen to be queued, and the sessions would
+// settle into out-of-phase halves, each waiting for the other's batch. So before taking a
+// batch the leader waits, up to `gather_window` after each was answered, for the sessions
+// answered by the last batches to come back (in real time, whatever the clock: it is a
+// scheduling pause, not a timeout). A session that does not come back in time (closed,
+// idle, far away) is not waited for again until its next step.
+//
 // Exclusive work (Run: the layer profiler) runs alone, in arrival order with the rest.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -59,6 +69,8 @@ struct SchedulerOptions {
   int32_t threads = 2;
   int32_t max_batch_rows = 64;  // positions per batch (chunked prefill slices to fit)
   absl::Duration default_deadline = absl::Seconds(1);  // for steps without a target
+  // How long after answering a session a batch may wait for its next step (0: never).
+  absl::Duration gather_window = absl::Milliseconds(2);
 };
 
 class StepScheduler {
@@ -100,6 +112,9 @@ class StepScheduler {
   struct Pending;
   // Queues p, then waits until it is done, leading batches whenever the pool is free.
   void WaitOrLeadLocked(Pending& p, absl::Duration target) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits (releasing mu_) until the sessions in returning_ have submitted again or their
+  // gather windows have passed, unless the pending work already fills a batch.
+  void GatherLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Picks the next batch from pending_ (deadline order, row budget) and marks the slices.
   std::vector<Pending*> TakeBatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs one batch of layer-job slices and the head of the finished ones (no lock held).
@@ -119,6 +134,9 @@ class StepScheduler {
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   bool running_ ABSL_GUARDED_BY(mu_) = false;  // a leader holds the pool
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  // Sessions (by runner; never dereferenced) answered by a batch and not back yet, with the
+  // real time each was answered.
+  std::map<const LayerRunner*, absl::Time> returning_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tandem::cloud

@@ -38,7 +38,9 @@ Worker::Worker(std::unique_ptr<LlamaModel> model, const WorkerConfig& config, co
     : model_(std::move(model)),
       limits_(config.limits),
       clock_(clock),
-      scheduler_({.threads = config.threads, .max_batch_rows = config.limits.max_batch_positions},
+      scheduler_({.threads = config.threads,
+                  .max_batch_rows = config.limits.max_batch_positions,
+                  .gather_window = config.batch_gather},
                  clock) {}
 
 int64_t Worker::KvCacheBytes(int32_t split_layer, int32_t max_context) const {

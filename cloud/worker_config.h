@@ -42,6 +42,8 @@ struct WorkerConfig {
   // Measured batch step costs at startup (step_cost_calibration.h): each batch size this
   // many times; 0: none (admission then trusts the first sessions blindly).
   int32_t calibration_repetitions = 2;
+  // How long a batch may wait for the sessions the last batch answered (StepScheduler).
+  absl::Duration batch_gather = absl::Milliseconds(2);
 
   absl::Status Validate() const;
 };

@@ -4,7 +4,8 @@
 # aggregate tokens/s and decode step latency, with the speed-up over one session.
 # Usage: tests/bench/batching.sh [BUILD_DIR] [MODEL]
 #   env: COUNTS ("1 2 4 8 16 32"), SPLIT (1), PROMPT_TOKENS (16), GEN_TOKENS (32),
-#        THREADS (2), DEADLINE_MS (unset: no target declared), CODEC (q8)
+#        THREADS (2), DEADLINE_MS (unset: no target declared), CODEC (q8),
+#        CLOUD_FLAGS (extra tandem-cloud flags, e.g. "--batch-gather-ms 0")
 #   MODEL defaults to the embedded stories260K; the README's figures use a synthetic
 #   TinyLlama-1.1B-shape Q4_0 (`tandem synth --shape tinyllama-1.1b --type q4_0 --vocab ...`).
 set -euo pipefail
@@ -27,7 +28,7 @@ trap '[ -n "$cloud_pid" ] && kill $cloud_pid 2>/dev/null; wait 2>/dev/null; rm -
 bash "$root/deploy/make-dev-certs.sh" "$work/certs" >/dev/null
 max=$(echo $counts | tr ' ' '\n' | sort -n | tail -1)
 "$build/cloud/tandem-cloud" -m "$model" -t "$threads" --listen 127.0.0.1:0 \
-  --max-sessions "$max" --tls-cert "$work/certs/server.pem" --tls-key "$work/certs/server.key" \
+  --max-sessions "$max" ${CLOUD_FLAGS:-} --tls-cert "$work/certs/server.pem" --tls-key "$work/certs/server.key" \
   2>"$work/cloud.log" &
 cloud_pid=$!
 for _ in $(seq 1200); do grep -q listening "$work/cloud.log" && break; sleep 0.1; done

@@ -254,6 +254,62 @@ TEST(StepSchedulerTest, AFailingStepDoesNotFailTheOthers) {
                            steps[1].logits.size() * 4));
 }
 
+// Decode steps of two sessions answered together, the next steps sent at different times.
+struct GatherRun {
+  StepTiming early, late;  // the next step sent at once, and 50 ms later
+  absl::Duration early_took;
+};
+
+GatherRun RunNextStepsApart(const LlamaModel& model, absl::Duration gather_window,
+                            bool late_comes_back) {
+  std::vector<TestStep> steps = MakeSteps(model, {1, 1}, {1, 1});
+  StepScheduler scheduler({.threads = 2, .gather_window = gather_window}, SystemClock::Get());
+  std::vector<StepTiming> first;
+  SubmitTogether(scheduler, steps, first);  // both answered by one batch
+  EXPECT_EQ(first[0].batch_sessions, 2);
+  for (TestStep& s : steps) s.hidden = RandomRows(1, model.hparams().dim, 300);
+  GatherRun run;
+  std::thread late([&] {
+    if (!late_comes_back) return;
+    absl::SleepFor(absl::Milliseconds(50));
+    auto t = scheduler.Submit(steps[1].Job());
+    ASSERT_TRUE(t.ok()) << t.status();
+    run.late = *t;
+  });
+  const absl::Time start = absl::Now();
+  auto t = scheduler.Submit(steps[0].Job());
+  run.early_took = absl::Now() - start;
+  EXPECT_TRUE(t.ok()) << t.status();
+  if (t.ok()) run.early = *t;
+  late.join();
+  return run;
+}
+
+// A session answered by a batch sends its next step a network turn later; the batch waits
+// for it (within the window) instead of leaving it for the next one.
+TEST(StepSchedulerTest, WaitsForTheSessionsItJustAnswered) {
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const GatherRun gathered = RunNextStepsApart(**model, absl::Seconds(5), true);
+  EXPECT_EQ(gathered.early.batch_sessions, 2);
+  EXPECT_EQ(gathered.late.batch_sessions, 2);
+  EXPECT_EQ(gathered.early.batch_seq, gathered.late.batch_seq);
+  EXPECT_GE(gathered.early_took, absl::Milliseconds(50));
+  // Without a window each step runs as soon as the pool is free: alone.
+  const GatherRun ungathered = RunNextStepsApart(**model, absl::ZeroDuration(), true);
+  EXPECT_EQ(ungathered.early.batch_sessions, 1);
+  EXPECT_EQ(ungathered.late.batch_sessions, 1);
+}
+
+// A session that does not come back (closed, idle) holds the others up for one window only.
+TEST(StepSchedulerTest, WaitsForASilentSessionOneWindowOnly) {
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const GatherRun run = RunNextStepsApart(**model, absl::Milliseconds(200), false);
+  EXPECT_EQ(run.early.batch_sessions, 1);
+  EXPECT_GE(run.early_took, absl::Milliseconds(150));  // the window, minus the first batch
+}
+
 TEST(StepCostModelTest, PredictsFromWhatItSaw) {
   StepCostModel cost;
   EXPECT_FALSE(cost.Predict(4).has_value());
