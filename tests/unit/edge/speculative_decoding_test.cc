@@ -6,12 +6,15 @@
 // agrees on the greedy tokens of this prompt, and disagrees now and then on sampled ones).
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/model/local_session.h"
 #include "common/tool/commands.h"
 #include "edge/resilient_generator.h"
 #include "gmock/gmock.h"
@@ -153,6 +156,78 @@ TEST_F(SpeculativeDecodingTest, SampledTokensEqualPlainSplitDecodingForEverySeed
   EXPECT_GT(accepted, 0);
   EXPECT_GT(drafted, accepted);
   EXPECT_EQ(plain->stats().drafted, 0);
+}
+
+// The statistical check: over many seeds, the token the worker answers at a drafted position
+// (the draft accepted or not) is distributed as the worker's own softmax there. Runs whose
+// first token is the most common one are pooled; their second tokens, each verified against a
+// draft, are compared with p(. | prompt, first token) of the unsplit model by a chi-square
+// test (categories expected >= 5 times, the rest pooled; significance 0.001).
+TEST_F(SpeculativeDecodingTest, SampledTokensFollowTheWorkersDistribution) {
+  auto edge = LoadEdge(2);
+  auto draft = LoadDraft(*edge, *draft_path_);
+  InProcessCloudLink link;
+  auto gen = Make(*edge, link, draft.get());
+  const SamplingParams base{.temperature = 1.0f, .top_k = 0, .top_p = 1.0f};
+  std::map<int32_t, std::map<int32_t, int>> second_by_first;
+  for (uint64_t seed = 1; seed <= 1500; ++seed) {
+    SamplingParams sampling = base;
+    sampling.seed = seed;
+    const Output run = Generate(*gen, 3, sampling);
+    if (run.ids.size() >= 2) ++second_by_first[run.ids[0]][run.ids[1]];
+  }
+  // The second tokens were verified against drafts, some accepted and some rejected.
+  EXPECT_GT(gen->stats().accepted, 100);
+  EXPECT_GT(gen->stats().drafted - gen->stats().accepted, 10);
+
+  int32_t first = -1;
+  int total = 0;
+  for (const auto& [id, seconds] : second_by_first) {
+    int n = 0;
+    for (const auto& [second, count] : seconds) n += count;
+    if (n > total) std::tie(first, total) = std::pair(id, n);
+  }
+  ASSERT_GE(total, 300);
+
+  // The worker's distribution after the prompt and `first`: the unsplit model's softmax.
+  ThreadPool pool(1);
+  auto session = LocalSession::Create(*full_, 256, pool);
+  ASSERT_TRUE(session.ok()) << session.status();
+  std::vector<int32_t> context = edge->tokenizer().Encode(kPrompt, edge->tokenizer().add_bos());
+  context.push_back(first);
+  auto logits = (*session)->Feed(context);
+  ASSERT_TRUE(logits.ok()) << logits.status();
+  double max_logit = -INFINITY, sum = 0;
+  for (float l : *logits) max_logit = std::max(max_logit, static_cast<double>(l));
+  std::vector<double> p(logits->size());
+  for (size_t i = 0; i < p.size(); ++i) sum += p[i] = std::exp((*logits)[i] - max_logit);
+
+  const std::map<int32_t, int>& observed = second_by_first[first];
+  double chi2 = 0, pooled_expected = 0;
+  int pooled_observed = 0, categories = 0;
+  for (size_t id = 0; id < p.size(); ++id) {
+    const double expected = total * p[id] / sum;
+    const auto it = observed.find(static_cast<int32_t>(id));
+    const int seen = it == observed.end() ? 0 : it->second;
+    if (expected >= 5) {
+      chi2 += (seen - expected) * (seen - expected) / expected;
+      ++categories;
+    } else {
+      pooled_expected += expected;
+      pooled_observed += seen;
+    }
+  }
+  if (pooled_expected > 0) {
+    chi2 +=
+        (pooled_observed - pooled_expected) * (pooled_observed - pooled_expected) / pooled_expected;
+    ++categories;
+  }
+  ASSERT_GE(categories, 3);
+  // The chi-square quantile at 0.999 (Wilson-Hilferty: z = 3.09).
+  const double df = categories - 1, a = 2.0 / (9.0 * df);
+  const double critical = df * std::pow(1.0 - a + 3.09 * std::sqrt(a), 3);
+  EXPECT_LT(chi2, critical) << "chi-square " << chi2 << ", df " << df << ", " << total
+                            << " runs with first token " << first;
 }
 
 TEST_F(SpeculativeDecodingTest, TheSameModelAsDraftHasEveryDraftAccepted) {
