@@ -18,14 +18,17 @@ absl::Status CheckDeadlineAdmission(const StepCostModel& cost,
   if (!batch.has_value()) return absl::OkStatus();
   // Alone, a session's step never waits for another's batch.
   const absl::Duration worst = (rows > 1 ? 2 : 1) * *batch;
-  if (worst <= tightest) return absl::OkStatus();
+  if (worst <= BatchPairBudget(tightest)) return absl::OkStatus();
   return AdmissionRefusal(
       "deadline",
       absl::StrFormat("serving %d sessions would take up to %.1f ms per token (batches of %d "
-                      "positions take %.1f ms here), above the tightest per-token target of "
-                      "%.1f ms; use another worker or the device's model",
+                      "positions take %.1f ms here), above %.1f ms of the tightest per-token "
+                      "target of %.1f ms (the rest is kept for the network); use another "
+                      "worker or the device's model",
                       rows, absl::ToDoubleMilliseconds(worst), rows,
-                      absl::ToDoubleMilliseconds(*batch), absl::ToDoubleMilliseconds(tightest)));
+                      absl::ToDoubleMilliseconds(*batch),
+                      absl::ToDoubleMilliseconds(BatchPairBudget(tightest)),
+                      absl::ToDoubleMilliseconds(tightest)));
 }
 
 absl::Status AdmissionRefusal(absl::string_view reason, absl::string_view message) {

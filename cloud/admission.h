@@ -19,9 +19,9 @@ inline constexpr absl::string_view kAdmissionRefusalUrl = "tandem.dev/admission-
 // none) and `new_target` the new session's: every session decodes one position per
 // round, so with one more session a round is a batch of targets.size() + 1 positions. A
 // step can arrive just after a batch started and then waits for it, so a token takes up
-// to two batch times (one for a session alone); admitted if that is within the tightest
-// target. Admitted when no target is set or nothing has been measured yet (the worker
-// measures at startup: step_cost_calibration.h).
+// to two batch times (one for a session alone); admitted if that is within
+// BatchPairBudget of the tightest target. Admitted when no target is set or nothing has been
+// measured yet (the worker measures at startup: step_cost_calibration.h).
 absl::Status CheckDeadlineAdmission(const StepCostModel& cost,
                                     absl::Span<const absl::Duration> targets,
                                     absl::Duration new_target);

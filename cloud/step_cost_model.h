@@ -13,6 +13,11 @@
 
 namespace tandem::cloud {
 
+// The part of a per-token target that two batches may take (a step can arrive while one
+// runs, then runs in the next); the rest is left for the network turn, the gathering
+// pause and noise. Admission and batch sizing both plan with it.
+inline absl::Duration BatchPairBudget(absl::Duration target) { return target * 0.8; }
+
 class StepCostModel {
  public:
   // A batch of `rows` positions took `duration`.

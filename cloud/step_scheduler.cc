@@ -167,9 +167,9 @@ std::vector<StepScheduler::Pending*> StepScheduler::TakeBatchLocked() {
     return a->deadline != b->deadline ? a->deadline < b->deadline : a->seq < b->seq;
   });
   // Size: at most max_batch_rows positions, and if sessions declared per-token targets,
-  // few enough that the batch (by the cost model) takes at most half the tightest one (a
-  // step may wait for the running batch, then runs in the next). Decode steps always fit;
-  // prompt slices shrink.
+  // few enough that two such batches (by the cost model) fit in the budget of the tightest
+  // one (a step may wait for the running batch, then runs in the next). Decode steps
+  // always fit; prompt slices shrink.
   int32_t decodes = 0;
   absl::Duration tightest = absl::InfiniteDuration();
   for (const Pending* q : order) {
@@ -180,7 +180,7 @@ std::vector<StepScheduler::Pending*> StepScheduler::TakeBatchLocked() {
   if (tightest != absl::InfiniteDuration()) {
     while (budget > std::max(decodes, 1)) {
       const std::optional<absl::Duration> t = cost_.Predict(budget);
-      if (!t.has_value() || 2 * *t <= tightest) break;
+      if (!t.has_value() || 2 * *t <= BatchPairBudget(tightest)) break;
       budget = std::max(budget / 2, std::max(decodes, 1));
     }
   }

@@ -14,8 +14,8 @@
 // earliest deadline first. A step's deadline is its arrival plus its session's per-token
 // target (or `default_deadline`), so old work rises to the front and nothing starves.
 // Size: at most `max_batch_rows` positions, and with per-token targets declared, few
-// enough prompt positions that the batch (by the learned cost model) takes at most half
-// the tightest target; decode steps always go in.
+// enough prompt positions that two such batches (by the learned cost model) fit in
+// BatchPairBudget of the tightest target; decode steps always go in.
 // Fair share between devices: the prompt positions a batch has room for are shared
 // equally between the principals with prompt work waiting (what one leaves unused goes
 // to the others), so one device's many or long prompts cannot hold another's back.

@@ -329,16 +329,18 @@ TEST(AdmissionTest, RefusesWhenOneMoreSessionWouldBreakATarget) {
   cost.Observe(1, absl::Milliseconds(20));
   cost.Observe(3, absl::Milliseconds(24));  // 2 ms per position
   EXPECT_TRUE(CheckDeadlineAdmission(cost, {none, none}, none).ok());
-  // Three sessions: batches of 3 take 24 ms, a token up to 48 ms.
-  EXPECT_TRUE(CheckDeadlineAdmission(cost, {none, absl::Milliseconds(50)}, none).ok());
-  absl::Status refused = CheckDeadlineAdmission(cost, {none, absl::Milliseconds(45)}, none);
+  // Three sessions: batches of 3 take 24 ms, a token up to 48 ms, which must fit in 80% of
+  // the target (the rest is the network's).
+  EXPECT_EQ(BatchPairBudget(absl::Milliseconds(60)), absl::Milliseconds(48));
+  EXPECT_TRUE(CheckDeadlineAdmission(cost, {none, absl::Milliseconds(60)}, none).ok());
+  absl::Status refused = CheckDeadlineAdmission(cost, {none, absl::Milliseconds(59)}, none);
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(refused.GetPayload(kAdmissionRefusalUrl), absl::Cord("deadline"));
   // The new session's own target counts too.
   EXPECT_FALSE(CheckDeadlineAdmission(cost, {none, none}, absl::Milliseconds(40)).ok());
   // Alone, a session's step waits for no other batch: one batch time (20 ms) must fit.
-  EXPECT_TRUE(CheckDeadlineAdmission(cost, {}, absl::Milliseconds(30)).ok());
-  EXPECT_FALSE(CheckDeadlineAdmission(cost, {}, absl::Milliseconds(19)).ok());
+  EXPECT_TRUE(CheckDeadlineAdmission(cost, {}, absl::Milliseconds(25)).ok());
+  EXPECT_FALSE(CheckDeadlineAdmission(cost, {}, absl::Milliseconds(24)).ok());
 }
 
 }  // namespace
