@@ -6,8 +6,12 @@ continuation (`tandem generate --json`) of each prompt must be llama.cpp's top t
 near tie, p >= 0.9 p_top) at every generated position (teacher.mjs, tests/anchors/llama_cpp).
 Random weights give flat logits, hence teacher forcing rather than comparing greedy strings.
 
-Usage: arch_agreement_test.py TANDEM WORK_DIR [SHAPE...] [--types t1,t2] [--vocab FILE]
-                               [--model FILE.gguf]... [--no-synth]
+Usage: arch_agreement_test.py TANDEM WORK_DIR [SHAPE...] [--types t1,t2] [--quantize p1,p2]
+                               [--vocab FILE] [--model FILE.gguf]... [--no-synth]
+--types: weight types `tandem synth` writes directly; --quantize: `tandem quantize` presets
+applied to a synthetic F32 model of each shape (the files tandem quantized itself; on rows
+that are not whole 256-value super-blocks the K presets fall back to Q4_1/Q5_0/Q5_1/Q8_0
+as llama.cpp's do).
 (tests/bench/arch_agreement.sh runs it on real-shape models.)
 WORK_DIR holds the llama.cpp anchor's npm install (kept between runs), unless
 TANDEM_LLAMA_CPP_ANCHOR (or /tmp/llama-cpp-anchor) already holds node-llama-cpp 3.22.1.
@@ -81,6 +85,7 @@ def main():
     p.add_argument("work_dir")
     p.add_argument("shapes", nargs="*", default=["tiny", "tiny-llama3", "tiny-qwen2", "tiny-qwen3"])
     p.add_argument("--types", default="f32,q8_0")
+    p.add_argument("--quantize", default="")
     p.add_argument("--vocab", default="")
     p.add_argument("--model", action="append", default=[],
                    help="an existing GGUF to check as well (e.g. a real model)")
@@ -91,14 +96,24 @@ def main():
     tmp = tempfile.mkdtemp(prefix="tandem-arch-")
     models = [(m, os.path.basename(m).rsplit("-", 1)[0], os.path.basename(m).rsplit("-", 1)[1][:-5])
               if m.count("-") else (m, os.path.basename(m), "?") for m in args.model]
+    def synth(shape, t):
+        path = os.path.join(tmp, "%s-%s.gguf" % (shape, t))
+        cmd = [args.tandem, "synth", "--shape", shape, "--type", t, "-o", path]
+        if args.vocab:
+            cmd += ["--vocab", args.vocab]
+        run(cmd)
+        return path
+
     for shape in [] if args.no_synth else args.shapes:
-        for t in args.types.split(","):
-            path = os.path.join(tmp, "%s-%s.gguf" % (shape, t))
-            cmd = [args.tandem, "synth", "--shape", shape, "--type", t, "-o", path]
-            if args.vocab:
-                cmd += ["--vocab", args.vocab]
-            run(cmd)
-            models.append((path, shape, t))
+        for t in filter(None, args.types.split(",")):
+            models.append((synth(shape, t), shape, t))
+        presets = list(filter(None, args.quantize.split(",")))
+        if presets:
+            base = synth(shape, "f32")
+            for preset in presets:
+                path = os.path.join(tmp, "%s-%s.gguf" % (shape, preset))
+                run([args.tandem, "quantize", base, path, "--type", preset])
+                models.append((path, shape, preset))
 
     rows, failures = [], []
     for path, shape, t in models:
