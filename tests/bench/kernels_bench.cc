@@ -4,7 +4,9 @@
 //   kernels_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 //
 // n == 1 (decode) reports bytes/s of weights read; n > 1 (prompt) reports FLOP/s.
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <cstdint>
 #include <cstring>
@@ -87,6 +89,7 @@ void BM_MatMul(benchmark::State& state) {
   }
 }
 
+#if defined(__x86_64__)
 // Sums `bytes` bytes with 256-bit loads, 4 independent accumulators.
 __attribute__((target("avx2"))) uint64_t SumBytes(const uint8_t* p, size_t bytes) {
   __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
@@ -105,6 +108,23 @@ __attribute__((target("avx2"))) uint64_t SumBytes(const uint8_t* p, size_t bytes
   for (; i < bytes; ++i) s += p[i];
   return s;
 }
+#else
+// Sums `bytes` bytes as 64-bit words, 4 independent accumulators (vectorized by the compiler).
+uint64_t SumBytes(const uint8_t* p, size_t bytes) {
+  uint64_t acc[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 32 <= bytes; i += 32) {
+    for (int j = 0; j < 4; ++j) {
+      uint64_t v;
+      std::memcpy(&v, p + i + 8 * j, sizeof(v));
+      acc[j] += v;
+    }
+  }
+  uint64_t s = acc[0] + acc[1] + acc[2] + acc[3];
+  for (; i < bytes; ++i) s += p[i];
+  return s;
+}
+#endif
 
 // The decode ceiling: read the same bytes as BM_MatMul's weights, split like its rows.
 // Args: type, rows, cols, threads.
@@ -195,6 +215,12 @@ void BM_MatMulBatch(benchmark::State& state) {
   const int64_t rows = state.range(1), cols = state.range(2), n = state.range(3);
   ThreadPool& pool = GetPool(static_cast<int>(state.range(4)));
   const int path = static_cast<int>(state.range(5));
+#if !defined(__x86_64__)
+  if (path != 0) {
+    state.SkipWithError("an x86 kernel path");
+    return;
+  }
+#endif
   if ((path == 4 || path == 5) && KernelCpuIsa() != CpuIsa::kAvx512Vnni) {
     state.SkipWithError("no AVX-512 VNNI");
     return;
@@ -208,6 +234,7 @@ void BM_MatMulBatch(benchmark::State& state) {
   for (auto _ : state) {
     const WeightView view{type, rows, cols, big.data() + c * w.bytes.size()};
     switch (path) {
+#if defined(__x86_64__)
       case 1:
         matmul_internal::avx2::QuantizedRowsMatMul(view, x.data(), n, y.data(), pool, 4);
         break;
@@ -223,6 +250,7 @@ void BM_MatMulBatch(benchmark::State& state) {
       case 5:
         matmul_internal::avx512::QuantizedRowsMatMul(view, x.data(), n, y.data(), pool);
         break;
+#endif
       default:
         MatMul(view, x.data(), n, y.data(), pool);
         break;
