@@ -44,7 +44,8 @@ float DotF32Neon(const float* w, const float* x, int64_t n) {
   return s;
 }
 
-// 16-bit float weights: Widen(half of 8 values, high?) gives 4 floats, Scalar(one value).
+// 16-bit float weights: Low / High convert the low / high 4 of 8 values to floats, Scalar
+// one value.
 struct F16Weights {
   // fcvtl (half -> float) is ARMv8.0; half arithmetic would need ARMv8.2.
   static float32x4_t Low(uint16x8_t h) {

@@ -96,11 +96,17 @@ enum class BlockFloatSteps { kPlain, kFma, kFmaWithMin };
 
 // y[t * w.rows + r] for rows [r0, r1) and every token t < n of a matrix of `Block`s
 // against the Q8_0 activations xq [n, nb]; xsums [n, nb] are the sums of each activation
-// block's quants (read only for the types with a minimum). acc: n floats of scratch.
-template <class BlockDot, typename Block, BlockFloatSteps kSteps>
+// block's quants (read only for the types with a minimum). scratch: n floats. kDecode:
+// n == 1 with the accumulator a local (a register, not a load and store per block); the
+// same float steps either way.
+template <class BlockDot, typename Block, BlockFloatSteps kSteps, bool kDecode>
 void BlockRowsImpl(const WeightView& w, size_t row_bytes, const BlockQ8_0* xq, const int32_t* xsums,
-                   int64_t n, int64_t r0, int64_t r1, const float* fp16, float* acc, float* y) {
+                   int64_t tokens, int64_t r0, int64_t r1, const float* fp16, float* scratch,
+                   float* y) {
   const int64_t nb = w.cols / kQK8_0;
+  const int64_t n = kDecode ? 1 : tokens;
+  float single[1];
+  float* acc = kDecode ? single : scratch;
   for (int64_t r = r0; r < r1; ++r) {
     const Block* wr = reinterpret_cast<const Block*>(w.data + r * row_bytes);
     for (int64_t t = 0; t < n; ++t) acc[t] = 0.0f;
@@ -127,28 +133,42 @@ void BlockRowsImpl(const WeightView& w, size_t row_bytes, const BlockQ8_0* xq, c
   }
 }
 
+template <class BlockDot, typename Block, BlockFloatSteps kSteps>
+void BlockRowsOf(const WeightView& w, size_t row_bytes, const BlockQ8_0* xq, const int32_t* xsums,
+                 int64_t n, int64_t r0, int64_t r1, const float* fp16, float* scratch, float* y) {
+  if (n == 1) {
+    BlockRowsImpl<BlockDot, Block, kSteps, true>(w, row_bytes, xq, xsums, n, r0, r1, fp16, scratch,
+                                                 y);
+  } else {
+    BlockRowsImpl<BlockDot, Block, kSteps, false>(w, row_bytes, xq, xsums, n, r0, r1, fp16, scratch,
+                                                  y);
+  }
+}
+
 // The Q8_0-activation types' rows (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1), as BlockRowsImpl.
 template <class BlockDot>
 void BlockRows(const WeightView& w, size_t row_bytes, const BlockQ8_0* xq, const int32_t* xsums,
-               int64_t n, int64_t r0, int64_t r1, const float* fp16, float* acc, float* y) {
+               int64_t n, int64_t r0, int64_t r1, const float* fp16, float* scratch, float* y) {
   using enum BlockFloatSteps;
   switch (w.type) {
     case GgmlType::kQ8_0:
-      BlockRowsImpl<BlockDot, BlockQ8_0, kPlain>(w, row_bytes, xq, xsums, n, r0, r1, fp16, acc, y);
+      BlockRowsOf<BlockDot, BlockQ8_0, kPlain>(w, row_bytes, xq, xsums, n, r0, r1, fp16, scratch,
+                                               y);
       break;
     case GgmlType::kQ4_0:
-      BlockRowsImpl<BlockDot, BlockQ4_0, kPlain>(w, row_bytes, xq, xsums, n, r0, r1, fp16, acc, y);
+      BlockRowsOf<BlockDot, BlockQ4_0, kPlain>(w, row_bytes, xq, xsums, n, r0, r1, fp16, scratch,
+                                               y);
       break;
     case GgmlType::kQ4_1:
-      BlockRowsImpl<BlockDot, BlockQ4_1, kFmaWithMin>(w, row_bytes, xq, xsums, n, r0, r1, fp16, acc,
-                                                      y);
+      BlockRowsOf<BlockDot, BlockQ4_1, kFmaWithMin>(w, row_bytes, xq, xsums, n, r0, r1, fp16,
+                                                    scratch, y);
       break;
     case GgmlType::kQ5_0:
-      BlockRowsImpl<BlockDot, BlockQ5_0, kFma>(w, row_bytes, xq, xsums, n, r0, r1, fp16, acc, y);
+      BlockRowsOf<BlockDot, BlockQ5_0, kFma>(w, row_bytes, xq, xsums, n, r0, r1, fp16, scratch, y);
       break;
     default:  // kQ5_1
-      BlockRowsImpl<BlockDot, BlockQ5_1, kFmaWithMin>(w, row_bytes, xq, xsums, n, r0, r1, fp16, acc,
-                                                      y);
+      BlockRowsOf<BlockDot, BlockQ5_1, kFmaWithMin>(w, row_bytes, xq, xsums, n, r0, r1, fp16,
+                                                    scratch, y);
       break;
   }
 }

@@ -125,12 +125,16 @@ inline int32_t MinsSum(int16x8_t mins, const BlockQ8_K& x) {
 }
 
 // y[t * w.rows + r] for rows [r0, r1) and every token t < n of a K-quant matrix against
-// the Q8_K activations xk [n, nb]. acc: n floats of scratch.
-template <class BlockDot, typename Block>
-void KQuantRowsImpl(const WeightView& w, size_t row_bytes, const BlockQ8_K* xk, int64_t n,
-                    int64_t r0, int64_t r1, const float* fp16, float* acc, float* y) {
+// the Q8_K activations xk [n, nb]. scratch: n floats; kDecode: n == 1 with a local
+// accumulator (as BlockRowsImpl).
+template <class BlockDot, typename Block, bool kDecode>
+void KQuantRowsImpl(const WeightView& w, size_t row_bytes, const BlockQ8_K* xk, int64_t tokens,
+                    int64_t r0, int64_t r1, const float* fp16, float* scratch, float* y) {
   constexpr bool kQ6 = sizeof(Block) == sizeof(BlockQ6_K);
   const int64_t nb = w.cols / kQK_K;
+  const int64_t n = kDecode ? 1 : tokens;
+  float single[1];
+  float* acc = kDecode ? single : scratch;
   UnpackedK u;
   for (int64_t r = r0; r < r1; ++r) {
     const Block* wr = reinterpret_cast<const Block*>(w.data + r * row_bytes);
@@ -162,18 +166,28 @@ void KQuantRowsImpl(const WeightView& w, size_t row_bytes, const BlockQ8_K* xk, 
   }
 }
 
+template <class BlockDot, typename Block>
+void KQuantRowsOf(const WeightView& w, size_t row_bytes, const BlockQ8_K* xk, int64_t n, int64_t r0,
+                  int64_t r1, const float* fp16, float* scratch, float* y) {
+  if (n == 1) {
+    KQuantRowsImpl<BlockDot, Block, true>(w, row_bytes, xk, n, r0, r1, fp16, scratch, y);
+  } else {
+    KQuantRowsImpl<BlockDot, Block, false>(w, row_bytes, xk, n, r0, r1, fp16, scratch, y);
+  }
+}
+
 template <class BlockDot>
 void KRows(const WeightView& w, size_t row_bytes, const BlockQ8_K* xk, int64_t n, int64_t r0,
-           int64_t r1, const float* fp16, float* acc, float* y) {
+           int64_t r1, const float* fp16, float* scratch, float* y) {
   switch (w.type) {
     case GgmlType::kQ4_K:
-      KQuantRowsImpl<BlockDot, BlockQ4_K>(w, row_bytes, xk, n, r0, r1, fp16, acc, y);
+      KQuantRowsOf<BlockDot, BlockQ4_K>(w, row_bytes, xk, n, r0, r1, fp16, scratch, y);
       break;
     case GgmlType::kQ5_K:
-      KQuantRowsImpl<BlockDot, BlockQ5_K>(w, row_bytes, xk, n, r0, r1, fp16, acc, y);
+      KQuantRowsOf<BlockDot, BlockQ5_K>(w, row_bytes, xk, n, r0, r1, fp16, scratch, y);
       break;
     default:  // kQ6_K
-      KQuantRowsImpl<BlockDot, BlockQ6_K>(w, row_bytes, xk, n, r0, r1, fp16, acc, y);
+      KQuantRowsOf<BlockDot, BlockQ6_K>(w, row_bytes, xk, n, r0, r1, fp16, scratch, y);
       break;
   }
 }
