@@ -68,7 +68,13 @@ bool UseGemm(GgmlType type, int64_t n, CpuIsa isa) { return n > RowKernelMaxBatc
 MatMulKernelNames MatMulKernelsFor(GgmlType type) {
   if (!TraitsOf(type).supported) return {"none", "none"};
 #if defined(__ARM_NEON)
-  return {"neon", "neon"};
+  // Every supported type has NEON row kernels (each weight row read once per call, for
+  // decode and prompts alike); the quantized ones use sdot where the CPU has it.
+  const bool sdot =
+      matmul_internal::ActivationKindOf(type) != matmul_internal::ActivationKind::kFloat &&
+      KernelCpuIsa() == CpuIsa::kNeonDotProd;
+  const std::string name = sdot ? "neon-dotprod" : "neon";
+  return {name, name};
 #elif defined(TANDEM_HAVE_AVX2_KERNELS)
   if (CpuHasAvx2Fma()) {
     if (type == GgmlType::kBF16) return {"scalar", "scalar"};  // no AVX2 kernel yet

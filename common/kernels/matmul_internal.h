@@ -115,13 +115,20 @@ namespace neon {
 // Same contract as tandem::MatMul (aarch64); picks the dotprod rows at run time.
 void MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 void QuantizeActivationRow(const float* x, int64_t cols, BlockQ8_0* out);
+// Bit-identical to matmul_internal::QuantizeActivationRowQ8K.
+void QuantizeActivationRowQ8K(const float* x, int64_t cols, BlockQ8_K* out);
 
 namespace dotprod {
-// y[t * w.rows + r] for rows [r0, r1) and all n tokens of a Q8_0 / Q4_0 matrix (rows
-// row_bytes apart) against the Q8_0 activations xq [n, cols / 32]; fp16 is
-// Fp16ToFp32Table(). Only call when KernelCpuIsa() is kNeonDotProd.
-void QuantizedRows(const WeightView& w, size_t row_bytes, const BlockQ8_0* xq, int64_t n,
-                   int64_t r0, int64_t r1, const float* fp16, float* y);
+// Only call these when KernelCpuIsa() is kNeonDotProd. Both write y[t * w.rows + r] for
+// rows [r0, r1) (row_bytes apart) and all n tokens, with acc as n floats of scratch; fp16
+// is Fp16ToFp32Table().
+// Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 weights against the Q8_0 activations xq [n, cols / 32],
+// xsums [n, cols / 32] the sums of their quants (read for Q4_1 / Q5_1 only).
+void QuantizedRows(const WeightView& w, size_t row_bytes, const BlockQ8_0* xq, const int32_t* xsums,
+                   int64_t n, int64_t r0, int64_t r1, const float* fp16, float* acc, float* y);
+// Q4_K / Q5_K / Q6_K weights against the Q8_K activations xk [n, cols / 256].
+void KQuantRows(const WeightView& w, size_t row_bytes, const BlockQ8_K* xk, int64_t n, int64_t r0,
+                int64_t r1, const float* fp16, float* acc, float* y);
 }  // namespace dotprod
 }  // namespace neon
 

@@ -520,6 +520,47 @@ TEST(MatMulNeonTest, ActivationQuantizerBitIdenticalToScalar) {
   }
 }
 
+TEST(MatMulNeonTest, Q8KActivationQuantizerBitIdenticalToScalar) {
+  for (uint32_t seed = 1; seed <= 30; ++seed) {
+    const int64_t cols = 256 * 6;
+    std::vector<float> x = RandomFloats(cols, seed, 0.01f * seed);
+    // Block 0: the max is negative (iscale -127 / max = 1), and exact ties: half to even.
+    x[7] = -127.0f;
+    x[1] = 2.5f;
+    x[2] = -3.5f;
+    x[3] = 0.5f;
+    for (int j = 256; j < 512; ++j) x[j] = 0.0f;  // an all-zero block
+    // Block 2: two values of the largest magnitude, the first one negative.
+    x[600] = -40.0f;
+    x[700] = 40.0f;
+    // Block 3: the max ignores NaN, as the reference's comparisons do.
+    x[800] = std::nanf("");
+    std::vector<BlockQ8_K> a(cols / 256), b(cols / 256);
+    matmul_internal::QuantizeActivationRowQ8K(x.data(), cols, a.data());
+    matmul_internal::neon::QuantizeActivationRowQ8K(x.data(), cols, b.data());
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), 3 * sizeof(BlockQ8_K)), 0) << seed;
+    // The NaN's own quant (and its 16-value sum) is implementation-defined; compare the
+    // rest of its block and the other blocks.
+    ASSERT_EQ(a[3].d, b[3].d) << seed;
+    for (int j = 0; j < 256; ++j) {
+      if (j != 800 - 768) {
+        ASSERT_EQ(a[3].qs[j], b[3].qs[j]) << seed << " " << j;
+      }
+    }
+    for (int j = 0; j < 16; ++j) {
+      if (j != (800 - 768) / 16) {
+        ASSERT_EQ(a[3].bsums[j], b[3].bsums[j]) << seed << " " << j;
+      }
+    }
+    ASSERT_EQ(std::memcmp(a.data() + 4, b.data() + 4, (a.size() - 4) * sizeof(BlockQ8_K)), 0)
+        << seed;
+    EXPECT_EQ(a[0].qs[7], -127);
+    EXPECT_EQ(a[0].qs[1], 2);  // half to even
+    EXPECT_EQ(a[0].qs[2], -4);
+    EXPECT_EQ(a[2].qs[600 - 512], -127);
+  }
+}
+
 // The aarch64 kernel levels this CPU has (ARMv8.0 NEON everywhere; sdot where the kernel
 // reports HWCAP_ASIMDDP): quantized products are bit-identical to the scalar reference
 // (exact int block sums, the reference's float steps), for every token count, so decode
@@ -535,8 +576,11 @@ TEST_P(MatMulNeonLevelTest, QuantizedBitIdenticalToReference) {
   ASSERT_EQ(KernelCpuIsa(), isa);
   ThreadPool pool(2);
   uint32_t seed = 700;
+  // K-quants: whole 256-value super-blocks.
+  const std::vector<int64_t> col_options =
+      KQuant(type) ? std::vector<int64_t>{256, 512, 768} : std::vector<int64_t>{32, 96, 512};
   for (int64_t rows : {1, 5, 16, 67}) {
-    for (int64_t cols : {32, 96, 512}) {
+    for (int64_t cols : col_options) {
       for (int64_t n : {1, 2, 7, 17}) {
         ++seed;
         TestWeights w = MakeWeights(type, rows, cols, seed);
@@ -554,7 +598,7 @@ TEST_P(MatMulNeonLevelTest, QuantizedBitIdenticalToReference) {
 
 INSTANTIATE_TEST_SUITE_P(Aarch64Levels, MatMulNeonLevelTest,
                          ::testing::Combine(::testing::Values(CpuIsa::kNeon, CpuIsa::kNeonDotProd),
-                                            ::testing::Values(GgmlType::kQ8_0, GgmlType::kQ4_0)),
+                                            ::testing::ValuesIn(kQuantTypes)),
                          [](const ::testing::TestParamInfo<std::tuple<CpuIsa, GgmlType>>& info) {
                            const char* level =
                                std::get<0>(info.param) == CpuIsa::kNeonDotProd ? "dotprod" : "neon";
