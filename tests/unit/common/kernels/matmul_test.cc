@@ -399,7 +399,7 @@ TEST(MatMulFloatTest, Avx2BatchInvariantForEveryN) {
   uint32_t seed = 700;
   for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16}) {
     for (int64_t rows : {1, 5, 37}) {
-      for (int64_t cols : {8, 33, 100, 2051}) {
+      for (int64_t cols : {8, 25, 33, 40, 100, 2051}) {
         const int64_t total = 19;
         seed += 2;
         TestWeights w = MakeWeights(type, rows, cols, seed);
