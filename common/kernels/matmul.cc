@@ -77,7 +77,6 @@ MatMulKernelNames MatMulKernelsFor(GgmlType type) {
   return {name, name};
 #elif defined(TANDEM_HAVE_AVX2_KERNELS)
   if (CpuHasAvx2Fma()) {
-    if (type == GgmlType::kBF16) return {"scalar", "scalar"};  // no AVX2 kernel yet
     const CpuIsa isa = KernelCpuIsa();
     const std::string rows_max = std::to_string(matmul_internal::RowKernelMaxBatch(type, isa));
     if (isa == CpuIsa::kAvx512Vnni && matmul_internal::avx512::GemmSupported(type)) {

@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/cli/flags.h"
+#include "common/tensor/ggml_type.h"
 #include "common/tool/commands.h"
 #include "common/tool/synth_shapes.h"
 
@@ -75,7 +76,8 @@ int main(int argc, char** argv) {
   synth_cmd->add_option("--shape", synth.shape, tandem::SynthShapeNames())->required();
   synth_cmd->add_option("--arch", synth.arch,
                         "llama | qwen2 | qwen3 (default: the shape's architecture)");
-  synth_cmd->add_option("--type", synth.type, "q8_0 | q4_0 | f16 | f32")->required();
+  synth_cmd->add_option("--type", synth.type, "Weight type: " + tandem::SupportedTypeNames())
+      ->required();
   synth_cmd->add_option("-o,--output", synth.output_path, "Output GGUF")->required();
   synth_cmd->add_option("--vocab", synth.vocab_path,
                         "Vocabulary: llama2.c tokenizer.bin or Hugging Face tokenizer.json (BPE)");

@@ -154,7 +154,7 @@ void BM_PoolRun(benchmark::State& state) {
 }
 
 constexpr int kShapes[][2] = {{2048, 2048}, {256, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}};
-constexpr GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kF16};
+constexpr GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kF16, GgmlType::kBF16};
 
 void DecodeArgs(benchmark::internal::Benchmark* b) {
   for (int threads : {1, 2}) {
@@ -209,14 +209,14 @@ const std::vector<uint8_t>& DramCopies(const Matrix& w, GgmlType type, int64_t r
 // size from which MatMul uses the GEMM (BM_MatMulBatchPath), the kernels side by side on
 // the same weights: 1 the row kernels (tokens sharing each weight load), 2 the row kernels
 // one token at a time (n decode steps), 3 the AVX2 GEMM, 4 the AVX-512 VNNI GEMM, 5 the
-// AVX-512 VNNI row kernels.
+// AVX-512 VNNI row kernels, 6 the portable scalar kernels (matmul_internal::MatMulScalar).
 void BM_MatMulBatch(benchmark::State& state) {
   const auto type = static_cast<GgmlType>(state.range(0));
   const int64_t rows = state.range(1), cols = state.range(2), n = state.range(3);
   ThreadPool& pool = GetPool(static_cast<int>(state.range(4)));
   const int path = static_cast<int>(state.range(5));
 #if !defined(__x86_64__)
-  if (path != 0) {
+  if (path != 0 && path != 6) {
     state.SkipWithError("an x86 kernel path");
     return;
   }
@@ -251,6 +251,9 @@ void BM_MatMulBatch(benchmark::State& state) {
         matmul_internal::avx512::QuantizedRowsMatMul(view, x.data(), n, y.data(), pool);
         break;
 #endif
+      case 6:
+        matmul_internal::MatMulScalar(view, x.data(), n, y.data(), &pool);
+        break;
       default:
         MatMul(view, x.data(), n, y.data(), pool);
         break;
@@ -259,8 +262,8 @@ void BM_MatMulBatch(benchmark::State& state) {
     benchmark::ClobberMemory();
     c = (c + 1) % copies;
   }
-  static constexpr const char* kPaths[] = {"matmul",    "rows",        "rows 1 by 1",
-                                           "avx2 gemm", "avx512 gemm", "avx512 rows"};
+  static constexpr const char* kPaths[] = {"matmul",      "rows",        "rows 1 by 1", "avx2 gemm",
+                                           "avx512 gemm", "avx512 rows", "scalar"};
   state.SetLabel(std::string(TraitsOf(type).name) + " " + kPaths[path]);
   state.counters["rows_per_s"] =
       benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
@@ -295,6 +298,16 @@ void KQuantPromptArgs(benchmark::internal::Benchmark* b) {
       for (int n : {2, 3, 4, 6, 8, 12, 16}) {
         for (int path : {0, 3, 4}) b->Args({static_cast<int>(t), s[0], s[1], n, 2, path});
       }
+    }
+  }
+}
+
+// Float weights with 16-bit values (F16, BF16) in decode at the FFN down shape (2048 x 5632),
+// weights from DRAM: MatMul next to the scalar kernels (BF16's path before its AVX2 kernel).
+void HalfDecodeArgs(benchmark::internal::Benchmark* b) {
+  for (int threads : {1, 2}) {
+    for (GgmlType t : {GgmlType::kF16, GgmlType::kBF16}) {
+      for (int path : {0, 6}) b->Args({static_cast<int>(t), 2048, 5632, 1, threads, path});
     }
   }
 }
@@ -351,6 +364,7 @@ BENCHMARK(BM_MatMul)->Name("BM_MatMulPrompt")->Apply(PromptArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Apply(BatchArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulKQuantDecode")->Apply(KQuantDecodeArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulKQuantPrompt")->Apply(KQuantPromptArgs)->UseRealTime();
+BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulHalfDecode")->Apply(HalfDecodeArgs)->UseRealTime();
 BENCHMARK(BM_MatMulBatch)->Name("BM_MatMulBatchPath")->Apply(BatchPathArgs)->UseRealTime();
 BENCHMARK(BM_MatMulFallbackTypes)->Apply(FallbackTypeArgs)->UseRealTime();
 

@@ -390,6 +390,49 @@ TEST(MatMulRowKernelsTest, BatchInvariantForEveryN) {
 #endif
 
 #if defined(__x86_64__)
+// Float weights (F32, F16, BF16) through the AVX2 kernels called directly, for every n and
+// at widths with tails past the 16- and 8-value steps: each token's outputs equal MatMul's
+// for that token alone, and stay close to the reference.
+TEST(MatMulFloatTest, Avx2BatchInvariantForEveryN) {
+  if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
+  ThreadPool pool(2);
+  uint32_t seed = 700;
+  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16}) {
+    for (int64_t rows : {1, 5, 37}) {
+      for (int64_t cols : {8, 25, 33, 40, 100, 2051}) {
+        const int64_t total = 19;
+        seed += 2;
+        TestWeights w = MakeWeights(type, rows, cols, seed);
+        const auto [x, single] = SingleTokens(w.view, total, seed + 1,
+                                              [&](const WeightView& v, const float* in, int64_t n,
+                                                  float* out) { MatMul(v, in, n, out, pool); });
+        std::vector<float> want(total * rows);
+        ref::MatMul(w.view, x.data(), total, want.data());
+        ASSERT_LT(Nmse(single, want), 1e-9)
+            << TypeName(type) << " rows=" << rows << " cols=" << cols;
+        for (int64_t n = 1; n <= total; ++n) {
+          std::vector<float> y(n * rows, -1.0f);
+          matmul_internal::avx2::MatMul(w.view, x.data(), n, y.data(), pool);
+          ASSERT_EQ(std::memcmp(y.data(), single.data(), y.size() * sizeof(float)), 0)
+              << TypeName(type) << " rows=" << rows << " cols=" << cols << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
+// BF16 has AVX2 kernels like F16 (info reports them).
+TEST(MatMulFloatTest, Bf16KernelsAreAvx2) {
+  if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
+  const MatMulKernelNames bf16 = MatMulKernelsFor(GgmlType::kBF16);
+  const MatMulKernelNames f16 = MatMulKernelsFor(GgmlType::kF16);
+  EXPECT_EQ(bf16.decode, "avx2");
+  EXPECT_EQ(bf16.decode, f16.decode);
+  EXPECT_EQ(bf16.prompt, f16.prompt);
+}
+#endif
+
+#if defined(__x86_64__)
 // The K-quant GEMMs called directly for every n from 1 (whatever n MatMul starts using them
 // at): each token's outputs equal MatMul's for that token alone (the decode kernel).
 TEST(MatMulKQuantTest, GemmsBatchInvariantForEveryN) {
