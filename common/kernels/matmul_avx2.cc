@@ -52,62 +52,36 @@ inline float HorizontalSum(__m256 v) {
 
 // ---- F32 / F16 / BF16 weights: FMA against float activations. ----
 
-template <int NR>
-void GemvF32Rows(const float* w, int64_t stride, const float* x, int64_t cols, float* y) {
-  __m256 acc0[NR], acc1[NR];
-  for (int r = 0; r < NR; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= cols; i += 16) {
-    const __m256 x0 = _mm256_loadu_ps(x + i);
-    const __m256 x1 = _mm256_loadu_ps(x + i + 8);
-    for (int r = 0; r < NR; ++r) {
-      PrefetchNextStep<kFloatRows>(w + r * stride + i, stride * sizeof(float));
-      acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * stride + i), x0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * stride + i + 8), x1, acc1[r]);
-    }
-  }
-  for (; i + 8 <= cols; i += 8) {
-    const __m256 x0 = _mm256_loadu_ps(x + i);
-    for (int r = 0; r < NR; ++r) {
-      acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + r * stride + i), x0, acc0[r]);
-    }
-  }
-  for (int r = 0; r < NR; ++r) {
-    float s = HorizontalSum(_mm256_add_ps(acc0[r], acc1[r]));
-    for (int64_t j = i; j < cols; ++j) s += w[r * stride + j] * x[j];
-    y[r] = s;
-  }
-}
-
-// F16 and BF16 (the top 16 bits of an f32) weights: 16-bit values widened to 8 floats per
-// load, then the same FMA order as GemvF32Rows (the tail in scalar code, also per row).
+// F16 and BF16 (the top 16 bits of an f32) weights are widened to 8 floats per load, then
+// take the same FMA order as F32 (the tail in scalar code, also per row).
 // These serve AVX-512 CPUs too: a bit-identical AVX-512 version (one zmm per row holding
 // acc0 | acc1) was not measurably faster in BM_MatMulHalfDecode (2048x5632 from DRAM, 1
 // and 2 threads, on a busy 2-core AMD EPYC: differences of either sign within the
 // run-to-run noise), though a stripped-down single-thread loop gained 15-20%.
-enum class Half { kF16, kBF16 };
-
-template <Half kHalf>
-inline __m256 LoadHalf8(const uint16_t* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  if constexpr (kHalf == Half::kF16) {
-    return _mm256_cvtph_ps(h);
-  } else {
+struct F32Weights {
+  using Stored = float;
+  static __m256 Load8(const float* p) { return _mm256_loadu_ps(p); }
+  static float One(float v) { return v; }
+};
+struct F16Weights {
+  using Stored = uint16_t;
+  static __m256 Load8(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static float One(uint16_t h) { return Fp16ToFp32(h); }
+};
+struct BF16Weights {
+  using Stored = uint16_t;
+  static __m256 Load8(const uint16_t* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));  // exact
   }
-}
+  static float One(uint16_t h) { return Bf16ToFp32(h); }
+};
 
-template <Half kHalf>
-inline float HalfToFloat(uint16_t h) {
-  if constexpr (kHalf == Half::kF16) {
-    return Fp16ToFp32(h);
-  } else {
-    return Bf16ToFp32(h);
-  }
-}
-
-template <int NR, Half kHalf>
-void GemvHalfRows(const uint16_t* w, int64_t stride, const float* x, int64_t cols, float* y) {
+template <int NR, class W>
+void GemvFloatRows(const typename W::Stored* w, int64_t stride, const float* x, int64_t cols,
+                   float* y) {
   __m256 acc0[NR], acc1[NR];
   for (int r = 0; r < NR; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
   int64_t i = 0;
@@ -115,20 +89,20 @@ void GemvHalfRows(const uint16_t* w, int64_t stride, const float* x, int64_t col
     const __m256 x0 = _mm256_loadu_ps(x + i);
     const __m256 x1 = _mm256_loadu_ps(x + i + 8);
     for (int r = 0; r < NR; ++r) {
-      PrefetchNextStep<kFloatRows>(w + r * stride + i, stride * sizeof(uint16_t));
-      acc0[r] = _mm256_fmadd_ps(LoadHalf8<kHalf>(w + r * stride + i), x0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(LoadHalf8<kHalf>(w + r * stride + i + 8), x1, acc1[r]);
+      PrefetchNextStep<kFloatRows>(w + r * stride + i, stride * sizeof(typename W::Stored));
+      acc0[r] = _mm256_fmadd_ps(W::Load8(w + r * stride + i), x0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(W::Load8(w + r * stride + i + 8), x1, acc1[r]);
     }
   }
   for (; i + 8 <= cols; i += 8) {
     const __m256 x0 = _mm256_loadu_ps(x + i);
     for (int r = 0; r < NR; ++r) {
-      acc0[r] = _mm256_fmadd_ps(LoadHalf8<kHalf>(w + r * stride + i), x0, acc0[r]);
+      acc0[r] = _mm256_fmadd_ps(W::Load8(w + r * stride + i), x0, acc0[r]);
     }
   }
   for (int r = 0; r < NR; ++r) {
     float s = HorizontalSum(_mm256_add_ps(acc0[r], acc1[r]));
-    for (int64_t j = i; j < cols; ++j) s += HalfToFloat<kHalf>(w[r * stride + j]) * x[j];
+    for (int64_t j = i; j < cols; ++j) s += W::One(w[r * stride + j]) * x[j];
     y[r] = s;
   }
 }
@@ -351,15 +325,16 @@ void GemvRows(const WeightView& w, const float* x, int64_t r0, int64_t r1, float
     const uint8_t* p = base + r * row_bytes;
     switch (w.type) {
       case GgmlType::kF32:
-        GemvF32Rows<kNr>(reinterpret_cast<const float*>(p), w.cols, x, w.cols, y + r0 + r);
+        GemvFloatRows<kNr, F32Weights>(reinterpret_cast<const float*>(p), w.cols, x, w.cols,
+                                       y + r0 + r);
         break;
       case GgmlType::kF16:
-        GemvHalfRows<kNr, Half::kF16>(reinterpret_cast<const uint16_t*>(p), w.cols, x, w.cols,
-                                      y + r0 + r);
+        GemvFloatRows<kNr, F16Weights>(reinterpret_cast<const uint16_t*>(p), w.cols, x, w.cols,
+                                       y + r0 + r);
         break;
       case GgmlType::kBF16:
-        GemvHalfRows<kNr, Half::kBF16>(reinterpret_cast<const uint16_t*>(p), w.cols, x, w.cols,
-                                       y + r0 + r);
+        GemvFloatRows<kNr, BF16Weights>(reinterpret_cast<const uint16_t*>(p), w.cols, x, w.cols,
+                                        y + r0 + r);
         break;
       default:
         for (int i = 0; i < kNr; ++i) y[r0 + r + i] = std::nanf("");
