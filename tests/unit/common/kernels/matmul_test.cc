@@ -146,6 +146,21 @@ TEST(MatMulRefTest, QuantizedActivationsAreCloseToInput) {
   EXPECT_LT(Nmse(back, x), 1e-4);
 }
 
+// An activation row of 6 Q8_K blocks for the quantizer tests, with edge cases in blocks
+// 0..2: a negative max and exact ties (half to even), an all-zero block, and two values of
+// the largest magnitude, the first one negative.
+std::vector<float> Q8KEdgeCases(uint32_t seed) {
+  std::vector<float> x = RandomFloats(256 * 6, seed, 0.01f * seed);
+  x[7] = -127.0f;  // iscale -127 / max = 1
+  x[1] = 2.5f;
+  x[2] = -3.5f;
+  x[3] = 0.5f;
+  for (int j = 256; j < 512; ++j) x[j] = 0.0f;
+  x[600] = -40.0f;
+  x[700] = 40.0f;
+  return x;
+}
+
 #if defined(__x86_64__)
 TEST(MatMulAvx2Test, ActivationQuantizerBitIdenticalToScalar) {
   if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
@@ -170,17 +185,8 @@ TEST(MatMulAvx2Test, ActivationQuantizerBitIdenticalToScalar) {
 TEST(MatMulAvx2Test, Q8KActivationQuantizerBitIdenticalToScalar) {
   if (!CpuHasAvx2Fma()) GTEST_SKIP() << "no AVX2";
   for (uint32_t seed = 1; seed <= 30; ++seed) {
-    const int64_t cols = 256 * 6;
-    std::vector<float> x = RandomFloats(cols, seed, 0.01f * seed);
-    // Block 0: the max is negative (iscale -127 / max = 1), and exact ties: half to even.
-    x[7] = -127.0f;
-    x[1] = 2.5f;
-    x[2] = -3.5f;
-    x[3] = 0.5f;
-    for (int j = 256; j < 512; ++j) x[j] = 0.0f;  // an all-zero block
-    // Block 2: two values of the largest magnitude, the first one negative.
-    x[600] = -40.0f;
-    x[700] = 40.0f;
+    std::vector<float> x = Q8KEdgeCases(seed);
+    const int64_t cols = static_cast<int64_t>(x.size());
     std::vector<BlockQ8_K> a(cols / 256), b(cols / 256);
     matmul_internal::QuantizeActivationRowQ8K(x.data(), cols, a.data());
     matmul_internal::avx2::QuantizeActivationRowQ8K(x.data(), cols, b.data());
@@ -565,17 +571,8 @@ TEST(MatMulNeonTest, ActivationQuantizerBitIdenticalToScalar) {
 
 TEST(MatMulNeonTest, Q8KActivationQuantizerBitIdenticalToScalar) {
   for (uint32_t seed = 1; seed <= 30; ++seed) {
-    const int64_t cols = 256 * 6;
-    std::vector<float> x = RandomFloats(cols, seed, 0.01f * seed);
-    // Block 0: the max is negative (iscale -127 / max = 1), and exact ties: half to even.
-    x[7] = -127.0f;
-    x[1] = 2.5f;
-    x[2] = -3.5f;
-    x[3] = 0.5f;
-    for (int j = 256; j < 512; ++j) x[j] = 0.0f;  // an all-zero block
-    // Block 2: two values of the largest magnitude, the first one negative.
-    x[600] = -40.0f;
-    x[700] = 40.0f;
+    std::vector<float> x = Q8KEdgeCases(seed);
+    const int64_t cols = static_cast<int64_t>(x.size());
     // Block 3: the max ignores NaN, as the reference's comparisons do.
     x[800] = std::nanf("");
     std::vector<BlockQ8_K> a(cols / 256), b(cols / 256);
