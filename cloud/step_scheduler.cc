@@ -185,11 +185,13 @@ std::vector<StepScheduler::Pending*> StepScheduler::TakeBatchLocked() {
     }
   }
   budget = std::max(budget, decodes);
-  // Decode steps, and work already past its deadline, before prompt slices.
+  // Decode steps first (the budget holds them all), then prompt work already past its
+  // deadline, then the other prompt slices; each group in deadline order.
   const absl::Time now = clock_.Now();
-  const auto prompts = std::stable_partition(order.begin(), order.end(), [now](const Pending* q) {
-    return q->job->n - q->done == 1 || q->deadline <= now;
-  });
+  const auto overdue = std::stable_partition(
+      order.begin(), order.end(), [](const Pending* q) { return q->job->n - q->done == 1; });
+  const auto prompts = std::stable_partition(
+      overdue, order.end(), [now](const Pending* q) { return q->deadline <= now; });
   std::vector<Pending*> batch;
   auto add = [&](Pending* q, int32_t rows) {
     rows = std::min({rows, budget, q->job->n - q->done - (q->in_batch ? q->slice : 0)});

@@ -10,8 +10,9 @@
 // hands the leadership on. The kernels are batch invariant, so a session's results are
 // bit-identical however it was batched.
 //
-// Order: decode steps (and work past its deadline) first, then prompt slices; each group
-// earliest deadline first. A step's deadline is its arrival plus its session's per-token
+// Order: decode steps first, then prompt work past its deadline, then the other prompt
+// slices; each group earliest deadline first (an overdue prompt never pushes a decode step
+// out of a batch). A step's deadline is its arrival plus its session's per-token
 // target (or `default_deadline`), so old work rises to the front and nothing starves.
 // Size: at most `max_batch_rows` positions, and with per-token targets declared, few
 // enough prompt positions that two such batches (by the learned cost model) fit in

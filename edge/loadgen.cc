@@ -45,6 +45,7 @@ struct SessionOutcome {
   absl::Status status;
   int64_t tokens = 0;
   std::vector<double> step_ms;
+  std::vector<double> step_started_ms;  // after the load began
 };
 
 }  // namespace
@@ -62,12 +63,19 @@ absl::Status LoadgenConfig::Validate() const {
 }
 
 std::string LoadgenResult::ToJson() const {
+  std::string slow;
+  for (const SlowStep& st : slowest) {
+    absl::StrAppendFormat(&slow,
+                          "%s{\"session\": %d, \"step\": %d, \"ms\": %.2f, "
+                          "\"started_ms\": %.1f}",
+                          slow.empty() ? "" : ", ", st.session, st.step, st.ms, st.started_ms);
+  }
   return absl::StrFormat(
       "{\"sessions\": %d, \"admitted\": %d, \"refused\": %d, \"failed\": %d, \"tokens\": %d, "
       "\"seconds\": %.3f, \"aggregate_tok_s\": %.2f, \"p50_step_ms\": %.2f, "
-      "\"p99_step_ms\": %.2f, \"deadline_misses\": %d}",
+      "\"p99_step_ms\": %.2f, \"deadline_misses\": %d, \"slowest_steps\": [%s]}",
       sessions, admitted, refused, failed, tokens, seconds, aggregate_tok_s, p50_step_ms,
-      p99_step_ms, deadline_misses);
+      p99_step_ms, deadline_misses, slow);
 }
 
 absl::StatusOr<LoadgenResult> RunLoad(const EdgeModel& model, CloudLink& link,
@@ -90,6 +98,7 @@ absl::StatusOr<LoadgenResult> RunLoad(const EdgeModel& model, CloudLink& link,
   absl::Mutex mu;
   int32_t ready = 0;
   bool go = false;
+  absl::Time load_start;  // set before `go`, read after it
   auto run_session = [&](int32_t index) {
     SessionOutcome& out = outcomes[index];
     {
@@ -133,6 +142,7 @@ absl::StatusOr<LoadgenResult> RunLoad(const EdgeModel& model, CloudLink& link,
       const absl::Time t0 = absl::Now();
       out.status = step(pos, 1, true);
       out.step_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+      out.step_started_ms.push_back(absl::ToDoubleMilliseconds(t0 - load_start));
     }
     if (out.status.ok()) out.status = (*stream)->Close(absl::Now() + config.step_timeout);
   };
@@ -144,11 +154,12 @@ absl::StatusOr<LoadgenResult> RunLoad(const EdgeModel& model, CloudLink& link,
     auto all_ready = [&] { return ready == config.sessions; };
     mu.Await(absl::Condition(&all_ready));
   }
-  const absl::Time start = absl::Now();
   {
     absl::MutexLock lock(&mu);
+    load_start = absl::Now();
     go = true;
   }
+  const absl::Time start = load_start;
   for (std::thread& t : threads) t.join();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
 
@@ -165,10 +176,26 @@ absl::StatusOr<LoadgenResult> RunLoad(const EdgeModel& model, CloudLink& link,
       if (result.first_error.empty()) result.first_error = o.status.ToString();
     }
     result.tokens += o.tokens;
-    for (double ms : o.step_ms) {
+    for (size_t i = 0; i < o.step_ms.size(); ++i) {
+      const double ms = o.step_ms[i];
       steps.push_back(ms);
       if (ms > absl::ToDoubleMilliseconds(config.token_deadline)) ++result.deadline_misses;
+      result.slowest.push_back({.session = static_cast<int32_t>(&o - outcomes.data()),
+                                .step = static_cast<int32_t>(i),
+                                .ms = ms,
+                                .started_ms = o.step_started_ms[i]});
     }
+  }
+  constexpr size_t kSlowest = 5;
+  auto slower = [](const LoadgenResult::SlowStep& a, const LoadgenResult::SlowStep& b) {
+    return a.ms > b.ms;
+  };
+  if (result.slowest.size() > kSlowest) {
+    std::partial_sort(result.slowest.begin(), result.slowest.begin() + kSlowest,
+                      result.slowest.end(), slower);
+    result.slowest.resize(kSlowest);
+  } else {
+    std::sort(result.slowest.begin(), result.slowest.end(), slower);
   }
   result.aggregate_tok_s = seconds > 0 ? static_cast<double>(result.tokens) / seconds : 0;
   result.p50_step_ms = Percentile(steps, 0.50);

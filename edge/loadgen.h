@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -39,6 +40,16 @@ struct LoadgenResult {
   double p99_step_ms = 0;
   int64_t deadline_misses = 0;  // decode steps slower than token_deadline
   std::string first_error;      // of the failed sessions, if any
+  // The slowest decode steps (at most 5, slowest first): which session, its how-many-th
+  // decode step, how long it took and when it started (ms after the load began), to tell
+  // a burst's first steps from steady state.
+  struct SlowStep {
+    int32_t session = 0;
+    int32_t step = 0;
+    double ms = 0;
+    double started_ms = 0;
+  };
+  std::vector<SlowStep> slowest;
 
   std::string ToJson() const;
 };

@@ -236,6 +236,36 @@ TEST(StepSchedulerTest, PromptPositionsAreSharedFairlyBetweenDevices) {
   EXPECT_EQ(timings[2].batch_seq, 4u);
 }
 
+// A prompt already past its deadline goes before other prompt work, but not before decode
+// steps: with room for one position per batch, the decode step runs in the first batch
+// and the prompt takes the batches after it.
+TEST(StepSchedulerTest, AnOverduePromptDoesNotHoldBackDecodeSteps) {
+  auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::vector<TestStep> steps = MakeSteps(**model, {1, 1}, {4, 1});
+  StepScheduler scheduler({.threads = 2, .max_batch_rows = 1}, SystemClock::Get());
+  std::vector<StepTiming> timings(steps.size());
+  {
+    PoolBlocker blocker(scheduler);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      threads.emplace_back([&, i] {
+        LayerJob job = steps[i].Job();
+        if (i == 0) job.token_deadline = absl::Nanoseconds(1);  // overdue at once
+        auto t = scheduler.Submit(job);
+        ASSERT_TRUE(t.ok()) << t.status();
+        timings[i] = *t;
+      });
+      ASSERT_TRUE(WaitForQueued(scheduler, static_cast<int64_t>(i) + 1));  // arrival order
+    }
+    blocker.Release();
+    for (auto& t : threads) t.join();
+  }
+  ExpectAsAlone(steps);
+  EXPECT_EQ(timings[1].batch_seq, 1u);  // the decode step
+  EXPECT_EQ(timings[0].batch_seq, 5u);  // the prompt: batch 1 was full, then 2..5
+}
+
 TEST(StepSchedulerTest, AFailingStepDoesNotFailTheOthers) {
   auto model = LlamaModel::Load(TANDEM_TEST_MODEL);
   ASSERT_TRUE(model.ok()) << model.status();
