@@ -162,6 +162,27 @@ void SubmitTogether(StepScheduler& scheduler, std::vector<TestStep>& steps,
   for (auto& t : threads) t.join();
 }
 
+// As SubmitTogether, but the steps queue in index order, each job adjusted first.
+std::vector<StepTiming> SubmitInOrder(StepScheduler& scheduler, std::vector<TestStep>& steps,
+                                      const std::function<void(size_t, LayerJob&)>& adjust) {
+  std::vector<StepTiming> timings(steps.size());
+  PoolBlocker blocker(scheduler);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    threads.emplace_back([&, i] {
+      LayerJob job = steps[i].Job();
+      adjust(i, job);
+      auto t = scheduler.Submit(job);
+      ASSERT_TRUE(t.ok()) << t.status();
+      timings[i] = *t;
+    });
+    EXPECT_TRUE(WaitForQueued(scheduler, static_cast<int64_t>(i) + 1));  // arrival order
+  }
+  blocker.Release();
+  for (auto& t : threads) t.join();
+  return timings;
+}
+
 void ExpectAsAlone(const std::vector<TestStep>& steps) {
   for (size_t i = 0; i < steps.size(); ++i) {
     const TestStep& s = steps[i];
@@ -212,23 +233,8 @@ TEST(StepSchedulerTest, PromptPositionsAreSharedFairlyBetweenDevices) {
   std::vector<TestStep> steps = MakeSteps(**model, {1, 1, 1, 1}, {8, 8, 8, 8});
   const std::string_view principals[] = {"device-a", "device-a", "device-a", "device-b"};
   StepScheduler scheduler({.threads = 2, .max_batch_rows = 8}, SystemClock::Get());
-  std::vector<StepTiming> timings(steps.size());
-  {
-    PoolBlocker blocker(scheduler);
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < steps.size(); ++i) {
-      threads.emplace_back([&, i] {
-        LayerJob job = steps[i].Job();
-        job.principal = principals[i];
-        auto t = scheduler.Submit(job);
-        ASSERT_TRUE(t.ok()) << t.status();
-        timings[i] = *t;
-      });
-      ASSERT_TRUE(WaitForQueued(scheduler, static_cast<int64_t>(i) + 1));  // arrival order
-    }
-    blocker.Release();
-    for (auto& t : threads) t.join();
-  }
+  const std::vector<StepTiming> timings = SubmitInOrder(
+      scheduler, steps, [&](size_t i, LayerJob& job) { job.principal = principals[i]; });
   ExpectAsAlone(steps);
   EXPECT_EQ(timings[3].batch_seq, 2u);  // device-b: 4 + 4 positions in batches 1 and 2
   EXPECT_EQ(timings[0].batch_seq, 2u);  // device-a's first prompt took the other halves
@@ -244,23 +250,10 @@ TEST(StepSchedulerTest, AnOverduePromptDoesNotHoldBackDecodeSteps) {
   ASSERT_TRUE(model.ok()) << model.status();
   std::vector<TestStep> steps = MakeSteps(**model, {1, 1}, {4, 1});
   StepScheduler scheduler({.threads = 2, .max_batch_rows = 1}, SystemClock::Get());
-  std::vector<StepTiming> timings(steps.size());
-  {
-    PoolBlocker blocker(scheduler);
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < steps.size(); ++i) {
-      threads.emplace_back([&, i] {
-        LayerJob job = steps[i].Job();
+  const std::vector<StepTiming> timings =
+      SubmitInOrder(scheduler, steps, [](size_t i, LayerJob& job) {
         if (i == 0) job.token_deadline = absl::Nanoseconds(1);  // overdue at once
-        auto t = scheduler.Submit(job);
-        ASSERT_TRUE(t.ok()) << t.status();
-        timings[i] = *t;
       });
-      ASSERT_TRUE(WaitForQueued(scheduler, static_cast<int64_t>(i) + 1));  // arrival order
-    }
-    blocker.Release();
-    for (auto& t : threads) t.join();
-  }
   ExpectAsAlone(steps);
   EXPECT_EQ(timings[1].batch_seq, 1u);  // the decode step
   EXPECT_EQ(timings[0].batch_seq, 5u);  // the prompt: batch 1 was full, then 2..5
